@@ -1,0 +1,5 @@
+"""`python -m mcp_central` runs the command line."""
+
+from mcp_central.cli.main import main
+
+raise SystemExit(main())

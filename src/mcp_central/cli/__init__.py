@@ -1,0 +1,1 @@
+"""The `mcp-central` command line."""

@@ -1,0 +1,1 @@
+"""Configuration: the model every layer reads, and loading/validating files into it."""

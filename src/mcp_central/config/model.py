@@ -1,0 +1,88 @@
+"""The resolved configuration every other layer reads.
+
+These are plain frozen dataclasses: the loader (``config.loader``) turns any accepted file layout
+(TBXark v2 ``mcpProxy``/``mcpServers``, TBXark v1 ``server``/``clients``, Claude-Desktop
+``mcpServers`` only) into exactly this shape, with inheritance from the global options already
+applied. Nothing here reads files or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+TransportKind = Literal["stdio", "sse", "streamable-http"]
+SessionMode = Literal["shared", "isolated"]
+FilterMode = Literal["allow", "block"]
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_ADDR = "127.0.0.1:9090"
+
+
+@dataclass(frozen=True)
+class NameFilter:
+    """TBXark's ``toolFilter``: ``allow`` keeps only the listed names, ``block`` drops them.
+
+    Patterns are shell-style globs (``fnmatch``); a plain name matches itself.
+    """
+
+    mode: FilterMode
+    patterns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """One ``mcpServers`` entry, with the global options it inherits already merged in."""
+
+    name: str
+    transport: TransportKind
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    """Seconds a request to this upstream may take before it is answered with an error."""
+    auth_tokens: tuple[str, ...] = ()
+    """Bearer tokens accepted on this server's routes; empty means the routes are open."""
+    tool_filter: NameFilter | None = None
+    log_enabled: bool = False
+    panic_if_invalid: bool = False
+    disabled: bool = False
+    required: bool = False
+    """``/readyz`` reports not-ready while a required upstream is not ready."""
+    session_mode: SessionMode = "shared"
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """``mcpProxy``: where and how mcp-central itself serves."""
+
+    base_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 9090
+    base_path: str = ""
+    """Path prefix of every route, from ``baseURL`` (``""`` or ``"/prefix"``, never a trailing slash)."""
+    name: str = "mcp-central"
+    version: str = ""
+    type: Literal["sse", "streamable-http"] = "sse"
+    """TBXark's served transport; mcp-central serves both, this only picks what generated client configs use."""
+    auth_tokens: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    """Extra browser origins allowed besides loopback and ``baseURL``'s own; ``"*"`` allows any."""
+    log_enabled: bool = False
+    panic_if_invalid: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    proxy: ProxyConfig
+    servers: dict[str, ServerConfig]
+    """Every configured server by name, disabled ones included (they get no routes)."""
+    source: str | None = None
+    """Where the config came from (a path or URL); ``None`` for the built-in default."""
+
+    @property
+    def enabled_servers(self) -> dict[str, ServerConfig]:
+        return {name: server for name, server in self.servers.items() if not server.disabled}

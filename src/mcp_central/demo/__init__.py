@@ -1,0 +1,1 @@
+"""A tiny MCP server shipped in the package so `mcp-central serve` works with no config at all."""

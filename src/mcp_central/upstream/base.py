@@ -1,0 +1,46 @@
+"""The one seam every upstream transport sits behind.
+
+A transport moves raw JSON-RPC messages (dicts) between mcp-central and one MCP server. It knows
+only what its wire needs (process pipes, an SSE endpoint, an HTTP session header, the negotiated
+protocol version header); it never interprets MCP methods, never remaps ids and never retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from mcp_central.types import Message
+
+OnMessage = Callable[[Message], None]
+"""Called once per message received from the upstream, in arrival order, on the event loop."""
+OnClose = Callable[[BaseException | None], None]
+"""Called at most once when the transport stops for good: ``None`` for a clean close, else why."""
+
+
+class UpstreamTransport(Protocol):
+    """What ``upstream.link`` needs from stdio, SSE and streamable HTTP alike.
+
+    Contract:
+    - ``start`` returns once ``send`` may be called; it raises ``UpstreamError`` when the server
+      cannot be reached (process fails to spawn, HTTP connection refused, SSE endpoint event missing).
+    - ``send`` does not wait for an answer. If a *request* cannot be delivered (HTTP error status,
+      connection dropped), the transport answers it itself by calling ``on_message`` with a JSON-RPC
+      error response carrying the same id, so a caller never waits forever.
+    - ``on_close`` fires once when the transport ends for any reason other than ``close()``.
+    - ``close`` is idempotent and releases everything (kills the child process, ends HTTP sessions).
+    """
+
+    async def start(self, on_message: OnMessage, on_close: OnClose) -> None: ...
+
+    async def send(self, message: Message) -> None: ...
+
+    def set_protocol_version(self, version: str) -> None:
+        """Tell HTTP transports the negotiated revision to send as ``MCP-Protocol-Version``."""
+        ...
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> str:
+        """A short human description for logs and ``/status`` (command line or URL, no secrets)."""
+        ...
