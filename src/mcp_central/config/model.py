@@ -67,7 +67,7 @@ class ProxyConfig:
     name: str = "mcp-central"
     version: str = ""
     type: Literal["sse", "streamable-http"] = "sse"
-    """TBXark's served transport; mcp-central serves both, this only picks what generated client configs use."""
+    """TBXark's served transport; we serve both, so this only picks what generated client configs use."""
     auth_tokens: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     """Extra browser origins allowed besides loopback and ``baseURL``'s own; ``"*"`` allows any."""

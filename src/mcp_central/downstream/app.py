@@ -1,0 +1,114 @@
+"""The gateway's ASGI application: maps paths under ``baseURL`` to health views and MCP routes.
+
+    GET /                      200 while serving (the seed's container health check)
+    /healthz /readyz /status   liveness, readiness, JSON status of every upstream
+    /{name}/mcp                streamable HTTP for one upstream
+    /{name}/sse /{name}/message  legacy HTTP+SSE for one upstream
+
+For MCP routes the order is: unknown route → 404, foreign ``Origin`` → 403, bad token → 401;
+only then does a request reach a session, so nothing unauthenticated ever reaches an upstream.
+The ASGI lifespan starts and stops the upstream links.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mcp_central.config.model import Config
+from mcp_central.downstream import auth, sse, streamable_http
+from mcp_central.downstream.http import header, respond, respond_json
+from mcp_central.downstream.origin import OriginPolicy
+from mcp_central.downstream.session import ServerRoute
+from mcp_central.ops import health
+from mcp_central.types import Receive, Scope, Send
+from mcp_central.upstream.manager import UpstreamManager
+
+log = logging.getLogger("mcp_central")
+
+
+class Gateway:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.manager = UpstreamManager(config)
+        self.base_path = config.proxy.base_path
+        self.origins = OriginPolicy(config.proxy.base_url, config.proxy.allowed_origins)
+        self.routes = {
+            name: ServerRoute(name, link, link.server.auth_tokens)
+            for name, link in self.manager.links.items()
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if self.base_path:
+            if not (path == self.base_path or path.startswith(self.base_path + "/")):
+                await respond(send, 404, b"Not Found")
+                return
+            path = path[len(self.base_path) :]
+        parts = [part for part in path.split("/") if part]
+        if not parts:
+            await health.root(self.manager, send)
+            return
+        if len(parts) == 1:
+            await self._ops(parts[0], scope, send)
+            return
+        route = self.routes.get(parts[0]) if len(parts) == 2 else None
+        if route is None:
+            await respond(send, 404, b"Not Found")
+            return
+        if not self.origins.allows(header(scope, b"origin")):
+            await respond_json(send, 403, {"error": "forbidden", "detail": "Origin not allowed"})
+            return
+        if not auth.authorized(scope, route.auth_tokens):
+            await auth.reject(scope, send)
+            return
+        leaf = parts[1]
+        if leaf == "mcp":
+            await streamable_http.handle(route, scope, receive, send)
+        elif leaf == "sse":
+            await sse.handle_stream(route, self.base_path, scope, receive, send)
+        elif leaf == "message":
+            await sse.handle_post(route, scope, receive, send)
+        else:
+            await respond(send, 404, b"Not Found")
+
+    async def _ops(self, name: str, scope: Scope, send: Send) -> None:
+        if name == "healthz":
+            await health.healthz(send)
+        elif name == "readyz":
+            await health.readyz(self.manager, send)
+        elif name == "status":
+            # Status names internal URLs and errors: it is guarded by the global tokens.
+            if not auth.authorized(scope, self.config.proxy.auth_tokens):
+                await auth.reject(scope, send)
+                return
+            await health.status(self.manager, send)
+        else:
+            await respond(send, 404, b"Not Found")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.manager.start()
+                except Exception as exc:
+                    log.error("start-up failed: %s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        for route in self.routes.values():
+            await route.close()
+        await self.manager.close()

@@ -1,0 +1,53 @@
+"""A minimal single-consumer async queue: where a session puts messages for one open stream.
+
+Cheaper than ``asyncio.Queue`` for the one-producer-callback, one-awaiting-handler pattern of
+every forwarded request, and closable so a waiting stream ends when its session ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from mcp_central.types import Message
+
+
+class ChannelClosed(Exception):
+    pass
+
+
+class Channel:
+    __slots__ = ("_closed", "_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[Message] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+
+    def put(self, message: Message) -> None:
+        self._items.append(message)
+        self._wake()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake()
+
+    async def get(self, timeout: float | None = None) -> Message:  # noqa: ASYNC109 (hot path: no extra scope)
+        """The next message; ``TimeoutError`` after ``timeout`` seconds, ``ChannelClosed`` once closed."""
+        while not self._items:
+            if self._closed:
+                raise ChannelClosed
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                if timeout is None:
+                    await self._waiter
+                else:
+                    await asyncio.wait_for(self._waiter, timeout)
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)

@@ -1,0 +1,134 @@
+"""Legacy HTTP+SSE (2024-11-05) for one route: ``GET /{name}/sse`` and ``POST /{name}/message``.
+
+The GET opens the session's only stream and first sends an ``endpoint`` event naming the POST
+URI (``…/message?sessionId=…``); every answer and notification then travels on that stream as a
+``message`` event. POSTs are acknowledged with 202 at once. Auth and Origin checks happen before
+this module; it must not know about upstream transports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import parse_qs
+
+from mcp_central.core import jsonrpc
+from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.http import (
+    BodyTooLarge,
+    header,
+    read_body,
+    respond,
+    respond_json,
+    sse_frame,
+    start_event_stream,
+)
+from mcp_central.downstream.session import ServerRoute, Session
+from mcp_central.errors import INVALID_REQUEST
+from mcp_central.types import Message, Receive, RequestId, Scope, Send
+
+log = logging.getLogger("mcp_central.downstream")
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+KEEPALIVE_SECONDS = 15.0
+
+
+class SSESession(Session):
+    transport_name = "sse"
+
+    def __init__(self, route: ServerRoute, session_id: str) -> None:
+        super().__init__(route, session_id)
+        self.stream = Channel()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
+        self.stream.put(message)
+
+    def close(self) -> None:
+        super().close()
+        self.stream.close()
+
+    def initialize_soon(self, message: Message) -> None:
+        async def run() -> None:
+            self.deliver(await self.initialize(message), message["id"])
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+async def handle_stream(
+    route: ServerRoute, base_path: str, scope: Scope, receive: Receive, send: Send
+) -> None:
+    if scope["method"] != "GET":
+        await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"GET")])
+        return
+    session = SSESession(route, route.new_session_id())
+    endpoint = f"{base_path}/{route.name}/message?sessionId={session.id}".encode()
+    watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, session))
+    try:
+        await start_event_stream(send)
+        await send(
+            {"type": "http.response.body", "body": sse_frame(endpoint, b"endpoint"), "more_body": True}
+        )
+        while True:
+            try:
+                item = await session.stream.get(timeout=KEEPALIVE_SECONDS)
+            except TimeoutError:
+                await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
+                continue
+            except ChannelClosed:
+                break
+            await send(
+                {"type": "http.response.body", "body": sse_frame(jsonrpc.dumps(item)), "more_body": True}
+            )
+        await send({"type": "http.response.body", "body": b""})
+    except OSError:
+        pass
+    finally:
+        watcher.cancel()
+        session.close()
+
+
+async def handle_post(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["method"] != "POST":
+        await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"POST")])
+        return
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    session_id = (query.get("sessionId") or query.get("session_id") or [None])[0]
+    if session_id is None:
+        await respond(send, 400, b"Bad Request: sessionId query parameter is required")
+        return
+    session = route.sessions.get(session_id)
+    if not isinstance(session, SSESession):
+        await respond(send, 404, b"Session not found: open a new SSE stream")
+        return
+    content_type = header(scope, b"content-type") or ""
+    if content_type and not content_type.lower().startswith("application/json"):
+        await respond(send, 415, b"Unsupported Media Type: Content-Type must be application/json")
+        return
+    try:
+        message = jsonrpc.decode(await read_body(receive, MAX_BODY_BYTES))
+    except BodyTooLarge:
+        await respond(send, 413, f"Request body larger than {MAX_BODY_BYTES} bytes".encode())
+        return
+    except jsonrpc.DecodeError as exc:
+        await respond_json(send, 400, {"jsonrpc": "2.0", "id": None, "error": exc.error})
+        return
+    if isinstance(message, list):
+        error = jsonrpc.error_response(None, INVALID_REQUEST, "JSON-RPC batches are not supported")
+        await respond_json(send, 400, error)
+        return
+    if message.get("method") == "initialize" and "id" in message:
+        session.initialize_soon(message)
+    else:
+        await session.submit(message)
+    await respond(send, 202, b"Accepted")
+
+
+async def _watch_disconnect(receive: Receive, session: SSESession) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            session.stream.close()
+            return

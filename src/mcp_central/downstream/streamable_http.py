@@ -1,0 +1,260 @@
+"""Streamable HTTP (2025-03-26 … 2025-11-25) for one route: ``POST``/``GET``/``DELETE /{name}/mcp``.
+
+Wire rules enforced here: wrong ``Accept`` → 406, unsupported ``MCP-Protocol-Version`` → 400,
+missing session on a non-initialize request → 400, unknown or ended session → 404, DELETE ends a
+session. A request's answer goes back as one JSON body when nothing else comes first; if the
+upstream sends progress, logs or a server→client request before answering, the reply becomes an
+SSE stream carrying those and then the answer. Auth and Origin checks happen before this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from mcp_central.core import jsonrpc, protocol
+from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.http import (
+    JSON,
+    BodyTooLarge,
+    accepts,
+    header,
+    read_body,
+    respond,
+    respond_json,
+    sse_frame,
+    start_event_stream,
+)
+from mcp_central.downstream.session import ServerRoute, Session
+from mcp_central.errors import INVALID_REQUEST
+from mcp_central.types import Message, Receive, RequestId, Scope, Send
+
+log = logging.getLogger("mcp_central.downstream")
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+KEEPALIVE_SECONDS = 15.0
+SESSION_HEADER = b"mcp-session-id"
+
+
+class StreamableSession(Session):
+    transport_name = "streamable-http"
+
+    def __init__(self, route: ServerRoute, session_id: str) -> None:
+        super().__init__(route, session_id)
+        self.request_streams: dict[RequestId, Channel] = {}
+        self.standalone: Channel | None = None
+
+    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
+        if related_request_id is not None:
+            stream = self.request_streams.get(related_request_id)
+            if stream is not None:
+                stream.put(message)
+                return
+        if "method" not in message:
+            return  # an answer whose request stream is gone: never send answers on the GET stream
+        if self.standalone is not None:
+            self.standalone.put(message)
+        elif self.request_streams:
+            # No GET stream: the newest open request stream is the only way left to reach the client.
+            next(reversed(self.request_streams.values())).put(message)
+
+    def close(self) -> None:
+        super().close()
+        for stream in self.request_streams.values():
+            stream.close()
+        if self.standalone is not None:
+            self.standalone.close()
+
+
+async def handle(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -> None:
+    method = scope["method"]
+    if method == "POST":
+        await _post(route, scope, receive, send)
+    elif method == "GET":
+        await _get(route, scope, receive, send)
+    elif method == "DELETE":
+        await _delete(route, scope, send)
+    else:
+        await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"GET, POST, DELETE")])
+
+
+def _version_problem(scope: Scope) -> str | None:
+    version = header(scope, b"mcp-protocol-version")
+    if version is not None and version not in protocol.SUPPORTED_VERSIONS:
+        supported = ", ".join(protocol.SUPPORTED_VERSIONS)
+        return f"Unsupported MCP-Protocol-Version: {version} (supported: {supported})"
+    return None
+
+
+async def _rpc_error(send: Send, status: int, code: int, message: str, request_id: object = None) -> None:
+    await respond_json(send, status, jsonrpc.error_response(request_id, code, message))
+
+
+async def _find_session(route: ServerRoute, scope: Scope, send: Send) -> StreamableSession | None:
+    session_id = header(scope, SESSION_HEADER)
+    if session_id is None:
+        await _rpc_error(send, 400, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
+        return None
+    session = route.sessions.get(session_id)
+    if not isinstance(session, StreamableSession):
+        await _rpc_error(send, 404, INVALID_REQUEST, "Session not found: initialize a new session")
+        return None
+    return session
+
+
+async def _post(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -> None:
+    accept = header(scope, b"accept")
+    if not (accepts(accept, "application/json") and accepts(accept, "text/event-stream")):
+        await _rpc_error(
+            send,
+            406,
+            INVALID_REQUEST,
+            "Not Acceptable: Accept must list application/json and text/event-stream",
+        )
+        return
+    content_type = header(scope, b"content-type") or ""
+    if not content_type.lower().startswith("application/json"):
+        await _rpc_error(
+            send, 415, INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json"
+        )
+        return
+    try:
+        message = jsonrpc.decode(await read_body(receive, MAX_BODY_BYTES))
+    except BodyTooLarge:
+        await _rpc_error(send, 413, INVALID_REQUEST, f"Request body larger than {MAX_BODY_BYTES} bytes")
+        return
+    except jsonrpc.DecodeError as exc:
+        await respond_json(send, 400, {"jsonrpc": "2.0", "id": None, "error": exc.error})
+        return
+    if isinstance(message, list):
+        await _rpc_error(
+            send, 400, INVALID_REQUEST, "JSON-RPC batches are not supported; send one message per POST"
+        )
+        return
+
+    if message.get("method") == "initialize":
+        await _initialize(route, message, send)
+        return
+
+    problem = _version_problem(scope)
+    if problem is not None:
+        await _rpc_error(send, 400, INVALID_REQUEST, f"Bad Request: {problem}")
+        return
+    session = await _find_session(route, scope, send)
+    if session is None:
+        return
+    if not jsonrpc.is_request(message):
+        await session.submit(message)
+        await respond(send, 202)
+        return
+    await _answer_request(session, message, send)
+
+
+async def _initialize(route: ServerRoute, message: Message, send: Send) -> None:
+    if "id" not in message:
+        await _rpc_error(send, 400, INVALID_REQUEST, "initialize must be a request (it has no id)")
+        return
+    session = StreamableSession(route, route.new_session_id())
+    answer = await session.initialize(message)
+    if "error" in answer:
+        session.close()
+        await respond_json(send, 200, answer)
+        return
+    await respond_json(send, 200, answer, [(SESSION_HEADER, session.id.encode())])
+
+
+async def _answer_request(session: StreamableSession, message: Message, send: Send) -> None:
+    request_id = message["id"]
+    if request_id in session.request_streams:
+        await _rpc_error(
+            send, 400, INVALID_REQUEST, f"Request id {request_id!r} is already in flight", request_id
+        )
+        return
+    stream = Channel()
+    session.request_streams[request_id] = stream
+    try:
+        await session.submit(message)
+        try:
+            first = await stream.get()
+        except ChannelClosed:
+            await _rpc_error(
+                send, 404, INVALID_REQUEST, "Session ended while the request was in flight", request_id
+            )
+            return
+        if "method" not in first and first.get("id") == request_id:
+            await respond(send, 200, jsonrpc.dumps(first), JSON)
+            return
+        # Something related comes before the answer: switch this reply to an SSE stream.
+        await start_event_stream(send)
+        item = first
+        while True:
+            await send(
+                {"type": "http.response.body", "body": sse_frame(jsonrpc.dumps(item)), "more_body": True}
+            )
+            if "method" not in item and item.get("id") == request_id:
+                break
+            try:
+                item = await stream.get()
+            except ChannelClosed:
+                break
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        session.request_streams.pop(request_id, None)
+
+
+async def _get(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -> None:
+    if not accepts(header(scope, b"accept"), "text/event-stream"):
+        await _rpc_error(send, 406, INVALID_REQUEST, "Not Acceptable: Accept must list text/event-stream")
+        return
+    problem = _version_problem(scope)
+    if problem is not None:
+        await _rpc_error(send, 400, INVALID_REQUEST, f"Bad Request: {problem}")
+        return
+    session = await _find_session(route, scope, send)
+    if session is None:
+        return
+    if session.standalone is not None:
+        await _rpc_error(send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
+        return
+    stream = session.standalone = Channel()
+    disconnected = _watch_disconnect(receive, stream)
+    try:
+        await start_event_stream(send, [(SESSION_HEADER, session.id.encode())])
+        await send({"type": "http.response.body", "body": b": stream open\n\n", "more_body": True})
+        while True:
+            try:
+                item = await stream.get(timeout=KEEPALIVE_SECONDS)
+            except TimeoutError:
+                await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
+                continue
+            except ChannelClosed:
+                break
+            await send(
+                {"type": "http.response.body", "body": sse_frame(jsonrpc.dumps(item)), "more_body": True}
+            )
+        await send({"type": "http.response.body", "body": b""})
+    except OSError:
+        pass
+    finally:
+        disconnected.cancel()
+        if session.standalone is stream:
+            session.standalone = None
+
+
+async def _delete(route: ServerRoute, scope: Scope, send: Send) -> None:
+    session = await _find_session(route, scope, send)
+    if session is None:
+        return
+    session.close()
+    await respond(send, 200)
+
+
+def _watch_disconnect(receive: Receive, stream: Channel) -> asyncio.Task[None]:
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                stream.close()
+                return
+
+    return asyncio.get_running_loop().create_task(watch())

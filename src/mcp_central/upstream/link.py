@@ -1,0 +1,408 @@
+"""One upstream link: an initialized MCP session with one server, shared by downstream sessions.
+
+The link performs the upstream ``initialize`` handshake once, then forwards raw messages:
+requests get fresh ids and progress tokens (``core.requests``) and a deadline; answers, progress
+and server→client requests go back to the downstream session they belong to; other server
+notifications go to every attached session. It never parses messages into models and never
+blocks a caller beyond the server's ``timeout``.
+
+It must not know about HTTP or any downstream transport: sessions are reached only through
+``Downstream.deliver``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from mcp_central import __version__
+from mcp_central.config.model import ServerConfig
+from mcp_central.core import jsonrpc, protocol
+from mcp_central.core.filters import allows, filter_listed
+from mcp_central.core.requests import Pending, RequestTable
+from mcp_central.errors import (
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    to_jsonrpc_error,
+)
+from mcp_central.types import Message, RequestId
+from mcp_central.upstream.base import UpstreamTransport
+from mcp_central.upstream.factory import create_transport
+
+log = logging.getLogger("mcp_central.upstream")
+
+RETRY_AFTER_FAILURE_SECONDS = 5.0
+"""A failed link is not restarted on demand more often than this, so a dead upstream answers fast."""
+
+REQUEST_CANCELLED = -32800
+
+
+class Downstream(Protocol):
+    """What a link needs of a downstream session: somewhere to put messages."""
+
+    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
+        """Queue ``message`` for the client; ``related_request_id`` names the client request it belongs to."""
+        ...
+
+
+class LinkState(enum.Enum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class _Waiter:
+    """The owner of the link's own requests (initialize, tools/list for the tool count)."""
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+
+    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
+        if "method" not in message and not self.future.done():
+            self.future.set_result(message)
+
+
+class UpstreamLink:
+    def __init__(
+        self,
+        server: ServerConfig,
+        *,
+        client_name: str = "mcp-central",
+        transport_factory: Callable[[ServerConfig], UpstreamTransport] = create_transport,
+    ) -> None:
+        self.server = server
+        self.state = LinkState.STOPPED
+        self.last_error: str | None = None
+        self.init_result: dict[str, Any] | None = None
+        self.tool_count: int | None = None
+        self.ready_since: float | None = None
+        self.starts = 0
+        self._client_name = client_name
+        self._transport_factory = transport_factory
+        self._transport: UpstreamTransport | None = None
+        self._table: RequestTable[Downstream] = RequestTable()
+        self._sessions: set[Downstream] = set()
+        self._server_requests: dict[str, tuple[RequestId, Downstream]] = {}
+        self._server_request_counter = 0
+        self._start_lock = asyncio.Lock()
+        self._failed_at = 0.0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    @property
+    def name(self) -> str:
+        return self.server.name
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Connect and initialize; raise ``UpstreamUnavailable`` (and stay FAILED) if that fails."""
+        async with self._start_lock:
+            if self.state is LinkState.READY or self._closed:
+                return
+            self.state = LinkState.STARTING
+            self.starts += 1
+            transport = self._transport_factory(self.server)
+            try:
+                async with asyncio.timeout(self.server.timeout):
+                    await transport.start(self._on_message, self._on_transport_close)
+                    self._transport = transport
+                    result = await self._call("initialize", self._initialize_params())
+                if "error" in result:
+                    raise UpstreamError(self.name, f"initialize failed: {result['error'].get('message')}")
+                init = result.get("result")
+                if not isinstance(init, dict):
+                    raise UpstreamError(self.name, "initialize answered without a result object")
+                transport.set_protocol_version(str(init.get("protocolVersion", protocol.LATEST_VERSION)))
+                await transport.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            except BaseException as exc:
+                self._transport = None
+                await transport.close()
+                self._fail(_describe(exc, self.server.timeout))
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise UpstreamUnavailable(self.name, self.last_error or "start failed") from exc
+            self.init_result = init
+            self.state = LinkState.READY
+            self.last_error = None
+            self.ready_since = time.time()
+            log.info("upstream '%s' ready (%s)", self.name, transport.describe())
+            self._spawn(self._refresh_tool_count())
+
+    async def ensure_ready(self) -> None:
+        if self.state is LinkState.READY:
+            return
+        if self._closed:
+            raise UpstreamUnavailable(self.name, "stopped")
+        if (
+            self.state is LinkState.FAILED
+            and time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE_SECONDS
+        ):
+            raise UpstreamUnavailable(self.name, self.last_error or "failed")
+        await self.start()
+
+    async def close(self) -> None:
+        self._closed = True
+        self.state = LinkState.STOPPED
+        self._fail_pending("upstream link closed")
+        for task in list(self._tasks):
+            task.cancel()
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.close()
+
+    def status(self) -> dict[str, Any]:
+        info = (self.init_result or {}).get("serverInfo") or {}
+        return {
+            "name": self.name,
+            "transport": self.server.transport,
+            "target": self.server.url or " ".join((self.server.command or "", *self.server.args)).strip(),
+            "state": self.state.value,
+            "tools": self.tool_count,
+            "server": {"name": info.get("name"), "version": info.get("version")} if info else None,
+            "protocolVersion": (self.init_result or {}).get("protocolVersion"),
+            "lastError": self.last_error,
+            "starts": self.starts,
+            "readySince": self.ready_since,
+            "inFlight": len(self._table),
+            "sessions": len(self._sessions),
+        }
+
+    # ----------------------------------------------------------------- downstream → upstream
+
+    def attach(self, session: Downstream) -> None:
+        self._sessions.add(session)
+
+    def detach(self, session: Downstream) -> None:
+        """The session ended: cancel what it still has in flight and refuse requests sent to it."""
+        self._sessions.discard(session)
+        for upstream_id in self._table.owned_by(session):
+            pending = self._table.pop(upstream_id)
+            if pending is not None and pending.timer is not None:
+                pending.timer.cancel()
+            self._send_soon(_cancelled(upstream_id, "client session ended"))
+        for proxy_id, (server_request_id, owner) in list(self._server_requests.items()):
+            if owner is session:
+                del self._server_requests[proxy_id]
+                self._send_soon(
+                    jsonrpc.error_response(server_request_id, METHOD_NOT_FOUND, "the client session ended")
+                )
+
+    async def forward_request(self, session: Downstream, message: Message) -> None:
+        """Send a client request upstream; its answer arrives later through ``session.deliver``."""
+        if self.state is not LinkState.READY:
+            await self.ensure_ready()
+        if message["method"] == "tools/call" and self.server.tool_filter is not None:
+            name = (message.get("params") or {}).get("name")
+            if not allows(str(name), self.server.tool_filter):
+                session.deliver(
+                    jsonrpc.error_response(message["id"], INVALID_PARAMS, f"Unknown tool: {name}"),
+                    message["id"],
+                )
+                return
+        pending = self._table.outgoing(session, message)
+        upstream_id = message["id"]
+        pending.timer = asyncio.get_running_loop().call_later(self.server.timeout, self._expire, upstream_id)
+        await self._send_or_answer(message, upstream_id)
+
+    async def forward_notification(self, session: Downstream, message: Message) -> None:
+        method = message["method"]
+        if method == "notifications/initialized":
+            return  # the link sent its own when it initialized
+        if method == "notifications/cancelled":
+            params = message.get("params") or {}
+            request_id = params.get("requestId")
+            upstream_id = self._table.upstream_id_of(session, request_id) if request_id is not None else None
+            if upstream_id is None:
+                return  # already answered or never ours: nothing to cancel
+            pending = self._table.pop(upstream_id)
+            if pending is not None:
+                if pending.timer is not None:
+                    pending.timer.cancel()
+                # The client ignores any answer now, but whoever waits on its behalf must be released.
+                _answer(pending, {"code": REQUEST_CANCELLED, "message": "request cancelled by the client"})
+            message = {**message, "params": {**params, "requestId": upstream_id}}
+        if self.state is LinkState.READY and self._transport is not None:
+            await self._transport.send(message)
+
+    async def forward_response(self, session: Downstream, message: Message) -> None:
+        """A client's answer to a server→client request (sampling, elicitation, roots)."""
+        entry = self._server_requests.pop(str(message.get("id")), None)
+        if entry is None or entry[1] is not session or self._transport is None:
+            return
+        await self._transport.send({**message, "id": entry[0]})
+
+    # ----------------------------------------------------------------- upstream → downstream
+
+    def _on_message(self, message: Message) -> None:
+        if "method" in message:
+            if "id" in message:
+                self._on_server_request(message)
+            else:
+                self._on_notification(message)
+            return
+        pending = self._table.incoming_response(message)
+        if pending is None:
+            log.debug("upstream '%s': response to unknown id %r dropped", self.name, message.get("id"))
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        if pending.method == "tools/list" and "result" in message:
+            filter_listed(message["result"], "tools", self.server.tool_filter)
+        pending.owner.deliver(message, pending.downstream_id)
+
+    def _on_notification(self, message: Message) -> None:
+        method = message["method"]
+        if method == "notifications/progress":
+            params = message.get("params") or {}
+            pending = self._table.progress_owner(params.get("progressToken"))
+            if pending is not None:
+                params["progressToken"] = pending.progress_token
+                pending.owner.deliver(message, pending.downstream_id)
+            return
+        if method == "notifications/tools/list_changed":
+            self._spawn(self._refresh_tool_count())
+        for session in list(self._sessions):
+            session.deliver(message, None)
+
+    def _on_server_request(self, message: Message) -> None:
+        if message["method"] == "ping":
+            self._send_soon(jsonrpc.result_response(message["id"], {}))
+            return
+        owner = self._table.latest_owner()
+        if owner is None or isinstance(owner, _Waiter):
+            self._send_soon(
+                jsonrpc.error_response(
+                    message["id"],
+                    METHOD_NOT_FOUND,
+                    f"mcp-central: no client request is in flight that could answer '{message['method']}'",
+                )
+            )
+            return
+        self._server_request_counter += 1
+        proxy_id = f"mcp-central-{self._server_request_counter}"
+        self._server_requests[proxy_id] = (message["id"], owner)
+        owner.deliver({**message, "id": proxy_id}, self._table.latest_of(owner))
+
+    def _on_transport_close(self, error: BaseException | None) -> None:
+        if self._closed:
+            return
+        self._transport = None
+        self._fail(f"connection lost: {error}" if error else "connection closed by the server")
+        log.warning("upstream '%s' %s", self.name, self.last_error)
+
+    # ----------------------------------------------------------------- internals
+
+    def _initialize_params(self) -> dict[str, Any]:
+        message = protocol.initialize_request(0, self._client_name, __version__, {})
+        params: dict[str, Any] = message["params"]
+        return params
+
+    async def _call(self, method: str, params: dict[str, Any]) -> Message:
+        """A request of the link's own; the caller bounds the wait."""
+        if self._transport is None:
+            raise UpstreamUnavailable(self.name, "not connected")
+        waiter = _Waiter()
+        message: Message = {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
+        self._table.outgoing(waiter, message)
+        upstream_id = message["id"]
+        try:
+            await self._transport.send(message)
+            return await waiter.future
+        finally:
+            self._table.pop(upstream_id)
+
+    async def _refresh_tool_count(self) -> None:
+        count, cursor = 0, None
+        try:
+            async with asyncio.timeout(self.server.timeout):
+                for _ in range(100):
+                    reply = await self._call("tools/list", {"cursor": cursor} if cursor else {})
+                    result = reply.get("result")
+                    if not isinstance(result, dict):
+                        return
+                    filter_listed(result, "tools", self.server.tool_filter)
+                    count += len(result.get("tools") or [])
+                    cursor = result.get("nextCursor")
+                    if not cursor:
+                        break
+        except (TimeoutError, UpstreamError):
+            return
+        self.tool_count = count
+
+    async def _send_or_answer(self, message: Message, upstream_id: int) -> None:
+        transport = self._transport
+        try:
+            if transport is None:
+                raise UpstreamUnavailable(self.name, self.last_error or "not connected")
+            await transport.send(message)
+        except Exception as exc:
+            pending = self._table.pop(upstream_id)
+            if pending is not None:
+                if pending.timer is not None:
+                    pending.timer.cancel()
+                error = exc if isinstance(exc, UpstreamError) else UpstreamUnavailable(self.name, str(exc))
+                _answer(pending, to_jsonrpc_error(error))
+
+    def _expire(self, upstream_id: int) -> None:
+        pending = self._table.pop(upstream_id)
+        if pending is None:
+            return
+        timeout = UpstreamTimeout(
+            self.name, f"no answer to '{pending.method}' within {self.server.timeout:g}s"
+        )
+        _answer(pending, to_jsonrpc_error(timeout))
+        self._send_soon(_cancelled(upstream_id, "timed out in mcp-central"))
+
+    def _fail(self, reason: str) -> None:
+        self.state = LinkState.FAILED
+        self.last_error = reason
+        self._failed_at = time.monotonic()
+        self._fail_pending(reason)
+
+    def _fail_pending(self, reason: str) -> None:
+        error = to_jsonrpc_error(UpstreamUnavailable(self.name, reason))
+        for pending in self._table.drain():
+            if pending.timer is not None:
+                pending.timer.cancel()
+            _answer(pending, error)
+        self._server_requests.clear()
+
+    def _send_soon(self, message: Message) -> None:
+        if self._transport is not None:
+            self._spawn(self._transport.send(message))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _answer(pending: Pending[Downstream], error: dict[str, Any]) -> None:
+    pending.owner.deliver(
+        {"jsonrpc": "2.0", "id": pending.downstream_id, "error": error}, pending.downstream_id
+    )
+
+
+def _cancelled(upstream_id: int, reason: str) -> Message:
+    return {
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": {"requestId": upstream_id, "reason": reason},
+    }
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer to initialize within {timeout:g}s"
+    if isinstance(exc, UpstreamError):
+        return exc.detail
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,77 @@
+"""All upstream links of one running config: start them together, report on them, stop them.
+
+A failing upstream is logged and left FAILED while the others serve; only a server with
+``panicIfInvalid`` turns its failure into a start-up failure. The manager does not route
+messages (that is the downstream's job through each link).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from mcp_central.config.model import Config
+from mcp_central.errors import UpstreamError
+from mcp_central.upstream.link import LinkState, UpstreamLink
+
+log = logging.getLogger("mcp_central.upstream")
+
+
+class StartupFailed(Exception):
+    """A ``panicIfInvalid`` upstream could not start."""
+
+
+class UpstreamManager:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.links: dict[str, UpstreamLink] = {
+            name: UpstreamLink(server, client_name=config.proxy.name)
+            for name, server in config.enabled_servers.items()
+        }
+        self.settled = asyncio.Event()
+        """Set once every link's first start attempt has finished, well or badly."""
+        self._starter: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start every link concurrently; wait only for those whose failure must stop us."""
+        strict = [link for link in self.links.values() if link.server.panic_if_invalid]
+        relaxed = [link for link in self.links.values() if not link.server.panic_if_invalid]
+        self._starter = asyncio.get_running_loop().create_task(self._start_all(relaxed))
+        results = await asyncio.gather(*(link.start() for link in strict), return_exceptions=True)
+        failures = [
+            f"{link.name}: {res}" for link, res in zip(strict, results, strict=True) if res is not None
+        ]
+        if failures:
+            await self.close()
+            raise StartupFailed("; ".join(failures))
+
+    async def _start_all(self, links: list[UpstreamLink]) -> None:
+        async def one(link: UpstreamLink) -> None:
+            try:
+                await link.start()
+            except UpstreamError as exc:
+                log.error(
+                    "upstream '%s' failed to start: %s (other upstreams keep serving)", link.name, exc.detail
+                )
+
+        await asyncio.gather(*(one(link) for link in links))
+        self.settled.set()
+
+    async def close(self) -> None:
+        if self._starter is not None:
+            self._starter.cancel()
+        await asyncio.gather(*(link.close() for link in self.links.values()), return_exceptions=True)
+
+    def ready(self) -> tuple[bool, list[str]]:
+        """Readiness: start-up has settled and every ``required`` upstream is ready; else why not."""
+        reasons = []
+        if not self.settled.is_set():
+            reasons.append("upstreams are still starting")
+        for link in self.links.values():
+            if link.server.required and link.state is not LinkState.READY:
+                reasons.append(f"required upstream '{link.name}' is {link.state.value}")
+        return not reasons, reasons
+
+    def status(self) -> list[dict[str, Any]]:
+        return [link.status() for link in self.links.values()]
