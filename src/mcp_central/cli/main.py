@@ -1,0 +1,133 @@
+"""The ``mcp-central`` command: parse arguments, build one ``Config``, hand it to the rest.
+
+Verbs: ``serve`` (the default; built-in demo config when no ``--config``), ``validate``.
+It also accepts TBXark/mcp-proxy's command line (``-config FILE``, ``-expand-env``, ``-insecure``,
+``-http-headers``, ``-http-timeout``, ``-version``) so our image drops into the seed's compose
+file. This module stays thin: no protocol or config logic lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mcp_central import __version__
+from mcp_central.config.model import Config
+from mcp_central.errors import ConfigError
+
+TBXARK_FLAGS = {"config", "expand-env", "insecure", "http-headers", "http-timeout", "version", "help", "h"}
+
+
+def translate_tbxark(argv: Sequence[str]) -> list[str]:
+    """Rewrite a TBXark-style command line (single-dash Go flags) into ours; others pass unchanged.
+
+    ``-config f.json -expand-env=false`` → ``serve --config f.json --expand-env false``.
+    """
+    if not argv or not argv[0].startswith("-") or argv[0].startswith("--"):
+        return list(argv)
+    first = argv[0].lstrip("-").split("=", 1)[0]
+    if first not in TBXARK_FLAGS:
+        return list(argv)
+    out: list[str] = []
+    for arg in argv:
+        if arg.startswith("-") and not arg.startswith("--"):
+            name, sep, value = arg[1:].partition("=")
+            if name in ("version",):
+                return ["--version"]
+            if name in ("help", "h"):
+                return ["serve", "--help"]
+            out.append(f"--{name}")
+            if sep:
+                out.append(value)
+        else:
+            out.append(arg)
+    return ["serve", *out]
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "t", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "f", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _add_config_source(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--config", "-c", required=required, help="config file path or http(s) URL")
+    parser.add_argument(
+        "--expand-env",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        help="expand ${VAR} and ${VAR:-default} in the config (default: true)",
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", help="skip TLS verification when fetching a config URL"
+    )
+    parser.add_argument(
+        "--http-headers", default="", help="headers for a config URL: 'Key1:Value1;Key2:Value2'"
+    )
+    parser.add_argument("--http-timeout", type=float, default=10.0, help="seconds to fetch a config URL")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcp-central",
+        description="One gateway between your MCP clients and all your MCP servers.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcp-central {__version__}")
+    verbs = parser.add_subparsers(dest="verb")
+
+    serve = verbs.add_parser(
+        "serve", help="run the gateway (built-in demo config when --config is not given)"
+    )
+    _add_config_source(serve, required=False)
+    serve.add_argument("--host", help="override the listen host from the config's addr")
+    serve.add_argument("--port", type=int, help="override the listen port from the config's addr")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    validate = verbs.add_parser("validate", help="check a config file and report every problem")
+    _add_config_source(validate, required=True)
+    return parser
+
+
+def load(args: argparse.Namespace) -> Config:
+    from mcp_central.config.loader import default_config, load_config
+
+    if args.config is None:
+        return default_config()
+    return load_config(
+        args.config,
+        expand_env=args.expand_env,
+        insecure=args.insecure,
+        http_headers=args.http_headers,
+        http_timeout=args.http_timeout,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(translate_tbxark(sys.argv[1:] if argv is None else argv))
+    verb = args.verb or "serve"
+    if args.verb is None:
+        args = build_parser().parse_args(["serve"])
+    try:
+        config = load(args)
+    except ConfigError as exc:
+        print(f"mcp-central: invalid config ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    if verb == "validate":
+        names = ", ".join(config.servers) or "none"
+        print(f"OK: {config.source}: {len(config.servers)} server(s): {names}")
+        return 0
+    from mcp_central.cli.serve import serve
+
+    return serve(config, host=args.host, port=args.port, log_level=args.log_level)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""``mcp-central serve``: run the gateway under uvicorn (uvloop + httptools when installed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+import uvicorn
+
+from mcp_central.config.model import Config
+from mcp_central.downstream.app import Gateway
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def serve(
+    config: Config, *, host: str | None = None, port: int | None = None, log_level: str = "info"
+) -> int:
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
+    app = Gateway(config)
+    listen_host = host or config.proxy.host
+    listen_port = config.proxy.port if port is None else port
+    logging.getLogger("mcp_central").info(
+        "serving %d upstream(s) on http://%s:%d%s (config: %s)",
+        len(app.routes),
+        listen_host,
+        listen_port,
+        config.proxy.base_path or "/",
+        config.source or "built-in demo",
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=listen_host,
+            port=listen_port,
+            loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+            http="httptools" if importlib.util.find_spec("httptools") else "h11",
+            lifespan="on",
+            log_level=log_level,
+            access_log=config.proxy.log_enabled,
+            timeout_graceful_shutdown=10,
+            log_config=None,
+        )
+    )
+    server.run()
+    return 0 if server.started else 1

@@ -1,0 +1,124 @@
+"""Shared fixtures: a gateway served in-process on 127.0.0.1, SDK clients for both transports,
+and server configs for the real upstream peers.
+
+The gateway runs under a real uvicorn server in the test's event loop, so clients talk real HTTP
+on loopback while the test keeps one process; the CLI tests start real subprocesses instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import uvicorn
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from mcp_central.config.model import Config, ProxyConfig, ServerConfig
+from mcp_central.downstream.app import Gateway
+
+TESTS = Path(__file__).parent
+FIXTURE_SERVER = TESTS / "servers" / "fixture_server.py"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def fixture_stdio(name: str = "fixture", **overrides: Any) -> ServerConfig:
+    """The SDK-written fixture server (tests/servers/fixture_server.py) over stdio."""
+    args = (str(FIXTURE_SERVER), "--transport", "stdio", "--name", name)
+    return ServerConfig(
+        name=name, transport="stdio", command=sys.executable, args=args, timeout=30, **overrides
+    )
+
+
+def time_stdio(name: str = "time") -> ServerConfig:
+    """``mcp-server-time`` from PyPI, over stdio."""
+    return ServerConfig(
+        name=name, transport="stdio", command=sys.executable, args=("-m", "mcp_server_time"), timeout=30
+    )
+
+
+def make_config(*servers: ServerConfig, tokens: tuple[str, ...] = (), **proxy: Any) -> Config:
+    return Config(
+        proxy=ProxyConfig(auth_tokens=tokens, **proxy),
+        servers={server.name: server for server in servers},
+        source="test",
+    )
+
+
+@asynccontextmanager
+async def serve(config: Config) -> AsyncIterator[tuple[str, Gateway]]:
+    """Run a gateway for ``config`` on a free loopback port; yield its base URL and the app."""
+    app = Gateway(config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", log_config=None)
+    )
+    task = asyncio.get_running_loop().create_task(server.serve())
+    try:
+        async with asyncio.timeout(60):
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("gateway exited during start-up")
+                await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}{config.proxy.base_path}", app
+    finally:
+        server.should_exit = True
+        async with asyncio.timeout(30):
+            await task
+
+
+def http_client(token: str | None = None, headers: dict[str, str] | None = None) -> httpx2.AsyncClient:
+    all_headers = dict(headers or {})
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    return httpx2.AsyncClient(headers=all_headers, timeout=httpx2.Timeout(30, read=60))
+
+
+@asynccontextmanager
+async def mcp_client(
+    url: str, transport: str, token: str | None = None, **kwargs: Any
+) -> AsyncIterator[Client]:
+    """An official-SDK client on ``url`` (``…/mcp`` or ``…/sse``) over ``transport``."""
+    if transport == "streamable-http":
+        async with http_client(token) as http, Client(
+            streamable_http_client(url, http_client=http), mode="legacy", **kwargs
+        ) as client:
+            yield client
+    elif transport == "sse":
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        async with Client(sse_client(url, headers=headers), mode="legacy", **kwargs) as client:
+            yield client
+    else:
+        raise ValueError(transport)
+
+
+def route_url(base: str, name: str, transport: str) -> str:
+    return f"{base}/{name}/{'mcp' if transport == 'streamable-http' else 'sse'}"
+
+
+TRANSPORTS = ["streamable-http", "sse"]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def downstream(request: pytest.FixtureRequest) -> str:
+    """Each behaviour test runs once per downstream transport."""
+    return str(request.param)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    return env

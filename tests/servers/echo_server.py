@@ -1,0 +1,80 @@
+"""A raw JSON-RPC stdio MCP server that reflects what it receives.
+
+No SDK on purpose: to prove the gateway forwards messages untouched (unknown methods, extra fields,
+``_meta``) the upstream must show exactly what arrived, which no real server does. It is also the
+"stdio echo upstream" the benchmark measures. Methods:
+
+    initialize          a minimal InitializeResult (tools capability)
+    tools/list          one tool, ``echo``
+    tools/call          ``echo``: text content with the ``text`` argument; ``sleep``: waits ``seconds``
+    anything else       result ``{"received": <the whole request as it arrived>}``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+ECHO_TOOL = {
+    "name": "echo",
+    "description": "Returns its text argument.",
+    "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
+}
+
+
+def answer(request: dict) -> dict | None:  # type: ignore[type-arg]
+    method = request.get("method")
+    if "id" not in request:
+        return None
+    if method == "initialize":
+        result: dict = {  # type: ignore[type-arg]
+            "protocolVersion": request["params"].get("protocolVersion", "2025-11-25"),
+            "capabilities": {"tools": {"listChanged": True}},
+            "serverInfo": {"name": "echo-server", "version": "1.0.0"},
+            "instructions": "Reflects requests back.",
+        }
+    elif method == "tools/list":
+        result = {"tools": [ECHO_TOOL]}
+    elif method == "tools/call":
+        arguments = request["params"].get("arguments") or {}
+        text = str(arguments.get("text", ""))
+        result = {"content": [{"type": "text", "text": text}], "_meta": {"received": request}}
+    else:
+        result = {"received": request}
+    return {"jsonrpc": "2.0", "id": request["id"], "result": result}
+
+
+async def main() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=64 * 1024 * 1024)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    out = sys.stdout.buffer
+
+    async def sleeper(request: dict, seconds: float) -> None:  # type: ignore[type-arg]
+        await asyncio.sleep(seconds)
+        reply = {
+            "jsonrpc": "2.0",
+            "id": request["id"],
+            "result": {"content": [{"type": "text", "text": "slept"}]},
+        }
+        out.write(json.dumps(reply).encode() + b"\n")
+        out.flush()
+
+    tasks = set()
+    while line := await reader.readline():
+        request = json.loads(line)
+        params = request.get("params") or {}
+        if request.get("method") == "tools/call" and params.get("name") == "sleep":
+            task = asyncio.ensure_future(sleeper(request, float(params["arguments"]["seconds"])))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            continue
+        reply = answer(request)
+        if reply is not None:
+            out.write(json.dumps(reply).encode() + b"\n")
+            out.flush()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,109 @@
+"""Bearer tokens: every MCP route answers 401 without a valid token, and nothing reaches the upstream."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+
+import anyio
+import httpx
+import pytest
+
+from conftest import TESTS, make_config, mcp_client, route_url, serve
+from mcp_central.config.model import ServerConfig
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "s3cret-token"
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
+}
+
+
+def counting_echo(name: str, tokens: tuple[str, ...]) -> ServerConfig:
+    return ServerConfig(
+        name=name,
+        transport="stdio",
+        command=sys.executable,
+        args=(str(TESTS / "servers" / "echo_server.py"),),
+        timeout=10,
+        auth_tokens=tokens,
+    )
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[str]:
+    config = make_config(
+        counting_echo("guarded", (TOKEN, "second-token")),
+        counting_echo("open", ()),
+        tokens=(TOKEN,),
+    )
+    async with serve(config) as (url, _app):
+        yield url
+
+
+ROUTES = [
+    ("POST", "/guarded/mcp"),
+    ("GET", "/guarded/mcp"),
+    ("DELETE", "/guarded/mcp"),
+    ("GET", "/guarded/sse"),
+    ("POST", "/guarded/message?sessionId=x"),
+    ("GET", "/status"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_every_route_needs_a_token(gateway: str, method: str, path: str) -> None:
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    async with httpx.AsyncClient() as client:
+        missing = await client.request(method, gateway + path, json=INIT, headers=headers)
+        wrong = await client.request(
+            method, gateway + path, json=INIT, headers={**headers, "Authorization": "Bearer nope"}
+        )
+        in_query = await client.request(method, f"{gateway}{path}{'&' if '?' in path else '?'}token={TOKEN}")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert wrong.status_code == 401
+    assert 'error="invalid_token"' in wrong.headers["www-authenticate"]
+    assert in_query.status_code == 401  # tokens are only read from the Authorization header
+
+
+async def test_unauthenticated_requests_never_reach_the_upstream(gateway: str) -> None:
+    async with httpx.AsyncClient() as client:
+        rejected = await client.post(f"{gateway}/guarded/mcp", json=INIT)
+        status = (await client.get(f"{gateway}/status", headers={"Authorization": f"Bearer {TOKEN}"})).json()
+    assert rejected.status_code == 401
+    guarded = next(up for up in status["upstreams"] if up["name"] == "guarded")
+    assert guarded["sessions"] == 0
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+async def test_valid_tokens_reach_tools(gateway: str, transport: str) -> None:
+    for token in (TOKEN, "second-token"):
+        async with mcp_client(route_url(gateway, "guarded", transport), transport, token=token) as client:
+            result = await client.call_tool("echo", {"text": "hi"})
+        assert result.content[0].text == "hi"  # type: ignore[union-attr]
+
+
+async def test_server_with_empty_token_list_is_open(gateway: str) -> None:
+    async with mcp_client(f"{gateway}/open/mcp", "streamable-http") as client:
+        tools = await client.list_tools()
+    assert [tool.name for tool in tools.tools] == ["echo"]
+
+
+async def test_health_endpoints_stay_open(gateway: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for path in ("/", "/healthz"):
+            assert (await client.get(gateway + path)).status_code == 200, path
+        with anyio.fail_after(30):
+            while (ready := await client.get(gateway + "/readyz")).status_code == 503:
+                await anyio.sleep(0.05)  # polling a condition under a deadline, not ordering events
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "reasons": []}

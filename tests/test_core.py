@@ -1,0 +1,120 @@
+"""Sans-IO core: id/progress remapping, JSON-RPC shapes, version negotiation, filters, Origin policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcp_central.config.model import NameFilter
+from mcp_central.core import jsonrpc, protocol
+from mcp_central.core.filters import allows, filter_listed
+from mcp_central.core.requests import RequestTable
+from mcp_central.downstream.origin import OriginPolicy
+
+
+def request(rid: object, token: object = None, method: str = "tools/call") -> dict:  # type: ignore[type-arg]
+    params: dict = {"name": "x"}  # type: ignore[type-arg]
+    if token is not None:
+        params["_meta"] = {"progressToken": token}
+    return {"jsonrpc": "2.0", "id": rid, "method": method, "params": params}
+
+
+def test_colliding_client_ids_get_distinct_upstream_ids_and_come_back() -> None:
+    table: RequestTable[str] = RequestTable()
+    first, second = request(1), request(1)
+    table.outgoing("alice", first)
+    table.outgoing("bob", second)
+    assert first["id"] != second["id"]
+    answer = {"jsonrpc": "2.0", "id": second["id"], "result": {}}
+    pending = table.incoming_response(answer)
+    assert pending is not None and pending.owner == "bob"
+    assert answer["id"] == 1
+    assert table.incoming_response({"jsonrpc": "2.0", "id": second["id"], "result": {}}) is None
+
+
+def test_progress_tokens_are_remapped_and_restored() -> None:
+    table: RequestTable[str] = RequestTable()
+    a, b = request("r", token="same"), request("r", token="same")
+    table.outgoing("alice", a)
+    table.outgoing("bob", b)
+    upstream_a = a["params"]["_meta"]["progressToken"]
+    upstream_b = b["params"]["_meta"]["progressToken"]
+    assert upstream_a != upstream_b
+    owner = table.progress_owner(upstream_b)
+    assert owner is not None and owner.owner == "bob" and owner.progress_token == "same"
+
+
+def test_cancellation_lookup_by_owner_and_downstream_id() -> None:
+    table: RequestTable[str] = RequestTable()
+    message = request("abc")
+    table.outgoing("alice", message)
+    assert table.upstream_id_of("alice", "abc") == message["id"]
+    assert table.upstream_id_of("bob", "abc") is None
+    table.pop(message["id"])
+    assert table.upstream_id_of("alice", "abc") is None
+
+
+def test_drain_returns_everything_in_flight() -> None:
+    table: RequestTable[str] = RequestTable()
+    for rid in range(3):
+        table.outgoing("alice", request(rid))
+    assert len(table.drain()) == 3
+    assert len(table) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{", -32700),
+        (b"[]x", -32700),
+        (b'"text"', -32600),
+        (b'{"jsonrpc": "2.0"}', -32600),
+        (b'{"jsonrpc": "2.0", "method": 5}', -32600),
+        (b'{"jsonrpc": "2.0", "id": 1.5, "method": "x"}', -32600),
+        (b'{"jsonrpc": "2.0", "id": true, "method": "x"}', -32600),
+        (b'{"id": 1, "method": "x"}', -32600),
+    ],
+)
+def test_bad_bodies_get_the_right_json_rpc_error(body: bytes, code: int) -> None:
+    with pytest.raises(jsonrpc.DecodeError) as info:
+        jsonrpc.decode(body)
+    assert info.value.error["code"] == code
+
+
+def test_good_messages_decode_with_every_field_kept() -> None:
+    message = jsonrpc.decode(b'{"jsonrpc":"2.0","id":"a","method":"m","params":{"_meta":{"k":1}},"extra":[1]}')
+    assert isinstance(message, dict)
+    assert message["extra"] == [1] and message["params"]["_meta"] == {"k": 1}
+    assert jsonrpc.is_request(message)
+
+
+def test_version_negotiation() -> None:
+    assert protocol.negotiate("2024-11-05") == "2024-11-05"
+    assert protocol.negotiate("2025-06-18") == "2025-06-18"
+    assert protocol.negotiate("2099-01-01") == protocol.LATEST_VERSION
+    result = protocol.initialize_result(
+        {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}, "serverInfo": {"name": "s"}, "x": 1},
+        "2025-03-26",
+    )
+    assert result["protocolVersion"] == "2025-03-26"
+    assert result["x"] == 1 and result["serverInfo"] == {"name": "s"}
+
+
+def test_tool_filters_allow_and_block_with_globs() -> None:
+    block = NameFilter("block", ("delete_*", "drop"))
+    allow = NameFilter("allow", ("read_*",))
+    assert not allows("delete_file", block) and allows("read_file", block)
+    assert allows("read_file", allow) and not allows("write_file", allow)
+    result = {"tools": [{"name": "read_a"}, {"name": "write_b"}], "nextCursor": "c"}
+    filter_listed(result, "tools", allow)
+    assert result == {"tools": [{"name": "read_a"}], "nextCursor": "c"}
+
+
+def test_origin_policy() -> None:
+    policy = OriginPolicy("http://linuxserver.lan:9090", ("https://webui.lan",))
+    assert policy.allows(None)
+    assert policy.allows("http://localhost:5173")
+    assert policy.allows("http://linuxserver.lan:3000")
+    assert policy.allows("https://webui.lan/")
+    assert not policy.allows("https://evil.example")
+    assert not policy.allows("null")
+    assert OriginPolicy("", ("*",)).allows("https://anything.example")
