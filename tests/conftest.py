@@ -22,6 +22,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from mcp_central.cli.serve import GatewayServer
 from mcp_central.config.model import Config, ProxyConfig, ServerConfig
 from mcp_central.downstream.app import Gateway
 
@@ -61,8 +62,9 @@ def make_config(*servers: ServerConfig, tokens: tuple[str, ...] = (), **proxy: A
 async def serve(config: Config) -> AsyncIterator[tuple[str, Gateway]]:
     """Run a gateway for ``config`` on a free loopback port; yield its base URL and the app."""
     app = Gateway(config)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", log_config=None)
+    server = GatewayServer(
+        app,
+        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", log_config=None),
     )
     task = asyncio.get_running_loop().create_task(server.serve())
     try:
@@ -93,9 +95,10 @@ async def mcp_client(
 ) -> AsyncIterator[Client]:
     """An official-SDK client on ``url`` (``…/mcp`` or ``…/sse``) over ``transport``."""
     if transport == "streamable-http":
-        async with http_client(token) as http, Client(
-            streamable_http_client(url, http_client=http), mode="legacy", **kwargs
-        ) as client:
+        async with (
+            http_client(token) as http,
+            Client(streamable_http_client(url, http_client=http), mode="legacy", **kwargs) as client,
+        ):
             yield client
     elif transport == "sse":
         headers = {"Authorization": f"Bearer {token}"} if token else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import socket
 
 import uvicorn
 
@@ -11,6 +12,18 @@ from mcp_central.config.model import Config
 from mcp_central.downstream.app import Gateway
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class GatewayServer(uvicorn.Server):
+    """Ends every client stream first on shutdown, so open SSE streams do not hold up the exit."""
+
+    def __init__(self, app: Gateway, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.gateway = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.gateway.close_sessions()
+        await super().shutdown(sockets)
 
 
 def serve(
@@ -28,7 +41,8 @@ def serve(
         config.proxy.base_path or "/",
         config.source or "built-in demo",
     )
-    server = uvicorn.Server(
+    server = GatewayServer(
+        app,
         uvicorn.Config(
             app,
             host=listen_host,
@@ -40,7 +54,7 @@ def serve(
             access_log=config.proxy.log_enabled,
             timeout_graceful_shutdown=10,
             log_config=None,
-        )
+        ),
     )
     server.run()
     return 0 if server.started else 1

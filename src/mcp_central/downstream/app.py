@@ -108,7 +108,11 @@ class Gateway:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def aclose(self) -> None:
+    async def close_sessions(self) -> None:
+        """End every downstream session (their streams finish); upstream links stay up."""
         for route in self.routes.values():
             await route.close()
+
+    async def aclose(self) -> None:
+        await self.close_sessions()
         await self.manager.close()

@@ -1,0 +1,190 @@
+"""stdio upstream transport: one child process, newline-delimited JSON on stdin/stdout.
+
+The child runs in its own process group with ``PR_SET_PDEATHSIG`` so it dies with the proxy even
+on ``kill -9``; its stderr is drained continuously into the log (a chatty server must never block
+on a full pipe); lines up to ``max_line_bytes`` are read whole. This module does not interpret
+MCP: it only frames, spawns, and reaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import sys
+from collections import deque
+
+import orjson
+
+from mcp_central.errors import INTERNAL_ERROR, UpstreamUnavailable
+from mcp_central.types import Message
+from mcp_central.upstream.base import OnClose, OnMessage
+
+DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
+STOP_GRACE_SECONDS = 2.0
+STDERR_TAIL_LINES = 20
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+class StdioTransport:
+    def __init__(
+        self,
+        name: str,
+        command: str,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        self.name = name
+        self.command = command
+        self.args = args
+        self.env = env or {}
+        self.cwd = cwd
+        self.max_line_bytes = max_line_bytes
+        self.last_stderr: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self.process: asyncio.subprocess.Process | None = None
+        self._log = logging.getLogger(f"mcp_central.upstream.{name}")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._on_message: OnMessage | None = None
+
+    def describe(self) -> str:
+        return " ".join((self.command, *self.args))
+
+    def set_protocol_version(self, version: str) -> None:
+        pass  # stdio carries no version header
+
+    async def start(self, on_message: OnMessage, on_close: OnClose) -> None:
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                self.command,
+                *self.args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, **self.env},
+                cwd=self.cwd,
+                limit=self.max_line_bytes,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as exc:
+            raise UpstreamUnavailable(self.name, f"cannot start '{self.command}': {exc}") from exc
+        self._on_message = on_message
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._read_stdout(on_message, on_close)),
+            loop.create_task(self._drain_stderr()),
+        ]
+
+    async def send(self, message: Message) -> None:
+        process = self.process
+        stdin = process.stdin if process is not None else None
+        try:
+            if stdin is None or stdin.is_closing():
+                raise ConnectionError("the process is not running")
+            stdin.write(orjson.dumps(message) + b"\n")
+            await stdin.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            # Never raise into a caller: a request gets an error answer instead.
+            if "id" in message and "method" in message and self._on_message is not None:
+                detail = f"upstream '{self.name}' cannot take messages: {exc}{self._stderr_hint()}"
+                self._on_message(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": message["id"],
+                        "error": {"code": INTERNAL_ERROR, "message": detail},
+                    }
+                )
+
+    async def close(self) -> None:
+        self._closing = True
+        process = self.process
+        if process is not None and process.returncode is None:
+            if process.stdin is not None:
+                process.stdin.close()
+            if not await self._wait(process, STOP_GRACE_SECONDS):
+                self._signal_group(process, signal.SIGTERM)
+                if not await self._wait(process, STOP_GRACE_SECONDS):
+                    self._signal_group(process, signal.SIGKILL)
+                    await process.wait()
+        elif process is not None:
+            # The leader exited; its group may still hold grandchildren (npx → node).
+            self._signal_group(process, signal.SIGKILL)
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+
+    async def _read_stdout(self, on_message: OnMessage, on_close: OnClose) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        stdout = self.process.stdout
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    line = await stdout.readline()
+                except ValueError:
+                    # Longer than max_line_bytes: the framing is lost, so this link cannot go on.
+                    error = ConnectionError(f"a message exceeded {self.max_line_bytes} bytes")
+                    break
+                if not line:
+                    break
+                try:
+                    message = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    if line.strip():
+                        self._log.warning("non-JSON line on stdout ignored: %.200r", line)
+                    continue
+                if isinstance(message, dict):
+                    on_message(message)
+                elif isinstance(message, list):
+                    for item in message:
+                        if isinstance(item, dict):
+                            on_message(item)
+        except asyncio.CancelledError:
+            return
+        if self._closing:
+            return
+        code = await self.process.wait()
+        on_close(error or ConnectionError(f"process exited with code {code}{self._stderr_hint()}"))
+
+    async def _drain_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        stderr = self.process.stderr
+        while True:
+            try:
+                line = await stderr.readline()
+            except ValueError:
+                continue  # an over-long stderr line: skip it, keep draining
+            except asyncio.CancelledError:
+                return
+            if not line:
+                return
+            text = line.decode(errors="replace").rstrip()
+            self.last_stderr.append(text)
+            self._log.info("%s", text)
+
+    def _stderr_hint(self) -> str:
+        return f"; last stderr: {self.last_stderr[-1]}" if self.last_stderr else ""
+
+    @staticmethod
+    def _signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+
+    @staticmethod
+    async def _wait(process: asyncio.subprocess.Process, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(process.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
