@@ -1,0 +1,428 @@
+"""Load a config file (or URL) into ``Config``, reporting every problem with file and key path.
+
+Accepted layouts: TBXark v2 (``mcpProxy`` + ``mcpServers``), TBXark v1 (``server`` + ``clients``)
+and Claude-Desktop files (``mcpServers`` only). Options in ``mcpProxy.options`` are inherited by
+each server unless the server sets its own (``authTokens: []`` opts a server out of auth).
+
+Keys we add to TBXark's schema (new keys only, never new meanings):
+
+    mcpProxy.options.allowedOrigins   browser origins allowed besides loopback and baseURL's host
+    mcpServers.NAME.required          /readyz waits for this upstream
+    mcpServers.NAME.sessionMode       "shared" (default) or "isolated"
+    mcpServers.NAME.cwd               working directory of a stdio server
+
+This module reads files and config URLs; it does not start anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mcp_central.config import jsonc
+from mcp_central.config.durations import parse_duration
+from mcp_central.config.expand import expand
+from mcp_central.config.model import (
+    DEFAULT_TIMEOUT_SECONDS,
+    Config,
+    NameFilter,
+    ProxyConfig,
+    ServerConfig,
+    TransportKind,
+)
+from mcp_central.errors import ConfigError, ConfigProblem
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
+RESERVED_NAMES = frozenset(
+    {"mcp", "sse", "message", "healthz", "readyz", "status", "metrics", "groups", "openapi", ".well-known"}
+)
+TOP_LEVEL_KEYS = {"mcpProxy", "mcpServers", "server", "clients", "$schema", "groups"}
+PROXY_KEYS = {"baseURL", "addr", "name", "version", "type", "options"}
+OPTION_KEYS = {"logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "disabled", "allowedOrigins"}
+SERVER_KEYS = {
+    "transportType", "type", "command", "args", "env", "url", "headers", "timeout", "options",
+    "cwd", "required", "sessionMode",
+    # Harmless keys that Claude Desktop, VS Code and Cursor files carry:
+    "description", "disabled", "enabled", "autoApprove", "alwaysAllow",
+}  # fmt: skip
+STREAMABLE_NAMES = {"streamable-http", "http", "streamablehttp", "streamable_http"}
+
+
+class _Problems:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[ConfigProblem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(ConfigProblem(self.source, path, message))
+
+
+def default_config() -> Config:
+    """What ``serve`` runs with no config: the built-in demo upstream on 127.0.0.1:9090."""
+    demo = ServerConfig(
+        name="demo", transport="stdio", command=sys.executable, args=("-m", "mcp_central.demo")
+    )
+    return Config(proxy=ProxyConfig(), servers={"demo": demo}, source=None)
+
+
+def load_config(
+    source: str,
+    *,
+    expand_env: bool = True,
+    insecure: bool = False,
+    http_headers: str = "",
+    http_timeout: float = 10.0,
+) -> Config:
+    """Read ``source`` (a path or an http(s) URL) and validate it; ``ConfigError`` lists every problem."""
+    if source.startswith(("http://", "https://")):
+        text = _fetch(source, insecure, http_headers, http_timeout)
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                [ConfigProblem(source, "", f"cannot read the file: {exc.strerror or exc}")]
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError([ConfigProblem(source, "", f"not UTF-8 text: {exc}")]) from None
+    return load_config_text(text, source, expand_env=expand_env)
+
+
+def load_config_text(
+    text: str, source: str, *, expand_env: bool = True, environ: Mapping[str, str] | None = None
+) -> Config:
+    try:
+        raw = jsonc.loads(text)
+    except jsonc.JSONCError as exc:
+        raise ConfigError(
+            [ConfigProblem(source, f"line {exc.line}, column {exc.column}", str(exc))]
+        ) from None
+    problems = _Problems(source)
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigProblem(source, "", "expected a JSON object at the top level")])
+    if expand_env:
+        raw = expand(raw, os.environ if environ is None else environ, problems.add)
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            problems.add(key, f"unknown key (expected one of: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+    if "mcpServers" not in raw and "clients" in raw:
+        proxy_raw, entries = _from_v1(raw, problems)
+    else:
+        proxy_raw = raw.get("mcpProxy")
+        entries = [
+            (name, entry, f"mcpServers.{name}", f"mcpServers.{name}.options")
+            for name, entry in _object(raw.get("mcpServers", {}), "mcpServers", problems).items()
+        ]
+    proxy, inherited = _proxy(proxy_raw, problems)
+    servers = {}
+    for name, entry, path, options_path in entries:
+        server = _server(name, entry, path, options_path, inherited, problems)
+        if server is not None:
+            servers[name] = server
+    if problems.items:
+        raise ConfigError(problems.items)
+    return Config(proxy=proxy, servers=servers, source=source)
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def _from_v1(raw: dict[str, Any], problems: _Problems) -> tuple[Any, list[tuple[str, Any, str, str]]]:
+    """TBXark's legacy layout: ``server`` + ``clients{NAME: {type, config, …options}}``."""
+    server = _object(raw.get("server", {}), "server", problems)
+    global_tokens = server.get("globalAuthTokens", [])
+    proxy_raw: dict[str, Any] = {
+        k: v for k, v in server.items() if k in ("baseURL", "addr", "name", "version")
+    }
+    entries = []
+    for name, client in _object(raw.get("clients", {}), "clients", problems).items():
+        path = f"clients.{name}"
+        client = _object(client, path, problems)
+        entry = dict(_object(client.get("config", {}), f"{path}.config", problems))
+        if "type" in client:
+            entry["transportType"] = client["type"]
+        tokens = client.get("authTokens", [])
+        if isinstance(tokens, list) and isinstance(global_tokens, list):
+            tokens = tokens + global_tokens  # v1 accepted its own tokens and the global ones
+        entry["options"] = {
+            "authTokens": tokens,
+            **{k: client[k] for k in ("panicIfInvalid", "logEnabled") if k in client},
+        }
+        entries.append((name, entry, f"{path}.config", path))
+    return proxy_raw, entries
+
+
+# --------------------------------------------------------------------------- mcpProxy
+
+
+def _proxy(raw: Any, problems: _Problems) -> tuple[ProxyConfig, dict[str, Any]]:
+    proxy = _object(raw if raw is not None else {}, "mcpProxy", problems)
+    _unknown(proxy, PROXY_KEYS, "mcpProxy", problems)
+    base_url = _string(proxy, "baseURL", "mcpProxy", problems) or ""
+    base_path, base_port = "", None
+    if base_url:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.add("mcpProxy.baseURL", f"expected an http(s) URL with a host, got {base_url!r}")
+        else:
+            base_path = parts.path.rstrip("/")
+            try:
+                base_port = parts.port
+            except ValueError:
+                problems.add("mcpProxy.baseURL", f"invalid port in {base_url!r}")
+    host, port = _addr(_string(proxy, "addr", "mcpProxy", problems), base_port, problems)
+    served = (_string(proxy, "type", "mcpProxy", problems) or "sse").lower()
+    if served in STREAMABLE_NAMES:
+        served = "streamable-http"
+    elif served != "sse":
+        problems.add("mcpProxy.type", f"expected 'sse' or 'streamable-http', got {served!r}")
+        served = "sse"
+    options = _options(proxy.get("options", {}), "mcpProxy.options", problems)
+    origins = options.pop("allowedOrigins", ())
+    config = ProxyConfig(
+        base_url=base_url,
+        host=host,
+        port=port,
+        base_path=base_path,
+        name=_string(proxy, "name", "mcpProxy", problems) or "mcp-central",
+        version=_string(proxy, "version", "mcpProxy", problems) or "",
+        type="streamable-http" if served == "streamable-http" else "sse",
+        auth_tokens=tuple(options.get("authTokens", ())),
+        allowed_origins=tuple(origins),
+        log_enabled=bool(options.get("logEnabled", False)),
+        panic_if_invalid=bool(options.get("panicIfInvalid", False)),
+    )
+    return config, options
+
+
+def _addr(addr: str | None, base_port: int | None, problems: _Problems) -> tuple[str, int]:
+    if not addr:
+        return "127.0.0.1", base_port or 9090
+    host, sep, port_text = addr.rpartition(":")
+    if not sep:
+        problems.add("mcpProxy.addr", f"expected 'host:port' or ':port', got {addr!r}")
+        return "127.0.0.1", 9090
+    host = host.strip("[]") or "0.0.0.0"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        problems.add("mcpProxy.addr", f"expected a port between 1 and 65535, got {port_text!r}")
+        return host, 9090
+    return host, int(port_text)
+
+
+# --------------------------------------------------------------------------- options
+
+
+def _options(raw: Any, path: str, problems: _Problems) -> dict[str, Any]:
+    """Only the options present in ``raw``, so absent ones can be inherited."""
+    options = _object(raw, path, problems)
+    _unknown(options, OPTION_KEYS, path, problems)
+    out: dict[str, Any] = {}
+    for key in ("logEnabled", "panicIfInvalid", "disabled"):
+        if key in options:
+            flag = _boolean(options, key, path, problems)
+            if flag is not None:
+                out[key] = flag
+    for key in ("authTokens", "allowedOrigins"):
+        if key in options:
+            values = _string_list(options, key, path, problems)
+            for index, text in enumerate(values):
+                if not text.strip():
+                    problems.add(
+                        f"{path}.{key}[{index}]", "is empty: an empty entry would match nothing useful"
+                    )
+            out[key] = tuple(values)
+    if "toolFilter" in options and options["toolFilter"] is not None:
+        out["toolFilter"] = _name_filter(options["toolFilter"], f"{path}.toolFilter", problems)
+    return out
+
+
+def _name_filter(raw: Any, path: str, problems: _Problems) -> NameFilter | None:
+    spec = _object(raw, path, problems)
+    _unknown(spec, {"mode", "list"}, path, problems)
+    mode = (_string(spec, "mode", path, problems) or "").lower()
+    patterns = _string_list(spec, "list", path, problems)
+    if mode not in ("allow", "block"):
+        problems.add(f"{path}.mode", f"expected 'allow' or 'block', got {spec.get('mode')!r}")
+        return None
+    return NameFilter("allow" if mode == "allow" else "block", tuple(patterns))
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def _server(
+    name: str, raw: Any, path: str, options_path: str, inherited: dict[str, Any], problems: _Problems
+) -> ServerConfig | None:
+    if not NAME_PATTERN.match(name):
+        problems.add(
+            path, "server names may use only letters, digits, '.', '_' and '-' (they become URL paths)"
+        )
+    elif name in RESERVED_NAMES:
+        problems.add(path, f"'{name}' is reserved for a gateway route; choose another server name")
+    entry = _object(raw, path, problems)
+    _unknown(entry, SERVER_KEYS, path, problems)
+    own = _options(entry.get("options", {}), options_path, problems)
+    options = {**inherited, **own}
+    options.pop("allowedOrigins", None)
+    disabled = bool(options.get("disabled", False))
+    if entry.get("disabled") is True or entry.get("enabled") is False:
+        disabled = True
+
+    kind = (
+        _string(entry, "transportType", path, problems) or _string(entry, "type", path, problems) or ""
+    ).lower()
+    command = _string(entry, "command", path, problems)
+    url = _string(entry, "url", path, problems)
+    transport: TransportKind
+    if command or kind == "stdio":
+        transport = "stdio"
+        if not command:
+            problems.add(f"{path}.command", "is required for a stdio server")
+    elif url:
+        transport = "streamable-http" if kind in STREAMABLE_NAMES else "sse"
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.add(f"{path}.url", f"expected an http(s) URL with a host, got {url!r}")
+    else:
+        problems.add(
+            path, "needs either 'command' (a stdio server) or 'url' (an SSE or streamable-HTTP server)"
+        )
+        return None
+    if kind and kind != "stdio" and kind != "sse" and kind not in STREAMABLE_NAMES:
+        problems.add(f"{path}.transportType", f"expected 'stdio', 'sse' or 'streamable-http', got {kind!r}")
+
+    timeout = DEFAULT_TIMEOUT_SECONDS
+    if "timeout" in entry:
+        parsed = parse_duration(entry["timeout"])
+        if parsed is None:
+            problems.add(
+                f"{path}.timeout", f'expected a duration like "30s" or seconds > 0, got {entry["timeout"]!r}'
+            )
+        else:
+            timeout = parsed
+    session_mode = _string(entry, "sessionMode", path, problems) or "shared"
+    if session_mode not in ("shared", "isolated"):
+        problems.add(f"{path}.sessionMode", f"expected 'shared' or 'isolated', got {session_mode!r}")
+        session_mode = "shared"
+    return ServerConfig(
+        name=name,
+        transport=transport,
+        command=command,
+        args=tuple(_string_list(entry, "args", path, problems)),
+        env=_string_map(entry, "env", path, problems),
+        cwd=_string(entry, "cwd", path, problems),
+        url=url,
+        headers=_string_map(entry, "headers", path, problems),
+        timeout=timeout,
+        auth_tokens=tuple(options.get("authTokens", ())),
+        tool_filter=options.get("toolFilter"),
+        log_enabled=bool(options.get("logEnabled", False)),
+        panic_if_invalid=bool(options.get("panicIfInvalid", False)),
+        disabled=disabled,
+        required=bool(_boolean(entry, "required", path, problems)),
+        session_mode="isolated" if session_mode == "isolated" else "shared",
+    )
+
+
+# --------------------------------------------------------------------------- typed getters
+
+
+def _object(value: Any, path: str, problems: _Problems) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    problems.add(path, f"expected an object, got {_kind(value)}")
+    return {}
+
+
+def _string(obj: dict[str, Any], key: str, path: str, problems: _Problems) -> str | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    problems.add(f"{path}.{key}", f"expected a string, got {_kind(value)}")
+    return None
+
+
+def _boolean(obj: dict[str, Any], key: str, path: str, problems: _Problems) -> bool | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    problems.add(f"{path}.{key}", f"expected true or false, got {_kind(value)}")
+    return None
+
+
+def _string_list(obj: dict[str, Any], key: str, path: str, problems: _Problems) -> list[str]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.add(f"{path}.{key}", f"expected a list of strings, got {_kind(value)}")
+        return []
+    out = []
+    for index, item in enumerate(value):
+        if isinstance(item, str | int | float) and not isinstance(item, bool):
+            out.append(str(item))
+        else:
+            problems.add(f"{path}.{key}[{index}]", f"expected a string, got {_kind(item)}")
+    return out
+
+
+def _string_map(obj: dict[str, Any], key: str, path: str, problems: _Problems) -> dict[str, str]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add(f"{path}.{key}", f"expected an object of strings, got {_kind(value)}")
+        return {}
+    out = {}
+    for name, item in value.items():
+        if isinstance(item, str):
+            out[name] = item
+        elif isinstance(item, bool):
+            out[name] = "true" if item else "false"
+        elif isinstance(item, int | float):
+            out[name] = str(item)
+        else:
+            problems.add(f"{path}.{key}.{name}", f"expected a string, got {_kind(item)}")
+    return out
+
+
+def _unknown(obj: dict[str, Any], known: set[str], path: str, problems: _Problems) -> None:
+    for key in obj:
+        if key not in known:
+            problems.add(f"{path}.{key}", f"unknown key (known keys: {', '.join(sorted(known))})")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def _fetch(url: str, insecure: bool, http_headers: str, timeout: float) -> str:
+    import httpx
+
+    headers = {}
+    for pair in http_headers.split(";"):
+        key, sep, value = pair.partition(":")
+        if sep and key.strip() and value.strip():
+            headers[key.strip()] = value.strip()
+    try:
+        response = httpx.get(
+            url, headers=headers, timeout=timeout, verify=not insecure, follow_redirects=True
+        )
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ConfigError([ConfigProblem(url, "", f"cannot fetch the config: {exc}")]) from None
+    return response.text
