@@ -72,6 +72,13 @@ async def progress(steps: int, ctx: Context) -> str:
 
 
 @server.tool()
+def header(name: str, ctx: Context) -> str:
+    """The value of an HTTP request header this server received ('' over stdio or if absent)."""
+    headers = ctx.headers or {}
+    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
+
+
+@server.tool()
 def whoami() -> str:
     """The name this server was started with."""
     return options.name

@@ -1,0 +1,247 @@
+"""HTTP upstream transports: streamable HTTP (2025-03-26+) and legacy HTTP+SSE (2024-11-05).
+
+Both POST one JSON-RPC message per request, concurrently, through one pooled ``httpx`` client
+with the server's configured ``headers``; they differ only in where answers come from (the POST's
+own body or stream, versus one long GET stream). A request the server cannot take (HTTP error,
+connection failure) is answered here with a JSON-RPC error carrying its id, so the link's caller
+never waits for an answer that cannot come. No MCP semantics, no retries of requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+import orjson
+
+from mcp_central.core.sse_parser import SSEParser
+from mcp_central.errors import INTERNAL_ERROR, UpstreamError, UpstreamUnavailable
+from mcp_central.types import Message
+from mcp_central.upstream.base import OnClose, OnMessage
+
+ACCEPT_BOTH = "application/json, text/event-stream"
+GET_STREAM_RETRIES = 3
+
+
+class HTTPTransport:
+    """One transport class for both HTTP kinds; ``legacy_sse`` picks the 2024-11-05 behaviour."""
+
+    def __init__(
+        self, name: str, url: str, headers: dict[str, str], timeout: float, *, legacy_sse: bool = False
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.headers = headers
+        self.timeout = timeout
+        self.legacy_sse = legacy_sse
+        self.session_id: str | None = None
+        self.protocol_version: str | None = None
+        self.endpoint: str | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._on_message: OnMessage = lambda message: None
+        self._on_close: OnClose = lambda error: None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._closed_reported = False
+        self._get_stream_started = False
+        self._log = logging.getLogger(f"mcp_central.upstream.{name}")
+
+    def describe(self) -> str:
+        parts = urlsplit(self.url)
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))  # no credentials, no query
+
+    def set_protocol_version(self, version: str) -> None:
+        self.protocol_version = version
+
+    async def start(self, on_message: OnMessage, on_close: OnClose) -> None:
+        self._on_message = on_message
+        self._on_close = on_close
+        self._client = httpx.AsyncClient(
+            headers=self.headers,
+            timeout=httpx.Timeout(
+                connect=min(self.timeout, 10.0), read=None, write=self.timeout, pool=self.timeout
+            ),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+        if self.legacy_sse:
+            await self._open_legacy_stream()
+
+    async def send(self, message: Message) -> None:
+        self._spawn(self._post(message))
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if self.session_id and not self.legacy_sse:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.delete(self.url, headers=self._session_headers(), timeout=2.0)
+        await client.aclose()
+
+    # ----------------------------------------------------------------- sending
+
+    async def _post(self, message: Message) -> None:
+        client = self._client
+        if client is None:
+            self._answer_error(message, "transport closed")
+            return
+        target = self.endpoint if self.legacy_sse else self.url
+        assert target is not None
+        headers = {"Content-Type": "application/json"}
+        if not self.legacy_sse:
+            headers.update(self._session_headers())
+            headers["Accept"] = ACCEPT_BOTH
+        try:
+            async with client.stream(
+                "POST", target, content=orjson.dumps(message), headers=headers
+            ) as response:
+                await self._handle_post_response(message, response)
+        except httpx.HTTPError as exc:
+            self._answer_error(message, f"HTTP request failed: {type(exc).__name__}: {exc}")
+        except orjson.JSONDecodeError as exc:
+            self._answer_error(message, f"the upstream sent invalid JSON: {exc}")
+
+    async def _handle_post_response(self, message: Message, response: httpx.Response) -> None:
+        status = response.status_code
+        if not self.legacy_sse and (session_id := response.headers.get("mcp-session-id")):
+            self.session_id = session_id
+        if status >= 400:
+            body = (await response.aread())[:200].decode(errors="replace")
+            self._answer_error(message, f"HTTP {status}: {body}")
+            if status == 404 and self.session_id and not self.legacy_sse:
+                self._report_close(UpstreamError(self.name, "the upstream session expired (HTTP 404)"))
+            return
+        if self.legacy_sse or status in (202, 204):
+            return
+        answered = False
+        content_type = response.headers.get("content-type", "")
+        if content_type.startswith("text/event-stream"):
+            parser = SSEParser()
+            async for chunk in response.aiter_bytes():
+                for event in parser.feed(chunk):
+                    if event.data and event.event == "message":
+                        answered |= self._deliver(orjson.loads(event.data), message)
+        else:
+            payload = await response.aread()
+            if payload.strip():
+                answered = self._deliver(orjson.loads(payload), message)
+        if not answered and "id" in message and "method" in message:
+            self._answer_error(message, "the upstream ended its reply without an answer")
+        if self.session_id and not self._get_stream_started:
+            self._get_stream_started = True
+            self._spawn(self._get_stream())
+
+    def _deliver(self, value: Any, request: Message) -> bool:
+        """Hand over what came back; True if it held the answer to ``request``."""
+        items = value if isinstance(value, list) else [value]
+        answered = False
+        for item in items:
+            if isinstance(item, dict):
+                if "method" not in item and item.get("id") == request.get("id"):
+                    answered = True
+                self._on_message(item)
+        return answered
+
+    def _answer_error(self, message: Message, detail: str) -> None:
+        if "method" in message and "id" in message:
+            text = f"upstream '{self.name}': {detail}"
+            self._on_message(
+                {"jsonrpc": "2.0", "id": message["id"], "error": {"code": INTERNAL_ERROR, "message": text}}
+            )
+        else:
+            self._log.warning("could not deliver %s: %s", message.get("method", "a response"), detail)
+
+    def _session_headers(self) -> dict[str, str]:
+        headers = {}
+        if self.session_id:
+            headers["Mcp-Session-Id"] = self.session_id
+        if self.protocol_version:
+            headers["MCP-Protocol-Version"] = self.protocol_version
+        return headers
+
+    # ----------------------------------------------------------------- server → client streams
+
+    async def _get_stream(self) -> None:
+        """The optional GET stream of streamable HTTP, for messages not tied to a request."""
+        for attempt in range(GET_STREAM_RETRIES):
+            client = self._client
+            if client is None or self._closing:
+                return
+            try:
+                headers = {**self._session_headers(), "Accept": "text/event-stream"}
+                async with client.stream("GET", self.url, headers=headers) as response:
+                    if response.status_code != 200:
+                        return  # 405: the server offers no GET stream; that is allowed
+                    parser = SSEParser()
+                    async for chunk in response.aiter_bytes():
+                        for event in parser.feed(chunk):
+                            if event.data and event.event == "message":
+                                self._deliver(orjson.loads(event.data), {})
+            except httpx.HTTPError as exc:
+                self._log.debug("GET stream dropped: %s", exc)
+            await asyncio.sleep(0.5 * 2**attempt)
+
+    async def _open_legacy_stream(self) -> None:
+        ready = asyncio.get_running_loop().create_future()
+        self._spawn(self._legacy_stream(ready))
+        try:
+            async with asyncio.timeout(self.timeout):
+                await ready
+        except TimeoutError:
+            raise UpstreamUnavailable(
+                self.name, f"no 'endpoint' event from {self.describe()} within {self.timeout:g}s"
+            ) from None
+
+    async def _legacy_stream(self, ready: asyncio.Future[None]) -> None:
+        assert self._client is not None
+        error: BaseException | None = None
+        try:
+            async with self._client.stream(
+                "GET", self.url, headers={"Accept": "text/event-stream"}
+            ) as response:
+                if response.status_code != 200:
+                    raise UpstreamUnavailable(
+                        self.name, f"HTTP {response.status_code} from {self.describe()}"
+                    )
+                parser = SSEParser()
+                async for chunk in response.aiter_bytes():
+                    for event in parser.feed(chunk):
+                        if event.event == "endpoint":
+                            self.endpoint = urljoin(self.url, event.data.strip())
+                            if not ready.done():
+                                ready.set_result(None)
+                        elif event.data and event.event == "message":
+                            self._deliver(orjson.loads(event.data), {})
+        except UpstreamError as exc:
+            error = exc
+        except orjson.JSONDecodeError as exc:
+            error = UpstreamUnavailable(self.name, f"the upstream sent invalid JSON: {exc}")
+        except httpx.HTTPError as exc:
+            error = UpstreamUnavailable(self.name, f"{type(exc).__name__}: {exc}")
+        if not ready.done():
+            ready.set_exception(
+                error or UpstreamUnavailable(self.name, "the SSE stream ended before 'endpoint'")
+            )
+        elif not self._closing:
+            self._report_close(error or ConnectionError("the SSE stream ended"))
+
+    def _report_close(self, error: BaseException) -> None:
+        if not self._closed_reported and not self._closing:
+            self._closed_reported = True
+            self._on_close(error)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
