@@ -74,6 +74,8 @@ async def serve(config: Config) -> AsyncIterator[tuple[str, Gateway]]:
                     task.result()
                     raise RuntimeError("gateway exited during start-up")
                 await asyncio.sleep(0.01)
+            # Every upstream's first start has settled: tests see a steady state, not a race.
+            await app.manager.settled.wait()
         port = server.servers[0].sockets[0].getsockname()[1]
         yield f"http://127.0.0.1:{port}{config.proxy.base_path}", app
     finally:

@@ -81,7 +81,9 @@ def test_bad_bodies_get_the_right_json_rpc_error(body: bytes, code: int) -> None
 
 
 def test_good_messages_decode_with_every_field_kept() -> None:
-    message = jsonrpc.decode(b'{"jsonrpc":"2.0","id":"a","method":"m","params":{"_meta":{"k":1}},"extra":[1]}')
+    message = jsonrpc.decode(
+        b'{"jsonrpc":"2.0","id":"a","method":"m","params":{"_meta":{"k":1}},"extra":[1]}'
+    )
     assert isinstance(message, dict)
     assert message["extra"] == [1] and message["params"]["_meta"] == {"k": 1}
     assert jsonrpc.is_request(message)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import socket
+from collections.abc import Generator
 
 import uvicorn
 
@@ -24,6 +26,14 @@ class GatewayServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self.gateway.close_sessions()
         await super().shutdown(sockets)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # uvicorn re-raises SIGTERM/SIGINT after a graceful stop, so the process dies "by signal";
+        # a stop we completed cleanly exits 0 instead, as container runtimes and systemd expect.
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
 
 def serve(

@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine (see README): `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: run test lint clean
+
+# Stamp files make repeated runs quick: reinstall only when the dependency lists change.
+$(VENV)/.run-stamp: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-stamp: pyproject.toml $(VENV)/.run-stamp
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(VENV)/.run-stamp
+	$(BIN)/mcp-central serve $(ARGS)
+
+test: $(VENV)/.test-stamp node_modules/.stamp
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-stamp
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy --strict src/mcp_central
+
+clean:
+	rm -rf $(VENV) node_modules

@@ -1,0 +1,209 @@
+"""The ``mcp-central`` command as a user runs it: real subprocesses, real config files, real ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from conftest import FIXTURE_SERVER, TESTS, mcp_client
+from mcp_central.cli.main import translate_tbxark
+
+CLI = [sys.executable, "-m", "mcp_central"]
+SEED = TESTS / "fixtures" / "configs" / "seed_central.json"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    except FileNotFoundError:  # pragma: no cover - procps missing
+        return []
+    return [int(line) for line in out.split()]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it has exited though.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@contextmanager
+def running(
+    args: list[str], port: int, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``mcp-central`` with ``args``; wait until /healthz answers; stop it by PID afterwards."""
+    proc = subprocess.Popen(
+        CLI + args, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                output = proc.stdout.read().decode() if proc.stdout else ""
+                raise AssertionError(f"mcp-central exited with {proc.returncode}:\n{output}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "mcp-central did not start listening within 60 s"
+            time.sleep(0.05)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def write_config(path: Path, port: int, tokens: str = "${TEST_TOKEN}") -> Path:
+    # JSONC as users write it: comments, a ${VAR}, TBXark's layout.
+    path.write_text(
+        f"""{{
+  // the proxy itself
+  "mcpProxy": {{
+    "baseURL": "http://127.0.0.1:{port}",
+    "addr": "127.0.0.1:{port}",
+    "name": "Test Central",
+    "options": {{ "authTokens": ["{tokens}"] /* from the environment */ }}
+  }},
+  "mcpServers": {{
+    "fixture": {{ "command": {json.dumps(sys.executable)},
+                 "args": [{json.dumps(str(FIXTURE_SERVER))}, "--transport", "stdio"] }},
+    "time": {{ "command": {json.dumps(sys.executable)}, "args": ["-m", "mcp_server_time"] }}
+  }}
+}}
+"""
+    )
+    return path
+
+
+def test_translate_tbxark_command_line() -> None:
+    assert translate_tbxark(["-config", "/config/config.json"]) == [
+        "serve",
+        "--config",
+        "/config/config.json",
+    ]
+    assert translate_tbxark(["-config=/c.json", "-expand-env=false"]) == [
+        "serve",
+        "--config",
+        "/c.json",
+        "--expand-env",
+        "false",
+    ]
+    assert translate_tbxark(["-version"]) == ["--version"]
+    assert translate_tbxark(["validate", "--config", "x"]) == ["validate", "--config", "x"]
+
+
+def test_validate_accepts_the_seed_config() -> None:
+    result = subprocess.run(
+        [*CLI, "validate", "--config", str(SEED)],
+        env={**os.environ, "MCP_PROXY_TOKEN": "t"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "4 server(s)" in result.stdout
+    assert "postgres" in result.stdout
+
+
+def test_validate_reports_every_problem_with_file_and_key_path(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        '{"mcpProxy": {"addr": ":99999", "options": {"toolFilter": {"mode": "maybe"}}},'
+        ' "mcpServers": {"x": {"args": "not-a-list"}, "y": {"url": "ftp://nope"}}}'
+    )
+    result = subprocess.run(
+        [*CLI, "validate", "--config", str(bad)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    err = result.stderr
+    assert str(bad) in err
+    for key in ("mcpProxy.addr", "mcpProxy.options.toolFilter.mode", "mcpServers.x", "mcpServers.y.url"):
+        assert key in err, key
+
+
+def test_serve_refuses_an_invalid_config_before_binding(tmp_path: Path) -> None:
+    port = free_port()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"mcpProxy": {"addr": "127.0.0.1:%d"}, "mcpServers": {"x": {}}}' % port)
+    result = subprocess.run(
+        [*CLI, "serve", "--config", str(bad)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert "mcpServers.x" in result.stderr
+    assert not port_is_open(port)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("style", ["ours", "tbxark"])
+async def test_serve_a_config_file_end_to_end(tmp_path: Path, style: str) -> None:
+    port = free_port()
+    config = write_config(tmp_path / "config.json", port)
+    args = ["serve", "--config", str(config)] if style == "ours" else ["-config", str(config), "-expand-env"]
+    with running(args, port, env={"TEST_TOKEN": "tok"}) as proc:
+        base = f"http://127.0.0.1:{port}"
+        for transport, leaf in (("streamable-http", "mcp"), ("sse", "sse")):
+            async with mcp_client(f"{base}/fixture/{leaf}", transport, token="tok") as client:
+                result = await client.call_tool("echo", {"text": transport})
+            assert result.content[0].text == transport  # type: ignore[union-attr]
+        async with httpx.AsyncClient() as http:
+            assert (await http.post(f"{base}/time/mcp", json={})).status_code == 401
+        upstream_children = children_of(proc.pid)
+        assert upstream_children, "the stdio upstreams should run as children of the proxy"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    with anyio.fail_after(10):  # the children are reaped during shutdown; allow for slow machines
+        while any(pid_alive(pid) for pid in upstream_children):  # noqa: ASYNC110 - no event for another process
+            await anyio.sleep(0.05)
+
+
+@pytest.mark.anyio
+async def test_serve_without_config_runs_the_builtin_demo() -> None:
+    port = free_port()
+    with running(["serve", "--port", str(port)], port):
+        async with mcp_client(f"http://127.0.0.1:{port}/demo/mcp", "streamable-http") as client:
+            names = {tool.name for tool in (await client.list_tools()).tools}
+            echoed = await client.call_tool("echo", {"text": "hello"})
+    assert {"echo", "add", "now"} <= names
+    assert "hello" in echoed.content[0].text  # type: ignore[union-attr]
+
+
+def test_version_flag_both_styles() -> None:
+    for args in (["--version"], ["-version"]):
+        result = subprocess.run([*CLI, *args], capture_output=True, text=True, check=False)
+        assert result.returncode == 0
+        assert "0.1.0" in result.stdout
