@@ -30,7 +30,7 @@ TESTS = Path(__file__).parent
 FIXTURE_SERVER = TESTS / "servers" / "fixture_server.py"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
 

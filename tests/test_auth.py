@@ -37,7 +37,7 @@ def counting_echo(name: str, tokens: tuple[str, ...]) -> ServerConfig:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def gateway() -> AsyncIterator[str]:
     config = make_config(
         counting_echo("guarded", (TOKEN, "second-token")),

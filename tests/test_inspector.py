@@ -26,7 +26,7 @@ pytestmark = [
 TOKEN = "inspector-token"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def gateway() -> AsyncIterator[str]:
     demo = ServerConfig(
         name="demo",

@@ -62,7 +62,7 @@ def everything_http() -> Iterator[str]:
             proc.wait()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def gateway(everything_http: str) -> AsyncIterator[str]:
     config = make_config(
         ServerConfig(

@@ -14,7 +14,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from conftest import fixture_stdio, make_config, mcp_client, route_url, serve, time_stdio
-from mcp_central.config.model import ServerConfig
+from mcp_central.config.model import NameFilter, ServerConfig
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +25,7 @@ def _messages(exc: BaseException) -> str:
     return str(exc)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def gateway() -> AsyncIterator[str]:
     config = make_config(
         fixture_stdio("fixture", env={"FIXTURE_SECRET": "from-config"}),
@@ -34,6 +34,7 @@ async def gateway() -> AsyncIterator[str]:
         ServerConfig(
             name="slowpoke", transport="stdio", command=sys.executable, args=fixture_stdio().args, timeout=1.0
         ),
+        fixture_stdio("filtered", tool_filter=NameFilter("block", ("add", "big*"))),
     )
     async with serve(config) as (url, _app):
         yield url
@@ -115,3 +116,18 @@ async def test_status_reports_each_upstream(gateway: str) -> None:
     assert by_name["fixture"]["tools"] >= 6
     assert by_name["broken"]["state"] == "failed"
     assert "nonexistent" in by_name["broken"]["lastError"]
+
+
+async def test_a_chatty_stderr_never_blocks_the_server(gateway: str) -> None:
+    # 5,000 lines of 200+ characters: about 1 MB, far more than a pipe buffer holds.
+    async with mcp_client(route_url(gateway, "fixture", "streamable-http"), "streamable-http") as client:
+        result = await client.call_tool("chatter", {"lines": 5000})
+    assert result.content[0].text == "ok"  # type: ignore[union-attr]
+
+
+async def test_tool_filter_hides_and_refuses_blocked_tools(gateway: str, downstream: str) -> None:
+    async with mcp_client(route_url(gateway, "filtered", downstream), downstream) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert "echo" in names and "add" not in names and "big" not in names
+        with pytest.raises(MCPError, match="Unknown tool: add"):
+            await client.call_tool("add", {"a": 1, "b": 2})

@@ -70,7 +70,7 @@ def http_upstreams() -> Iterator[dict[str, str]]:
         stop(sse_proc)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def gateway(http_upstreams: dict[str, str]) -> AsyncIterator[str]:
     config = make_config(
         ServerConfig(name="up-sse", transport="sse", url=http_upstreams["sse"], timeout=20),

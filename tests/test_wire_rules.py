@@ -44,7 +44,7 @@ def echo_server(name: str = "echo", **overrides: Any) -> ServerConfig:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def gateway() -> AsyncIterator[str]:
     config = make_config(echo_server(), allowed_origins=("https://app.example",))
     async with serve(config) as (url, _app):

@@ -42,6 +42,9 @@ RETRY_AFTER_FAILURE_SECONDS = 5.0
 """A failed link is not restarted on demand more often than this, so a dead upstream answers fast."""
 
 REQUEST_CANCELLED = -32800
+STARTUP_SECONDS = 60.0
+"""Spawning and initializing may take longer than a request (``npx`` and ``uvx`` fetch packages):
+start-up gets the server's ``timeout`` or this, whichever is longer."""
 
 
 class Downstream(Protocol):
@@ -101,6 +104,10 @@ class UpstreamLink:
     def name(self) -> str:
         return self.server.name
 
+    @property
+    def _startup_deadline(self) -> float:
+        return max(self.server.timeout, STARTUP_SECONDS)
+
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
@@ -112,7 +119,7 @@ class UpstreamLink:
             self.starts += 1
             transport = self._transport_factory(self.server)
             try:
-                async with asyncio.timeout(self.server.timeout):
+                async with asyncio.timeout(self._startup_deadline):
                     await transport.start(self._on_message, self._on_transport_close)
                     self._transport = transport
                     result = await self._call("initialize", self._initialize_params())
@@ -126,7 +133,7 @@ class UpstreamLink:
             except BaseException as exc:
                 self._transport = None
                 await transport.close()
-                self._fail(_describe(exc, self.server.timeout))
+                self._fail(_describe(exc, self._startup_deadline))
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 raise UpstreamUnavailable(self.name, self.last_error or "start failed") from exc
