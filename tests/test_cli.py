@@ -207,3 +207,63 @@ def test_version_flag_both_styles() -> None:
         result = subprocess.run([*CLI, *args], capture_output=True, text=True, check=False)
         assert result.returncode == 0
         assert "0.1.0" in result.stdout
+
+
+def test_panic_if_invalid_makes_a_failing_upstream_fatal_at_start(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "config.json"
+    config.write_text(
+        '{"mcpProxy": {"addr": "127.0.0.1:%d"}, "mcpServers": {'
+        '"ok": {"command": %s, "args": ["-m", "mcp_central.demo"]},'
+        '"bad": {"command": "/nonexistent/server", "options": {"panicIfInvalid": true}}}}'
+        % (port, json.dumps(sys.executable))
+    )
+    result = subprocess.run(
+        [*CLI, "serve", "--config", str(config)], capture_output=True, text=True, timeout=90, check=False
+    )
+    assert result.returncode != 0
+    assert "bad" in result.stderr and "/nonexistent/server" in result.stderr
+    assert not port_is_open(port)
+
+
+@pytest.mark.anyio
+async def test_stdio_children_die_when_the_proxy_is_killed(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path / "config.json", port, tokens="t")
+    with running(["serve", "--config", str(config)], port) as proc:
+        async with mcp_client(f"http://127.0.0.1:{port}/fixture/mcp", "streamable-http", token="t") as client:
+            await client.list_tools()
+        children = children_of(proc.pid)
+        assert children
+        proc.kill()  # SIGKILL: no chance to clean up; the children's death signal must do it
+        proc.wait()
+    with anyio.fail_after(10):
+        while any(pid_alive(pid) for pid in children):  # noqa: ASYNC110 - no event for another process
+            await anyio.sleep(0.05)
+
+
+@pytest.mark.anyio
+async def test_readyz_waits_for_required_upstreams(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "config.json"
+    config.write_text(
+        '{"mcpProxy": {"addr": "127.0.0.1:%d"}, "mcpServers": {'
+        '"ok": {"command": %s, "args": ["-m", "mcp_central.demo"], "required": true},'
+        '"optional": {"command": "/nonexistent/server"},'
+        '"needed": {"command": "/nonexistent/other", "required": true}}}' % (port, json.dumps(sys.executable))
+    )
+    with running(["serve", "--config", str(config)], port):
+        async with httpx.AsyncClient() as http:
+            with anyio.fail_after(60):
+                ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+                while "upstreams are still starting" in ready.json()["reasons"]:  # another process: poll
+                    await anyio.sleep(0.05)
+                    ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+            status = (await http.get(f"http://127.0.0.1:{port}/status")).json()
+    assert ready.status_code == 503
+    assert ready.json()["reasons"] == ["required upstream 'needed' is failed"]
+    assert {up["name"]: up["state"] for up in status["upstreams"]} == {
+        "ok": "ready",
+        "optional": "failed",
+        "needed": "failed",
+    }
