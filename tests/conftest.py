@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +31,18 @@ from mcp_central.downstream.app import Gateway
 
 TESTS = Path(__file__).parent
 FIXTURE_SERVER = TESTS / "servers" / "fixture_server.py"
+ECHO_SERVER = TESTS / "servers" / "echo_server.py"
+
+INIT_REQUEST = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
+}
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +55,18 @@ def fixture_stdio(name: str = "fixture", **overrides: Any) -> ServerConfig:
     args = (str(FIXTURE_SERVER), "--transport", "stdio", "--name", name)
     return ServerConfig(
         name=name, transport="stdio", command=sys.executable, args=args, timeout=30, **overrides
+    )
+
+
+def echo_stdio(name: str = "echo", **overrides: Any) -> ServerConfig:
+    """tests/servers/echo_server.py: reflects every request it receives."""
+    return ServerConfig(
+        name=name,
+        transport="stdio",
+        command=sys.executable,
+        args=(str(ECHO_SERVER),),
+        timeout=10,
+        **overrides,
     )
 
 
@@ -127,3 +154,31 @@ def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
+    """Block until ``proc`` listens on 127.0.0.1:``port`` (30 s deadline; fails if it exits)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        assert proc.poll() is None, f"{what} exited with {proc.returncode}"
+        assert time.monotonic() < deadline, f"{what} did not listen within 30 s"
+        time.sleep(0.05)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process we started, by its PID: TERM, then KILL after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

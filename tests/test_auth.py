@@ -2,46 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from conftest import TESTS, make_config, mcp_client, route_url, serve
-from mcp_central.config.model import ServerConfig
+from conftest import INIT_REQUEST as INIT
+from conftest import echo_stdio, make_config, mcp_client, route_url, serve
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "s3cret-token"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
-
-
-def counting_echo(name: str, tokens: tuple[str, ...]) -> ServerConfig:
-    return ServerConfig(
-        name=name,
-        transport="stdio",
-        command=sys.executable,
-        args=(str(TESTS / "servers" / "echo_server.py"),),
-        timeout=10,
-        auth_tokens=tokens,
-    )
 
 
 @pytest.fixture(scope="module")
 async def gateway() -> AsyncIterator[str]:
     config = make_config(
-        counting_echo("guarded", (TOKEN, "second-token")),
-        counting_echo("open", ()),
+        echo_stdio("guarded", auth_tokens=(TOKEN, "second-token")),
+        echo_stdio("open"),
         tokens=(TOKEN,),
     )
     async with serve(config) as (url, _app):

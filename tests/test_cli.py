@@ -17,17 +17,11 @@ import anyio
 import httpx
 import pytest
 
-from conftest import FIXTURE_SERVER, TESTS, mcp_client
+from conftest import FIXTURE_SERVER, TESTS, free_port, mcp_client
 from mcp_central.cli.main import translate_tbxark
 
 CLI = [sys.executable, "-m", "mcp_central"]
 SEED = TESTS / "fixtures" / "configs" / "seed_central.json"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def port_is_open(port: int) -> bool:

@@ -7,14 +7,12 @@ binds 127.0.0.1 only. The process is stopped by PID at the end.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from conftest import TESTS, make_config, mcp_client, route_url, serve
+from conftest import TESTS, free_port, make_config, mcp_client, route_url, serve, stop_process, wait_for_port
 from mcp_central.config.model import ServerConfig
 
 EVERYTHING = (
@@ -28,12 +26,6 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def everything_http() -> Iterator[str]:
     port = free_port()
@@ -44,22 +36,10 @@ def everything_http() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert proc.poll() is None, "server-everything exited"
-            assert time.monotonic() < deadline, "server-everything did not listen within 30 s"
-            time.sleep(0.05)
+        wait_for_port(proc, port, "server-everything")
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

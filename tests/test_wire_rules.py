@@ -7,7 +7,6 @@ prove that messages pass through untouched.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,38 +14,17 @@ import httpx
 import orjson
 import pytest
 
-from conftest import TESTS, make_config, serve
-from mcp_central.config.model import ServerConfig
+from conftest import INIT_REQUEST as INIT
+from conftest import echo_stdio, make_config, serve
 
 pytestmark = pytest.mark.anyio
 
 ACCEPT_BOTH = "application/json, text/event-stream"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
-
-
-def echo_server(name: str = "echo", **overrides: Any) -> ServerConfig:
-    return ServerConfig(
-        name=name,
-        transport="stdio",
-        command=sys.executable,
-        args=(str(TESTS / "servers" / "echo_server.py"),),
-        timeout=10,
-        **overrides,
-    )
 
 
 @pytest.fixture(scope="module")
 async def gateway() -> AsyncIterator[str]:
-    config = make_config(echo_server(), allowed_origins=("https://app.example",))
+    config = make_config(echo_stdio(), allowed_origins=("https://app.example",))
     async with serve(config) as (url, _app):
         yield url
 
@@ -206,7 +184,7 @@ async def test_legacy_sse_endpoint_event_and_message_flow(gateway: str) -> None:
 
 
 async def test_base_url_path_prefixes_every_route() -> None:
-    config = make_config(echo_server(), base_url="http://127.0.0.1/proxy", base_path="/proxy")
+    config = make_config(echo_stdio(), base_url="http://127.0.0.1/proxy", base_path="/proxy")
     async with serve(config) as (url, _app):
         assert url.endswith("/proxy")
         async with httpx.AsyncClient() as client:

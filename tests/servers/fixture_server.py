@@ -1,6 +1,7 @@
 """The test suite's main real upstream: an MCP server written with the official SDK (MCPServer).
 
     python tests/servers/fixture_server.py [--transport stdio|sse|streamable-http] [--port P] [--name N]
+                                           [--json-response]
 
 HTTP modes bind 127.0.0.1 only, on the port the test chose. Tools cover what the gateway must
 carry: plain calls, env passing, long lines, slow calls, a chatty stderr, progress.
@@ -19,6 +20,9 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--transport", default="stdio", choices=["stdio", "sse", "streamable-http"])
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--name", default="fixture")
+parser.add_argument(
+    "--json-response", action="store_true", help="streamable HTTP: answer with JSON bodies, not SSE"
+)
 options = parser.parse_args()
 
 server = MCPServer(options.name, instructions="A fixture server for mcp-central's tests.")
@@ -101,4 +105,8 @@ if __name__ == "__main__":
     elif options.transport == "sse":
         asyncio.run(server.run_sse_async(host="127.0.0.1", port=options.port))
     else:
-        asyncio.run(server.run_streamable_http_async(host="127.0.0.1", port=options.port))
+        asyncio.run(
+            server.run_streamable_http_async(
+                host="127.0.0.1", port=options.port, json_response=options.json_response
+            )
+        )

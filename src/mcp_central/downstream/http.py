@@ -5,14 +5,18 @@ Kept framework-free on purpose: the hot path is one POST → one answer, and eve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 
-from mcp_central.types import Receive, Scope, Send
+from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.types import Message, Receive, Scope, Send
 
 JSON = b"application/json"
 EVENT_STREAM = b"text/event-stream"
+MAX_BODY_BYTES = 4 * 1024 * 1024
+KEEPALIVE_SECONDS = 15.0
+"""An idle stream gets an SSE comment this often, so proxies and clients do not time it out."""
 
 
 class BodyTooLarge(Exception):
@@ -87,3 +91,33 @@ def sse_frame(data: bytes, event: bytes = b"message", event_id: bytes | None = N
     if event_id is not None:
         head += b"id: " + event_id + b"\n"
     return head + b"data: " + data + b"\n\n"
+
+
+async def send_event(send: Send, message: Message) -> None:
+    await send({"type": "http.response.body", "body": sse_frame(orjson.dumps(message)), "more_body": True})
+
+
+async def pump(send: Send, channel: Channel, last: Callable[[Message], bool] | None = None) -> None:
+    """Write ``channel``'s messages as SSE ``message`` events until it closes or ``last(message)`` holds,
+    then end the response. Idle stretches get keepalive comments."""
+    while True:
+        try:
+            message = await channel.get(timeout=KEEPALIVE_SECONDS)
+        except TimeoutError:
+            await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
+            continue
+        except ChannelClosed:
+            break
+        await send_event(send, message)
+        if last is not None and last(message):
+            break
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def watch_disconnect(receive: Receive, channel: Channel) -> None:
+    """Close ``channel`` when the client goes away, so the stream writing it ends."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            channel.close()
+            return

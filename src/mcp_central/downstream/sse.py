@@ -13,24 +13,24 @@ import logging
 from urllib.parse import parse_qs
 
 from mcp_central.core import jsonrpc
-from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.channel import Channel
 from mcp_central.downstream.http import (
+    MAX_BODY_BYTES,
     BodyTooLarge,
     header,
+    pump,
     read_body,
     respond,
     respond_json,
     sse_frame,
     start_event_stream,
+    watch_disconnect,
 )
 from mcp_central.downstream.session import ServerRoute, Session
 from mcp_central.errors import INVALID_REQUEST
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
 log = logging.getLogger("mcp_central.downstream")
-
-MAX_BODY_BYTES = 4 * 1024 * 1024
-KEEPALIVE_SECONDS = 15.0
 
 
 class SSESession(Session):
@@ -65,24 +65,13 @@ async def handle_stream(
         return
     session = SSESession(route, route.new_session_id())
     endpoint = f"{base_path}/{route.name}/message?sessionId={session.id}".encode()
-    watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, session))
+    watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive, session.stream))
     try:
         await start_event_stream(send)
         await send(
             {"type": "http.response.body", "body": sse_frame(endpoint, b"endpoint"), "more_body": True}
         )
-        while True:
-            try:
-                item = await session.stream.get(timeout=KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
-                continue
-            except ChannelClosed:
-                break
-            await send(
-                {"type": "http.response.body", "body": sse_frame(jsonrpc.dumps(item)), "more_body": True}
-            )
-        await send({"type": "http.response.body", "body": b""})
+        await pump(send, session.stream)
     except OSError:
         pass
     finally:
@@ -124,11 +113,3 @@ async def handle_post(route: ServerRoute, scope: Scope, receive: Receive, send: 
     else:
         await session.submit(message)
     await respond(send, 202, b"Accepted")
-
-
-async def _watch_disconnect(receive: Receive, session: SSESession) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            session.stream.close()
-            return

@@ -16,14 +16,17 @@ from mcp_central.core import jsonrpc, protocol
 from mcp_central.downstream.channel import Channel, ChannelClosed
 from mcp_central.downstream.http import (
     JSON,
+    MAX_BODY_BYTES,
     BodyTooLarge,
     accepts,
     header,
+    pump,
     read_body,
     respond,
     respond_json,
-    sse_frame,
+    send_event,
     start_event_stream,
+    watch_disconnect,
 )
 from mcp_central.downstream.session import ServerRoute, Session
 from mcp_central.errors import INVALID_REQUEST
@@ -31,8 +34,6 @@ from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
 log = logging.getLogger("mcp_central.downstream")
 
-MAX_BODY_BYTES = 4 * 1024 * 1024
-KEEPALIVE_SECONDS = 15.0
 SESSION_HEADER = b"mcp-session-id"
 
 
@@ -91,6 +92,11 @@ async def _rpc_error(send: Send, status: int, code: int, message: str, request_i
 
 
 async def _find_session(route: ServerRoute, scope: Scope, send: Send) -> StreamableSession | None:
+    """The session a non-initialize request names, or ``None`` after answering 400/404."""
+    problem = _version_problem(scope)
+    if problem is not None:
+        await _rpc_error(send, 400, INVALID_REQUEST, f"Bad Request: {problem}")
+        return None
     session_id = header(scope, SESSION_HEADER)
     if session_id is None:
         await _rpc_error(send, 400, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
@@ -136,10 +142,6 @@ async def _post(route: ServerRoute, scope: Scope, receive: Receive, send: Send) 
         await _initialize(route, message, send)
         return
 
-    problem = _version_problem(scope)
-    if problem is not None:
-        await _rpc_error(send, 400, INVALID_REQUEST, f"Bad Request: {problem}")
-        return
     session = await _find_session(route, scope, send)
     if session is None:
         return
@@ -186,18 +188,8 @@ async def _answer_request(session: StreamableSession, message: Message, send: Se
             return
         # Something related comes before the answer: switch this reply to an SSE stream.
         await start_event_stream(send)
-        item = first
-        while True:
-            await send(
-                {"type": "http.response.body", "body": sse_frame(jsonrpc.dumps(item)), "more_body": True}
-            )
-            if "method" not in item and item.get("id") == request_id:
-                break
-            try:
-                item = await stream.get()
-            except ChannelClosed:
-                break
-        await send({"type": "http.response.body", "body": b""})
+        await send_event(send, first)
+        await pump(send, stream, last=lambda item: "method" not in item and item.get("id") == request_id)
     finally:
         session.request_streams.pop(request_id, None)
 
@@ -206,10 +198,6 @@ async def _get(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -
     if not accepts(header(scope, b"accept"), "text/event-stream"):
         await _rpc_error(send, 406, INVALID_REQUEST, "Not Acceptable: Accept must list text/event-stream")
         return
-    problem = _version_problem(scope)
-    if problem is not None:
-        await _rpc_error(send, 400, INVALID_REQUEST, f"Bad Request: {problem}")
-        return
     session = await _find_session(route, scope, send)
     if session is None:
         return
@@ -217,26 +205,15 @@ async def _get(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -
         await _rpc_error(send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
         return
     stream = session.standalone = Channel()
-    disconnected = _watch_disconnect(receive, stream)
+    watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive, stream))
     try:
         await start_event_stream(send, [(SESSION_HEADER, session.id.encode())])
         await send({"type": "http.response.body", "body": b": stream open\n\n", "more_body": True})
-        while True:
-            try:
-                item = await stream.get(timeout=KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
-                continue
-            except ChannelClosed:
-                break
-            await send(
-                {"type": "http.response.body", "body": sse_frame(jsonrpc.dumps(item)), "more_body": True}
-            )
-        await send({"type": "http.response.body", "body": b""})
+        await pump(send, stream)
     except OSError:
         pass
     finally:
-        disconnected.cancel()
+        watcher.cancel()
         if session.standalone is stream:
             session.standalone = None
 
@@ -247,14 +224,3 @@ async def _delete(route: ServerRoute, scope: Scope, send: Send) -> None:
         return
     session.close()
     await respond(send, 200)
-
-
-def _watch_disconnect(receive: Receive, stream: Channel) -> asyncio.Task[None]:
-    async def watch() -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                stream.close()
-                return
-
-    return asyncio.get_running_loop().create_task(watch())
