@@ -46,6 +46,7 @@ class Session:
         self.id = session_id
         self.protocol_version: str | None = None
         self.client_info: Any = None
+        self.client_capabilities: dict[str, Any] = {}
         self.closed = False
         route.sessions[session_id] = self
 
@@ -63,6 +64,8 @@ class Session:
         result = protocol.initialize_result(link.init_result or {}, params.get("protocolVersion"))
         self.protocol_version = result["protocolVersion"]
         self.client_info = params.get("clientInfo")
+        capabilities = params.get("capabilities")
+        self.client_capabilities = capabilities if isinstance(capabilities, dict) else {}
         link.attach(self)
         return jsonrpc.result_response(message["id"], result)
 

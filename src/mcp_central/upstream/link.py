@@ -42,13 +42,26 @@ RETRY_AFTER_FAILURE_SECONDS = 5.0
 """A failed link is not restarted on demand more often than this, so a dead upstream answers fast."""
 
 REQUEST_CANCELLED = -32800
+
+SHARED_CLIENT_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}}
+"""What a shared link declares upstream: the per-request server→client features it can route to the
+client whose request is in flight. Not ``roots``: roots describe one client, and a shared upstream
+session would apply one client's roots to all (``sessionMode: "isolated"`` passes a client's own)."""
+
+CAPABILITY_OF = {
+    "sampling/createMessage": "sampling",
+    "elicitation/create": "elicitation",
+    "roots/list": "roots",
+}
 STARTUP_SECONDS = 60.0
 """Spawning and initializing may take longer than a request (``npx`` and ``uvx`` fetch packages):
 start-up gets the server's ``timeout`` or this, whichever is longer."""
 
 
 class Downstream(Protocol):
-    """What a link needs of a downstream session: somewhere to put messages."""
+    """What a link needs of a downstream session: somewhere to put messages, and what it can answer."""
+
+    client_capabilities: dict[str, Any]
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         """Queue ``message`` for the client; ``related_request_id`` names the client request it belongs to."""
@@ -65,6 +78,8 @@ class LinkState(enum.Enum):
 class _Waiter:
     """The owner of the link's own requests (initialize, tools/list for the tool count)."""
 
+    client_capabilities: dict[str, Any] = {}
+
     def __init__(self) -> None:
         self.future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
 
@@ -79,6 +94,7 @@ class UpstreamLink:
         server: ServerConfig,
         *,
         client_name: str = "mcp-central",
+        client_capabilities: dict[str, Any] | None = None,
         transport_factory: Callable[[ServerConfig], UpstreamTransport] = create_transport,
     ) -> None:
         self.server = server
@@ -89,6 +105,9 @@ class UpstreamLink:
         self.ready_since: float | None = None
         self.starts = 0
         self._client_name = client_name
+        self._client_capabilities = (
+            SHARED_CLIENT_CAPABILITIES if client_capabilities is None else client_capabilities
+        )
         self._transport_factory = transport_factory
         self._transport: UpstreamTransport | None = None
         self._table: RequestTable[Downstream] = RequestTable()
@@ -284,14 +303,17 @@ class UpstreamLink:
         if message["method"] == "ping":
             self._send_soon(jsonrpc.result_response(message["id"], {}))
             return
+        method = message["method"]
         owner = self._table.latest_owner()
         if owner is None or isinstance(owner, _Waiter):
+            problem = f"no client request is in flight that could answer '{method}'"
+        elif (needed := CAPABILITY_OF.get(method)) and needed not in owner.client_capabilities:
+            problem = f"the client whose request is in flight did not declare the '{needed}' capability"
+        else:
+            problem = None
+        if problem is not None or owner is None:
             self._send_soon(
-                jsonrpc.error_response(
-                    message["id"],
-                    METHOD_NOT_FOUND,
-                    f"mcp-central: no client request is in flight that could answer '{message['method']}'",
-                )
+                jsonrpc.error_response(message["id"], METHOD_NOT_FOUND, f"mcp-central: {problem}")
             )
             return
         self._server_request_counter += 1
@@ -309,7 +331,7 @@ class UpstreamLink:
     # ----------------------------------------------------------------- internals
 
     def _initialize_params(self) -> dict[str, Any]:
-        message = protocol.initialize_request(0, self._client_name, __version__, {})
+        message = protocol.initialize_request(0, self._client_name, __version__, self._client_capabilities)
         params: dict[str, Any] = message["params"]
         return params
 
