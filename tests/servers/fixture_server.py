@@ -14,6 +14,7 @@ import asyncio
 import os
 import sys
 
+import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
 
 parser = argparse.ArgumentParser()
@@ -88,6 +89,50 @@ def whoami() -> str:
     return options.name
 
 
+@server.tool()
+async def ask_llm(prompt: str, ctx: Context) -> str:
+    """Ask the client's LLM (sampling/createMessage) and return its answer."""
+    result = await ctx.session.create_message(
+        messages=[types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))],
+        max_tokens=50,
+    )
+    content = result.content
+    return content.text if isinstance(content, types.TextContent) else str(content)
+
+
+@server.tool()
+async def ask_user(question: str, ctx: Context) -> str:
+    """Ask the user (elicitation/create) for a name; return 'action:name'."""
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    result = await ctx.session.elicit_form(question, schema)  # type: ignore[arg-type]
+    return f"{result.action}:{(result.content or {}).get('name', '')}"
+
+
+@server.tool()
+async def log_each_level(ctx: Context) -> str:
+    """Send one log message at debug, info, warning and error."""
+    await ctx.debug("a debug message")
+    await ctx.info("an info message")
+    await ctx.warning("a warning message")
+    await ctx.error("an error message")
+    return "logged"
+
+
+@server.tool()
+async def touch(uri: str, ctx: Context) -> str:
+    """Announce that resource `uri` changed (notifications/resources/updated)."""
+    await ctx.session.send_resource_updated(uri)
+    return "touched"
+
+
+@server.tool()
+async def grow(name: str, ctx: Context) -> str:
+    """Add a tool called `name` and announce the change (notifications/tools/list_changed)."""
+    server.add_tool(lambda: f"I am {name}", name=name, description="added at run time")
+    await ctx.session.send_tool_list_changed()
+    return "grown"
+
+
 @server.resource("fixture://hello")
 def hello() -> str:
     return "hello"
@@ -97,6 +142,24 @@ def hello() -> str:
 def greet(name: str) -> str:
     """Greet someone."""
     return f"Please greet {name} warmly."
+
+
+@server.completion()
+async def complete(ref: object, argument: types.CompletionArgument, context: object) -> types.Completion:
+    names = ["Ada", "Alan", "Grace"]
+    return types.Completion(
+        values=[n for n in names if n.startswith(argument.value)], total=None, has_more=False
+    )
+
+
+# logging/setLevel and resources/subscribe are low-level handlers: MCPServer has no decorators for them.
+async def _accept(ctx: object, params: object) -> types.EmptyResult:
+    return types.EmptyResult()
+
+
+server._lowlevel_server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, _accept)
+server._lowlevel_server.add_request_handler("resources/subscribe", types.SubscribeRequestParams, _accept)
+server._lowlevel_server.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, _accept)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ class Pending(Generic[Owner]):
     """The downstream's own progress token, restored on ``notifications/progress``; ``None`` if none."""
     timer: Any = None
     """Opaque handle the link uses for the request's deadline."""
+    context: Any = None
+    """Whatever the link must remember to handle the answer (e.g. the URI of a subscribe)."""
 
 
 class RequestTable(Generic[Owner]):

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
 from mcp_central.core import jsonrpc, protocol
+from mcp_central.core.fanout import LogLevels, Subscriptions
 from mcp_central.core.filters import allows, filter_listed
 from mcp_central.core.requests import Pending, RequestTable
 from mcp_central.errors import (
@@ -56,6 +57,9 @@ CAPABILITY_OF = {
 STARTUP_SECONDS = 60.0
 """Spawning and initializing may take longer than a request (``npx`` and ``uvx`` fetch packages):
 start-up gets the server's ``timeout`` or this, whichever is longer."""
+
+
+_FANNED_OUT = frozenset({"resources/subscribe", "resources/unsubscribe", "logging/setLevel"})
 
 
 class Downstream(Protocol):
@@ -113,6 +117,8 @@ class UpstreamLink:
         self._table: RequestTable[Downstream] = RequestTable()
         self._sessions: set[Downstream] = set()
         self._server_requests: dict[str, tuple[RequestId, Downstream]] = {}
+        self._subscriptions: Subscriptions[Downstream] = Subscriptions()
+        self._log_levels: LogLevels[Downstream] = LogLevels()
         self._server_request_counter = 0
         self._start_lock = asyncio.Lock()
         self._failed_at = 0.0
@@ -215,6 +221,10 @@ class UpstreamLink:
             if pending is not None and pending.timer is not None:
                 pending.timer.cancel()
             self._send_soon(_cancelled(upstream_id, "client session ended"))
+        for uri in self._subscriptions.drop(session):
+            self._spawn(self._call_quietly("resources/unsubscribe", {"uri": uri}))
+        if (level := self._log_levels.drop(session)) is not None:
+            self._spawn(self._call_quietly("logging/setLevel", {"level": level}))
         for proxy_id, (server_request_id, owner) in list(self._server_requests.items()):
             if owner is session:
                 del self._server_requests[proxy_id]
@@ -226,6 +236,8 @@ class UpstreamLink:
         """Send a client request upstream; its answer arrives later through ``session.deliver``."""
         if self.state is not LinkState.READY:
             await self.ensure_ready()
+        if message["method"] in _FANNED_OUT and self._answer_locally(session, message):
+            return
         if message["method"] == "tools/call" and self.server.tool_filter is not None:
             name = (message.get("params") or {}).get("name")
             if not allows(str(name), self.server.tool_filter):
@@ -235,6 +247,8 @@ class UpstreamLink:
                 )
                 return
         pending = self._table.outgoing(session, message)
+        if pending.method == "resources/subscribe":
+            pending.context = (message.get("params") or {}).get("uri")
         upstream_id = message["id"]
         pending.timer = asyncio.get_running_loop().call_later(self.server.timeout, self._expire, upstream_id)
         await self._send_or_answer(message, upstream_id)
@@ -283,6 +297,8 @@ class UpstreamLink:
             pending.timer.cancel()
         if pending.method == "tools/list" and "result" in message:
             filter_listed(message["result"], "tools", self.server.tool_filter)
+        elif pending.method == "resources/subscribe" and "error" in message:
+            self._subscriptions.unsubscribe(pending.owner, str(pending.context))  # it did not take
         pending.owner.deliver(message, pending.downstream_id)
 
     def _on_notification(self, message: Message) -> None:
@@ -293,6 +309,17 @@ class UpstreamLink:
             if pending is not None:
                 params["progressToken"] = pending.progress_token
                 pending.owner.deliver(message, pending.downstream_id)
+            return
+        if method == "notifications/resources/updated":
+            uri = str((message.get("params") or {}).get("uri"))
+            for session in self._subscriptions.subscribers(uri):
+                session.deliver(message, None)
+            return
+        if method == "notifications/message":
+            level = (message.get("params") or {}).get("level")
+            for session in list(self._sessions):
+                if self._log_levels.wants(session, level):
+                    session.deliver(message, None)
             return
         if method == "notifications/tools/list_changed":
             self._spawn(self._refresh_tool_count())
@@ -348,6 +375,31 @@ class UpstreamLink:
             return await waiter.future
         finally:
             self._table.pop(upstream_id)
+
+    def _answer_locally(self, session: Downstream, message: Message) -> bool:
+        """Fan-out bookkeeping for subscribe/unsubscribe/setLevel; True if answered without the upstream."""
+        method = message["method"]
+        params = message.get("params") or {}
+        if method == "resources/subscribe":
+            must_ask = self._subscriptions.subscribe(session, str(params.get("uri")))
+        elif method == "resources/unsubscribe":
+            must_ask = self._subscriptions.unsubscribe(session, str(params.get("uri")))
+        else:
+            new_level = self._log_levels.set(session, str(params.get("level")))
+            must_ask = new_level is not None
+            if must_ask:
+                message["params"] = {**params, "level": new_level}
+        if not must_ask:
+            session.deliver(jsonrpc.result_response(message["id"], {}), message["id"])
+        return not must_ask
+
+    async def _call_quietly(self, method: str, params: dict[str, Any]) -> None:
+        """A bookkeeping request of the link's own whose answer nobody needs."""
+        try:
+            async with asyncio.timeout(self.server.timeout):
+                await self._call(method, params)
+        except (TimeoutError, UpstreamError):
+            log.debug("upstream '%s': %s %s got no answer", self.name, method, params)
 
     async def _refresh_tool_count(self) -> None:
         count, cursor = 0, None
