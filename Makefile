@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 # Stamp files make repeated runs quick: reinstall only when the dependency lists change.
 $(VENV)/.run-stamp: pyproject.toml
@@ -31,6 +31,9 @@ lint: $(VENV)/.test-stamp
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy --strict src/mcp_central
+
+bench: $(VENV)/.run-stamp
+	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules
