@@ -120,3 +120,43 @@ def test_origin_policy() -> None:
     assert not policy.allows("https://evil.example")
     assert not policy.allows("null")
     assert OriginPolicy("", ("*",)).allows("https://anything.example")
+
+
+def test_server_requests_map_answers_back_only_from_their_client() -> None:
+    from mcp_central.core.server_requests import ServerRequests, refusal
+
+    table: ServerRequests[str] = ServerRequests()
+    out = table.downstream({"jsonrpc": "2.0", "id": 7, "method": "sampling/createMessage"}, "alice")
+    assert out["id"] != 7
+    assert table.upstream("bob", {"jsonrpc": "2.0", "id": out["id"], "result": {}}) is None
+    back = table.upstream("alice", {"jsonrpc": "2.0", "id": out["id"], "result": {}})
+    assert back == {"jsonrpc": "2.0", "id": 7, "result": {}}
+    second = table.downstream({"jsonrpc": "2.0", "id": 8, "method": "elicitation/create"}, "alice")
+    assert table.drop("alice") == [8] and table.upstream("alice", {"id": second["id"]}) is None
+    assert refusal("sampling/createMessage", None, {}) is not None
+    assert refusal("sampling/createMessage", "alice", {}) is not None
+    assert refusal("sampling/createMessage", "alice", {"sampling": {}}) is None
+
+
+def test_subscriptions_ask_upstream_once_per_uri() -> None:
+    from mcp_central.core.fanout import Subscriptions
+
+    subs: Subscriptions[str] = Subscriptions()
+    assert subs.subscribe("a", "r://1") is True
+    assert subs.subscribe("b", "r://1") is False
+    assert subs.subscribers("r://1") == {"a", "b"}
+    assert subs.unsubscribe("a", "r://1") is False
+    assert subs.drop("b") == ["r://1"]
+    assert subs.subscribers("r://1") == set()
+
+
+def test_log_levels_upstream_gets_the_most_verbose() -> None:
+    from mcp_central.core.fanout import LogLevels
+
+    levels: LogLevels[str] = LogLevels()
+    assert levels.set("a", "error") == "error"
+    assert levels.set("b", "debug") == "debug"
+    assert levels.set("a", "warning") is None  # b still wants debug
+    assert levels.wants("a", "info") is False and levels.wants("a", "error") is True
+    assert levels.wants("c", "debug") is True  # no level set: everything
+    assert levels.drop("b") == "warning"

@@ -25,6 +25,7 @@ from mcp_central.core import jsonrpc, protocol
 from mcp_central.core.fanout import LogLevels, Subscriptions
 from mcp_central.core.filters import allows, filter_listed
 from mcp_central.core.requests import Pending, RequestTable
+from mcp_central.core.server_requests import ServerRequests, refusal
 from mcp_central.errors import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
@@ -48,12 +49,6 @@ SHARED_CLIENT_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {"f
 """What a shared link declares upstream: the per-request server→client features it can route to the
 client whose request is in flight. Not ``roots``: roots describe one client, and a shared upstream
 session would apply one client's roots to all (``sessionMode: "isolated"`` passes a client's own)."""
-
-CAPABILITY_OF = {
-    "sampling/createMessage": "sampling",
-    "elicitation/create": "elicitation",
-    "roots/list": "roots",
-}
 STARTUP_SECONDS = 60.0
 """Spawning and initializing may take longer than a request (``npx`` and ``uvx`` fetch packages):
 start-up gets the server's ``timeout`` or this, whichever is longer."""
@@ -116,10 +111,9 @@ class UpstreamLink:
         self._transport: UpstreamTransport | None = None
         self._table: RequestTable[Downstream] = RequestTable()
         self._sessions: set[Downstream] = set()
-        self._server_requests: dict[str, tuple[RequestId, Downstream]] = {}
+        self._server_requests: ServerRequests[Downstream] = ServerRequests()
         self._subscriptions: Subscriptions[Downstream] = Subscriptions()
         self._log_levels: LogLevels[Downstream] = LogLevels()
-        self._server_request_counter = 0
         self._start_lock = asyncio.Lock()
         self._failed_at = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -225,12 +219,10 @@ class UpstreamLink:
             self._spawn(self._call_quietly("resources/unsubscribe", {"uri": uri}))
         if (level := self._log_levels.drop(session)) is not None:
             self._spawn(self._call_quietly("logging/setLevel", {"level": level}))
-        for proxy_id, (server_request_id, owner) in list(self._server_requests.items()):
-            if owner is session:
-                del self._server_requests[proxy_id]
-                self._send_soon(
-                    jsonrpc.error_response(server_request_id, METHOD_NOT_FOUND, "the client session ended")
-                )
+        for server_request_id in self._server_requests.drop(session):
+            self._send_soon(
+                jsonrpc.error_response(server_request_id, METHOD_NOT_FOUND, "the client session ended")
+            )
 
     async def forward_request(self, session: Downstream, message: Message) -> None:
         """Send a client request upstream; its answer arrives later through ``session.deliver``."""
@@ -275,10 +267,9 @@ class UpstreamLink:
 
     async def forward_response(self, session: Downstream, message: Message) -> None:
         """A client's answer to a server→client request (sampling, elicitation, roots)."""
-        entry = self._server_requests.pop(str(message.get("id")), None)
-        if entry is None or entry[1] is not session or self._transport is None:
-            return
-        await self._transport.send({**message, "id": entry[0]})
+        answer = self._server_requests.upstream(session, message)
+        if answer is not None and self._transport is not None:
+            await self._transport.send(answer)
 
     # ----------------------------------------------------------------- upstream → downstream
 
@@ -330,23 +321,15 @@ class UpstreamLink:
         if message["method"] == "ping":
             self._send_soon(jsonrpc.result_response(message["id"], {}))
             return
-        method = message["method"]
         owner = self._table.latest_owner()
-        if owner is None or isinstance(owner, _Waiter):
-            problem = f"no client request is in flight that could answer '{method}'"
-        elif (needed := CAPABILITY_OF.get(method)) and needed not in owner.client_capabilities:
-            problem = f"the client whose request is in flight did not declare the '{needed}' capability"
-        else:
-            problem = None
+        if isinstance(owner, _Waiter):
+            owner = None
+        problem = refusal(message["method"], owner, owner.client_capabilities if owner else {})
         if problem is not None or owner is None:
-            self._send_soon(
-                jsonrpc.error_response(message["id"], METHOD_NOT_FOUND, f"mcp-central: {problem}")
-            )
+            error = jsonrpc.error_response(message["id"], METHOD_NOT_FOUND, f"mcp-central: {problem}")
+            self._send_soon(error)
             return
-        self._server_request_counter += 1
-        proxy_id = f"mcp-central-{self._server_request_counter}"
-        self._server_requests[proxy_id] = (message["id"], owner)
-        owner.deliver({**message, "id": proxy_id}, self._table.latest_of(owner))
+        owner.deliver(self._server_requests.downstream(message, owner), self._table.latest_of(owner))
 
     def _on_transport_close(self, error: BaseException | None) -> None:
         if self._closed:
