@@ -133,9 +133,11 @@ def test_server_requests_map_answers_back_only_from_their_client() -> None:
     assert back == {"jsonrpc": "2.0", "id": 7, "result": {}}
     second = table.downstream({"jsonrpc": "2.0", "id": 8, "method": "elicitation/create"}, "alice")
     assert table.drop("alice") == [8] and table.upstream("alice", {"id": second["id"]}) is None
-    assert refusal("sampling/createMessage", None, {}) is not None
-    assert refusal("sampling/createMessage", "alice", {}) is not None
-    assert refusal("sampling/createMessage", "alice", {"sampling": {}}) is None
+    offered = {"sampling": {}}
+    assert refusal("sampling/createMessage", None, {}, offered) is not None
+    assert refusal("sampling/createMessage", "alice", {}, offered) is not None
+    assert refusal("sampling/createMessage", "alice", {"sampling": {}}, offered) is None
+    assert refusal("roots/list", "alice", {"roots": {}}, offered) is not None  # not offered on this link
 
 
 def test_subscriptions_ask_upstream_once_per_uri() -> None:

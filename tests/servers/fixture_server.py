@@ -84,6 +84,19 @@ def header(name: str, ctx: Context) -> str:
 
 
 @server.tool()
+def pid() -> int:
+    """This server's process id (tells upstream processes apart)."""
+    return os.getpid()
+
+
+@server.tool()
+async def roots(ctx: Context) -> str:
+    """The client's roots (roots/list), comma-separated."""
+    result = await ctx.session.list_roots()
+    return ",".join(str(root.uri) for root in result.roots)
+
+
+@server.tool()
 def whoami() -> str:
     """The name this server was started with."""
     return options.name

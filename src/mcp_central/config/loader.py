@@ -8,7 +8,9 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
 
     mcpProxy.options.allowedOrigins   browser origins allowed besides loopback and baseURL's host
     mcpServers.NAME.required          /readyz waits for this upstream
-    mcpServers.NAME.sessionMode       "shared" (default) or "isolated"
+    mcpServers.NAME.sessionMode       "shared" (default) or "isolated" (one upstream link per session)
+    mcpServers.NAME.maxSessions       isolated mode: cap on concurrent sessions (default 100)
+    mcpServers.NAME.idleTimeout       close sessions idle this long (default "30m")
     mcpServers.NAME.cwd               working directory of a stdio server
 
 This module reads files and config URLs; it does not start anything.
@@ -28,6 +30,8 @@ from mcp_central.config import jsonc
 from mcp_central.config.durations import parse_duration
 from mcp_central.config.expand import expand
 from mcp_central.config.model import (
+    DEFAULT_IDLE_TIMEOUT_SECONDS,
+    DEFAULT_MAX_SESSIONS,
     DEFAULT_TIMEOUT_SECONDS,
     Config,
     NameFilter,
@@ -46,7 +50,7 @@ PROXY_KEYS = {"baseURL", "addr", "name", "version", "type", "options"}
 OPTION_KEYS = {"logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "disabled", "allowedOrigins"}
 SERVER_KEYS = {
     "transportType", "type", "command", "args", "env", "url", "headers", "timeout", "options",
-    "cwd", "required", "sessionMode",
+    "cwd", "required", "sessionMode", "maxSessions", "idleTimeout",
     # Harmless keys that Claude Desktop, VS Code and Cursor files carry:
     "description", "disabled", "enabled", "autoApprove", "alwaysAllow",
 }  # fmt: skip
@@ -296,15 +300,12 @@ def _server(
     if kind and kind != "stdio" and kind != "sse" and kind not in STREAMABLE_NAMES:
         problems.add(f"{path}.transportType", f"expected 'stdio', 'sse' or 'streamable-http', got {kind!r}")
 
-    timeout = DEFAULT_TIMEOUT_SECONDS
-    if "timeout" in entry:
-        parsed = parse_duration(entry["timeout"])
-        if parsed is None:
-            problems.add(
-                f"{path}.timeout", f'expected a duration like "30s" or seconds > 0, got {entry["timeout"]!r}'
-            )
-        else:
-            timeout = parsed
+    timeout = _duration(entry, "timeout", path, problems, DEFAULT_TIMEOUT_SECONDS)
+    idle_timeout = _duration(entry, "idleTimeout", path, problems, DEFAULT_IDLE_TIMEOUT_SECONDS)
+    max_sessions = entry.get("maxSessions", DEFAULT_MAX_SESSIONS)
+    if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or max_sessions < 1:
+        problems.add(f"{path}.maxSessions", f"expected a whole number ≥ 1, got {max_sessions!r}")
+        max_sessions = DEFAULT_MAX_SESSIONS
     session_mode = _string(entry, "sessionMode", path, problems) or "shared"
     if session_mode not in ("shared", "isolated"):
         problems.add(f"{path}.sessionMode", f"expected 'shared' or 'isolated', got {session_mode!r}")
@@ -326,6 +327,8 @@ def _server(
         disabled=disabled,
         required=bool(_boolean(entry, "required", path, problems)),
         session_mode="isolated" if session_mode == "isolated" else "shared",
+        max_sessions=max_sessions,
+        idle_timeout=idle_timeout,
     )
 
 
@@ -389,6 +392,18 @@ def _string_map(obj: dict[str, Any], key: str, path: str, problems: _Problems) -
         else:
             problems.add(f"{path}.{key}.{name}", f"expected a string, got {_kind(item)}")
     return out
+
+
+def _duration(obj: dict[str, Any], key: str, path: str, problems: _Problems, default: float) -> float:
+    if key not in obj:
+        return default
+    seconds = parse_duration(obj[key])
+    if seconds is None:
+        problems.add(
+            f"{path}.{key}", f'expected a duration like "30s" or "5m", or seconds > 0, got {obj[key]!r}'
+        )
+        return default
+    return seconds
 
 
 def _unknown(obj: dict[str, Any], known: set[str], path: str, problems: _Problems) -> None:

@@ -17,6 +17,8 @@ FilterMode = Literal["allow", "block"]
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_ADDR = "127.0.0.1:9090"
+DEFAULT_MAX_SESSIONS = 100
+DEFAULT_IDLE_TIMEOUT_SECONDS = 1800.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class ServerConfig:
     required: bool = False
     """``/readyz`` reports not-ready while a required upstream is not ready."""
     session_mode: SessionMode = "shared"
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    """Isolated mode: at most this many sessions (each with its own upstream link) at once."""
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT_SECONDS
+    """A streamable-HTTP session with nothing in flight and no open stream for this long is closed."""
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,20 @@ CAPABILITY_OF = {
 }
 
 
-def refusal(method: str, owner: object | None, capabilities: dict[str, Any]) -> str | None:
-    """Why the chosen client cannot answer ``method`` (``None`` if it can)."""
+def refusal(
+    method: str, owner: object | None, capabilities: dict[str, Any], declared: dict[str, Any]
+) -> str | None:
+    """Why the chosen client cannot answer ``method`` (``None`` if it can).
+
+    ``capabilities`` are the client's; ``declared`` what the link told the upstream it offers (a
+    shared link leaves out ``roots``, so a server that asks anyway is refused, not answered with one
+    client's roots).
+    """
+    needed = CAPABILITY_OF.get(method)
+    if needed is not None and needed not in declared:
+        return f"'{method}' is not offered on a shared link (sessionMode 'isolated' passes each client's own)"
     if owner is None:
         return f"no client request is in flight that could answer '{method}'"
-    needed = CAPABILITY_OF.get(method)
     if needed is not None and needed not in capabilities:
         return f"the client whose request is in flight did not declare the '{needed}' capability"
     return None

@@ -12,7 +12,9 @@ The ASGI lifespan starts and stops the upstream links.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 from mcp_central.config.model import Config
 from mcp_central.downstream import auth, sse, streamable_http
@@ -33,9 +35,12 @@ class Gateway:
         self.base_path = config.proxy.base_path
         self.origins = OriginPolicy(config.proxy.base_url, config.proxy.allowed_origins)
         self.routes = {
-            name: ServerRoute(name, link, link.server.auth_tokens)
-            for name, link in self.manager.links.items()
+            name: ServerRoute(
+                name, server, self.manager.links.get(name), self.manager.pools.get(name), server.auth_tokens
+            )
+            for name, server in config.enabled_servers.items()
         }
+        self._reaper: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -102,6 +107,7 @@ class Gateway:
                     log.error("start-up failed: %s", exc)
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                self._reaper = asyncio.get_running_loop().create_task(self._expire_idle_sessions())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -113,6 +119,21 @@ class Gateway:
         for route in self.routes.values():
             await route.close()
 
+    async def _expire_idle_sessions(self) -> None:
+        """Close sessions that went quiet: no request in flight, no stream open, for ``idleTimeout``."""
+        timeouts = [route.server.idle_timeout for route in self.routes.values()] or [60.0]
+        period = min(max(min(timeouts) / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for route in self.routes.values():
+                for session in list(route.sessions.values()):
+                    if not session.busy and now - session.last_active > route.server.idle_timeout:
+                        log.info("session %s… on '%s' closed after idling", session.id[:8], route.name)
+                        session.close()
+
     async def aclose(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
         await self.close_sessions()
         await self.manager.close()

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_central.config.model import ServerConfig
 from mcp_central.core import jsonrpc, protocol
-from mcp_central.errors import UpstreamError, to_jsonrpc_error
+from mcp_central.errors import INVALID_REQUEST, UpstreamError, to_jsonrpc_error
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
+from mcp_central.upstream.pool import IsolatedPool
 
 log = logging.getLogger("mcp_central.downstream")
 
@@ -25,9 +28,24 @@ log = logging.getLogger("mcp_central.downstream")
 @dataclass(eq=False)
 class ServerRoute:
     name: str
-    link: UpstreamLink
+    server: ServerConfig
+    link: UpstreamLink | None
+    """The shared link; ``None`` when the server is isolated (then ``pool`` gives each session one)."""
+    pool: IsolatedPool | None
     auth_tokens: tuple[str, ...]
     sessions: dict[str, Session] = field(default_factory=dict)
+
+    async def open_link(self, client_capabilities: dict[str, Any]) -> UpstreamLink:
+        """The link a new session talks to; ``UpstreamError`` if there is none to be had."""
+        if self.link is not None:
+            await self.link.ensure_ready()
+            return self.link
+        assert self.pool is not None
+        return await self.pool.open(client_capabilities)
+
+    def release(self, link: UpstreamLink) -> None:
+        if self.pool is not None:
+            self.pool.release(link)
 
     def new_session_id(self) -> str:
         # token_urlsafe: visible ASCII only, as Mcp-Session-Id requires, and unguessable.
@@ -47,31 +65,57 @@ class Session:
         self.protocol_version: str | None = None
         self.client_info: Any = None
         self.client_capabilities: dict[str, Any] = {}
+        self.link: UpstreamLink | None = None
         self.closed = False
+        self.last_active = time.monotonic()
+        self._initializing = False
         route.sessions[session_id] = self
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         raise NotImplementedError
 
+    @property
+    def busy(self) -> bool:
+        """Whether the client is visibly still there (initializing, a request in flight, a stream open)."""
+        return self._initializing
+
     async def initialize(self, message: Message) -> Message:
         """Answer ``initialize`` from the upstream link's own handshake (starting it if needed)."""
-        link = self.route.link
-        try:
-            await link.ensure_ready()
-        except UpstreamError as exc:
-            return {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}
+        self.last_active = time.monotonic()
         params = message.get("params") or {}
-        result = protocol.initialize_result(link.init_result or {}, params.get("protocolVersion"))
-        self.protocol_version = result["protocolVersion"]
-        self.client_info = params.get("clientInfo")
         capabilities = params.get("capabilities")
         self.client_capabilities = capabilities if isinstance(capabilities, dict) else {}
-        link.attach(self)
+        self.client_info = params.get("clientInfo")
+        if self.link is None:
+            self._initializing = True
+            try:
+                self.link = await self.route.open_link(self.client_capabilities)
+            except UpstreamError as exc:
+                return {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}
+            finally:
+                self._initializing = False
+            if self.closed:  # ended (shutdown, DELETE) while its isolated link started
+                self.route.release(self.link)
+                return jsonrpc.error_response(
+                    message["id"], INVALID_REQUEST, "the session ended while starting"
+                )
+        result = protocol.initialize_result(self.link.init_result or {}, params.get("protocolVersion"))
+        self.protocol_version = result["protocolVersion"]
+        self.link.attach(self)
+        self.last_active = time.monotonic()  # starting an isolated link may take a while
         return jsonrpc.result_response(message["id"], result)
 
     async def submit(self, message: Message) -> None:
         """Forward a client message that is not ``initialize``; answers come back through ``deliver``."""
-        link = self.route.link
+        self.last_active = time.monotonic()
+        link = self.link
+        if link is None:
+            if "method" in message and "id" in message:
+                error = jsonrpc.error_response(
+                    message["id"], INVALID_REQUEST, "the session is not initialized"
+                )
+                self.deliver(error, message["id"])
+            return
         if "method" in message:
             if "id" in message:
                 try:
@@ -90,5 +134,7 @@ class Session:
             return
         self.closed = True
         self.route.sessions.pop(self.id, None)
-        self.route.link.detach(self)
+        if self.link is not None:
+            self.link.detach(self)
+            self.route.release(self.link)
         log.debug("session %s on '%s' closed", self.id[:8], self.route.name)

@@ -41,6 +41,10 @@ class SSESession(Session):
         self.stream = Channel()
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def busy(self) -> bool:
+        return True  # its stream is open for as long as the session lives
+
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         self.stream.put(message)
 

@@ -45,6 +45,10 @@ class StreamableSession(Session):
         self.request_streams: dict[RequestId, Channel] = {}
         self.standalone: Channel | None = None
 
+    @property
+    def busy(self) -> bool:
+        return super().busy or bool(self.request_streams) or self.standalone is not None
+
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         if related_request_id is not None:
             stream = self.request_streams.get(related_request_id)

@@ -324,7 +324,8 @@ class UpstreamLink:
         owner = self._table.latest_owner()
         if isinstance(owner, _Waiter):
             owner = None
-        problem = refusal(message["method"], owner, owner.client_capabilities if owner else {})
+        capabilities = owner.client_capabilities if owner else {}
+        problem = refusal(message["method"], owner, capabilities, self._client_capabilities)
         if problem is not None or owner is None:
             error = jsonrpc.error_response(message["id"], METHOD_NOT_FOUND, f"mcp-central: {problem}")
             self._send_soon(error)

@@ -14,6 +14,7 @@ from typing import Any
 from mcp_central.config.model import Config
 from mcp_central.errors import UpstreamError
 from mcp_central.upstream.link import LinkState, UpstreamLink
+from mcp_central.upstream.pool import IsolatedPool
 
 log = logging.getLogger("mcp_central.upstream")
 
@@ -25,10 +26,19 @@ class StartupFailed(Exception):
 class UpstreamManager:
     def __init__(self, config: Config) -> None:
         self.config = config
+        servers = config.enabled_servers
         self.links: dict[str, UpstreamLink] = {
             name: UpstreamLink(server, client_name=config.proxy.name)
-            for name, server in config.enabled_servers.items()
+            for name, server in servers.items()
+            if server.session_mode == "shared"
         }
+        """Shared links, started with the gateway."""
+        self.pools: dict[str, IsolatedPool] = {
+            name: IsolatedPool(server, client_name=config.proxy.name)
+            for name, server in servers.items()
+            if server.session_mode == "isolated"
+        }
+        """Isolated servers: a link per session, started when the session initializes."""
         self.settled = asyncio.Event()
         """Set once every link's first start attempt has finished, well or badly."""
         self._starter: asyncio.Task[None] | None = None
@@ -61,7 +71,11 @@ class UpstreamManager:
     async def close(self) -> None:
         if self._starter is not None:
             self._starter.cancel()
-        await asyncio.gather(*(link.close() for link in self.links.values()), return_exceptions=True)
+        await asyncio.gather(
+            *(link.close() for link in self.links.values()),
+            *(pool.close() for pool in self.pools.values()),
+            return_exceptions=True,
+        )
 
     def ready(self) -> tuple[bool, list[str]]:
         """Readiness: start-up has settled and every ``required`` upstream is ready; else why not."""
@@ -74,4 +88,6 @@ class UpstreamManager:
         return not reasons, reasons
 
     def status(self) -> list[dict[str, Any]]:
-        return [link.status() for link in self.links.values()]
+        by_name = {name: link.status() for name, link in self.links.items()}
+        by_name.update({name: pool.status() for name, pool in self.pools.items()})
+        return [by_name[name] for name in self.config.enabled_servers]

@@ -1,0 +1,81 @@
+"""Isolated links (``sessionMode: "isolated"``): one upstream link per downstream session.
+
+Stateful servers (browsers, shells, anything keeping per-user state) must not be shared. Each
+session gets its own link, initialized with that client's own capabilities (roots included), and
+the link is closed when the session ends. ``maxSessions`` caps how many run at once. The pool
+does not route messages; sessions talk to their link directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from mcp_central.config.model import ServerConfig
+from mcp_central.errors import UpstreamError, UpstreamUnavailable
+from mcp_central.upstream.link import UpstreamLink
+
+log = logging.getLogger("mcp_central.upstream")
+
+
+class IsolatedPool:
+    def __init__(self, server: ServerConfig, *, client_name: str = "mcp-central") -> None:
+        self.server = server
+        self.client_name = client_name
+        self.links: set[UpstreamLink] = set()
+        self.last_error: str | None = None
+        self.opened = 0
+        self._closing: set[asyncio.Task[None]] = set()
+
+    @property
+    def name(self) -> str:
+        return self.server.name
+
+    async def open(self, client_capabilities: dict[str, Any]) -> UpstreamLink:
+        """A new started link for one session; ``UpstreamUnavailable`` at the cap or if it cannot start."""
+        if len(self.links) >= self.server.max_sessions:
+            raise UpstreamUnavailable(
+                self.name, f"all {self.server.max_sessions} isolated sessions are in use (maxSessions)"
+            )
+        link = UpstreamLink(
+            self.server, client_name=self.client_name, client_capabilities=client_capabilities
+        )
+        self.links.add(link)
+        try:
+            await link.start()
+        except UpstreamError as exc:
+            self.links.discard(link)
+            self.last_error = exc.detail
+            raise
+        self.opened += 1
+        return link
+
+    def release(self, link: UpstreamLink) -> None:
+        """The session is over: close its link (in the background; the caller may not wait)."""
+        if link not in self.links:
+            return
+        self.links.discard(link)
+        task = asyncio.get_running_loop().create_task(link.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def close(self) -> None:
+        links, self.links = list(self.links), set()
+        await asyncio.gather(*(link.close() for link in links), *self._closing, return_exceptions=True)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "transport": self.server.transport,
+            "target": self.server.url or " ".join((self.server.command or "", *self.server.args)).strip(),
+            "sessionMode": "isolated",
+            "state": "isolated",
+            "links": len(self.links),
+            "maxSessions": self.server.max_sessions,
+            "opened": self.opened,
+            "lastError": self.last_error,
+            "sessions": len(self.links),
+            "inFlight": sum(link.status()["inFlight"] for link in self.links),
+            "tools": next((link.tool_count for link in self.links if link.tool_count is not None), None),
+        }
