@@ -78,3 +78,26 @@ async def test_inspector_without_token_is_refused(gateway: str) -> None:
     assert result.returncode != 0
     output = (result.stdout + result.stderr).decode()
     assert "auth_required" in output or "401" in output  # the inspector reacts to our 401 by asking for auth
+
+
+EVERYTHING = (
+    TESTS.parent / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+)
+
+
+async def test_inspector_reaches_server_everything_through_the_gateway() -> None:
+    everything = ServerConfig(
+        name="everything", transport="stdio", command="node", args=(str(EVERYTHING), "stdio")
+    )
+    async with serve(make_config(everything)) as (url, _app):
+        listed = json.loads(
+            await inspector(f"{url}/everything/mcp", "--transport", "http", "--method", "tools/list")
+        )
+        summed = json.loads(
+            await inspector(
+                f"{url}/everything/sse", "--transport", "sse", "--method", "tools/call",
+                "--tool-name", "get-sum", "--tool-arg", "a=19", "b=23",
+            )
+        )  # fmt: skip
+    assert {"echo", "get-sum"} <= {tool["name"] for tool in listed["tools"]}
+    assert "42" in summed["content"][0]["text"]

@@ -217,3 +217,50 @@ async def test_concurrent_sessions_each_get_their_own_answers(gateway: str) -> N
         results = await asyncio.gather(*(one_client(client, n) for n in range(20)))
     for n, texts in enumerate(results):
         assert texts == [f"client-{n}-call-{i}" for i in range(5)]
+
+
+@pytest.mark.parametrize("version", ["2025-03-26", "2025-06-18", "2025-11-25"])
+async def test_streamable_clients_of_each_revision_are_served(gateway: str, version: str) -> None:
+    url = f"{gateway}/echo/mcp"
+    init = {**INIT, "params": {**INIT["params"], "protocolVersion": version}}
+    async with httpx.AsyncClient() as client:
+        answer = await post(client, url, init)
+        assert answer.json()["result"]["protocolVersion"] == version
+        session = {"Mcp-Session-Id": answer.headers["mcp-session-id"], "MCP-Protocol-Version": version}
+        call = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"text": version}},
+        }
+        reply = await post(client, url, call, **session)
+        headerless = await post(
+            client, url, {**call, "id": 3}, **{"Mcp-Session-Id": session["Mcp-Session-Id"]}
+        )
+    assert reply.json()["result"]["content"][0]["text"] == version
+    assert headerless.status_code == 200  # no MCP-Protocol-Version header: assumed 2025-03-26, still served
+
+
+async def test_a_2024_11_05_client_on_the_legacy_sse_route(gateway: str) -> None:
+    init = {**INIT, "params": {**INIT["params"], "protocolVersion": "2024-11-05"}}
+    async with (
+        httpx.AsyncClient(timeout=10) as client,
+        client.stream("GET", f"{gateway}/echo/sse") as stream,
+    ):
+        lines = stream.aiter_lines()
+        assert await anext(lines) == "event: endpoint"
+        endpoint = (await anext(lines)).removeprefix("data: ")
+        assert (await client.post(f"{gateway}{endpoint}", json=init)).status_code == 202
+        async for line in lines:
+            if line.startswith("data: "):
+                answer = orjson.loads(line.removeprefix("data: "))
+                break
+    assert answer["result"]["protocolVersion"] == "2024-11-05"
+    assert answer["result"]["serverInfo"]["name"] == "echo-server"
+
+
+async def test_an_unknown_client_revision_gets_our_latest(gateway: str) -> None:
+    init = {**INIT, "params": {**INIT["params"], "protocolVersion": "2030-01-01"}}
+    async with httpx.AsyncClient() as client:
+        answer = await post(client, f"{gateway}/echo/mcp", init)
+    assert answer.json()["result"]["protocolVersion"] == "2025-11-25"
