@@ -4,7 +4,8 @@
                                            [--json-response]
 
 HTTP modes bind 127.0.0.1 only, on the port the test chose. Tools cover what the gateway must
-carry: plain calls, env passing, long lines, slow calls, a chatty stderr, progress.
+carry: plain calls, env passing, long lines, slow calls, a chatty stderr, progress, a call that
+waits for another (``gated`` / ``open_gate``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,24 @@ async def progress(steps: int, ctx: Context) -> str:
     for step in range(1, steps + 1):
         await ctx.report_progress(step, steps, f"step {step}")
     return f"{steps} steps"
+
+
+_gates: dict[str, asyncio.Event] = {}
+
+
+@server.tool()
+async def gated(gate: str, ctx: Context) -> str:
+    """Report progress, then wait until `open_gate(gate)` is called; answers 'passed <gate>'."""
+    await ctx.report_progress(1, 2, f"waiting at {gate}")
+    await _gates.setdefault(gate, asyncio.Event()).wait()
+    return f"passed {gate}"
+
+
+@server.tool()
+def open_gate(gate: str) -> str:
+    """Release the `gated` call waiting at `gate` (from any session: the process is shared)."""
+    _gates.setdefault(gate, asyncio.Event()).set()
+    return "opened"
 
 
 @server.tool()

@@ -122,12 +122,13 @@ class Gateway:
     async def _expire_idle_sessions(self) -> None:
         """Close sessions that went quiet: no request in flight, no stream open, for ``idleTimeout``."""
         timeouts = [route.server.idle_timeout for route in self.routes.values()] or [60.0]
-        period = min(max(min(timeouts) / 4, 0.05), 30.0)
+        period = min(max(min(timeouts) / 4, 0.05), 30.0)  # also the pace of dropped-stream expiry
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
             for route in self.routes.values():
                 for session in list(route.sessions.values()):
+                    session.expire_detached(now)
                     if not session.busy and now - session.last_active > route.server.idle_timeout:
                         log.info("session %s… on '%s' closed after idling", session.id[:8], route.name)
                         session.close()

@@ -16,13 +16,18 @@ class ChannelClosed(Exception):
     pass
 
 
+class ChannelInterrupted(Exception):
+    """The reader should stop for now (its client went away); the channel itself lives on."""
+
+
 class Channel:
-    __slots__ = ("_closed", "_items", "_waiter")
+    __slots__ = ("_closed", "_interrupted", "_items", "_waiter")
 
     def __init__(self) -> None:
         self._items: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
+        self._interrupted = False
 
     def put(self, message: Message) -> None:
         self._items.append(message)
@@ -32,9 +37,20 @@ class Channel:
         self._closed = True
         self._wake()
 
+    def interrupt(self) -> None:
+        """Make the current (or next) ``get`` raise ``ChannelInterrupted`` once; messages stay queued."""
+        self._interrupted = True
+        self._wake()
+
+    def clear_interrupt(self) -> None:
+        self._interrupted = False
+
     async def get(self, timeout: float | None = None) -> Message:  # noqa: ASYNC109 (hot path: no extra scope)
         """The next message; ``TimeoutError`` after ``timeout`` seconds, ``ChannelClosed`` once closed."""
-        while not self._items:
+        while not self._items or self._interrupted:
+            if self._interrupted:
+                self._interrupted = False
+                raise ChannelInterrupted
             if self._closed:
                 raise ChannelClosed
             self._waiter = asyncio.get_running_loop().create_future()

@@ -93,13 +93,32 @@ def sse_frame(data: bytes, event: bytes = b"message", event_id: bytes | None = N
     return head + b"data: " + data + b"\n\n"
 
 
-async def send_event(send: Send, message: Message) -> None:
-    await send({"type": "http.response.body", "body": sse_frame(orjson.dumps(message)), "more_body": True})
+Record = Callable[[bytes], str]
+"""Stores one event's data for replay and returns its event id (see ``core.replay``)."""
+
+RETRY_MS = b"2000"
+"""How long a client should wait before resuming a dropped stream."""
 
 
-async def pump(send: Send, channel: Channel, last: Callable[[Message], bool] | None = None) -> None:
+async def send_event(send: Send, message: Message, record: Record | None = None) -> None:
+    data = orjson.dumps(message)
+    event_id = record(data).encode() if record is not None else None
+    await send({"type": "http.response.body", "body": sse_frame(data, event_id=event_id), "more_body": True})
+
+
+async def send_priming(send: Send, record: Record) -> None:
+    """An event with an id and no data: lets the client resume even if nothing else arrives."""
+    event_id = record(b"").encode()
+    frame = b"id: " + event_id + b"\nretry: " + RETRY_MS + b"\ndata: \n\n"
+    await send({"type": "http.response.body", "body": frame, "more_body": True})
+
+
+async def pump(
+    send: Send, channel: Channel, last: Callable[[Message], bool] | None = None, record: Record | None = None
+) -> None:
     """Write ``channel``'s messages as SSE ``message`` events until it closes or ``last(message)`` holds,
-    then end the response. Idle stretches get keepalive comments."""
+    then end the response. Idle stretches get keepalive comments. ``ChannelInterrupted`` propagates
+    (the client left; the caller decides what becomes of the channel)."""
     while True:
         try:
             message = await channel.get(timeout=KEEPALIVE_SECONDS)
@@ -108,16 +127,19 @@ async def pump(send: Send, channel: Channel, last: Callable[[Message], bool] | N
             continue
         except ChannelClosed:
             break
-        await send_event(send, message)
+        await send_event(send, message, record)
         if last is not None and last(message):
             break
     await send({"type": "http.response.body", "body": b""})
 
 
-async def watch_disconnect(receive: Receive, channel: Channel) -> None:
-    """Close ``channel`` when the client goes away, so the stream writing it ends."""
+async def watch_disconnect(receive: Receive, channel: Channel, *, interrupt: bool = False) -> None:
+    """When the client goes away, close ``channel`` (or only interrupt its reader, so it can be resumed)."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            channel.close()
+            if interrupt:
+                channel.interrupt()
+            else:
+                channel.close()
             return

@@ -74,6 +74,9 @@ class Session:
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         raise NotImplementedError
 
+    def expire_detached(self, now: float) -> None:
+        """Forget streams the client dropped and did not resume in time (transports that have them)."""
+
     @property
     def busy(self) -> bool:
         """Whether the client is visibly still there (initializing, a request in flight, a stream open)."""

@@ -4,15 +4,17 @@ Wire rules enforced here: wrong ``Accept`` → 406, unsupported ``MCP-Protocol-V
 missing session on a non-initialize request → 400, unknown or ended session → 404, DELETE ends a
 session. A request's answer goes back as one JSON body when nothing else comes first; if the
 upstream sends progress, logs or a server→client request before answering, the reply becomes an
-SSE stream carrying those and then the answer. Auth and Origin checks happen before this module.
+SSE stream carrying those and then the answer. SSE streams are resumable: events carry ids, and a
+client that lost a stream gets what it missed with ``GET`` + ``Last-Event-ID`` (``resumable``).
+Auth and Origin checks happen before this module.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from mcp_central.core import jsonrpc, protocol
+from mcp_central.downstream import resumable
 from mcp_central.downstream.channel import Channel, ChannelClosed
 from mcp_central.downstream.http import (
     JSON,
@@ -20,14 +22,11 @@ from mcp_central.downstream.http import (
     BodyTooLarge,
     accepts,
     header,
-    pump,
     read_body,
     respond,
     respond_json,
-    send_event,
-    start_event_stream,
-    watch_disconnect,
 )
+from mcp_central.downstream.resumable import StreamRegistry
 from mcp_central.downstream.session import ServerRoute, Session
 from mcp_central.errors import INVALID_REQUEST
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
@@ -35,6 +34,8 @@ from mcp_central.types import Message, Receive, RequestId, Scope, Send
 log = logging.getLogger("mcp_central.downstream")
 
 SESSION_HEADER = b"mcp-session-id"
+PRIMING_SINCE = "2025-11-25"
+"""From this revision on, an SSE stream starts with an id-only event so the client can always resume."""
 
 
 class StreamableSession(Session):
@@ -43,7 +44,22 @@ class StreamableSession(Session):
     def __init__(self, route: ServerRoute, session_id: str) -> None:
         super().__init__(route, session_id)
         self.request_streams: dict[RequestId, Channel] = {}
+        """Open (or dropped but resumable) reply streams, by the client's request id."""
         self.standalone: Channel | None = None
+        self.resumable = StreamRegistry(priming=False)
+
+    def negotiated(self, version: str) -> None:
+        self.protocol_version = version
+        self.resumable.priming = version >= PRIMING_SINCE
+
+    def expire_detached(self, now: float) -> None:
+        """Forget reply streams whose client left and never came back for them."""
+        for stream in self.resumable.expire(now):
+            if (
+                stream.request_id is not None
+                and self.request_streams.get(stream.request_id) is stream.channel
+            ):
+                del self.request_streams[stream.request_id]
 
     @property
     def busy(self) -> bool:
@@ -153,7 +169,7 @@ async def _post(route: ServerRoute, scope: Scope, receive: Receive, send: Send) 
         await session.submit(message)
         await respond(send, 202)
         return
-    await _answer_request(session, message, send)
+    await _answer_request(session, message, receive, send)
 
 
 async def _initialize(route: ServerRoute, message: Message, send: Send) -> None:
@@ -166,22 +182,24 @@ async def _initialize(route: ServerRoute, message: Message, send: Send) -> None:
         session.close()
         await respond_json(send, 200, answer)
         return
+    session.negotiated(answer["result"]["protocolVersion"])
     await respond_json(send, 200, answer, [(SESSION_HEADER, session.id.encode())])
 
 
-async def _answer_request(session: StreamableSession, message: Message, send: Send) -> None:
+async def _answer_request(session: StreamableSession, message: Message, receive: Receive, send: Send) -> None:
     request_id = message["id"]
     if request_id in session.request_streams:
         await _rpc_error(
             send, 400, INVALID_REQUEST, f"Request id {request_id!r} is already in flight", request_id
         )
         return
-    stream = Channel()
-    session.request_streams[request_id] = stream
+    channel = Channel()
+    session.request_streams[request_id] = channel
+    detached = False
     try:
         await session.submit(message)
         try:
-            first = await stream.get()
+            first = await channel.get()
         except ChannelClosed:
             await _rpc_error(
                 send, 404, INVALID_REQUEST, "Session ended while the request was in flight", request_id
@@ -190,12 +208,12 @@ async def _answer_request(session: StreamableSession, message: Message, send: Se
         if "method" not in first and first.get("id") == request_id:
             await respond(send, 200, jsonrpc.dumps(first), JSON)
             return
-        # Something related comes before the answer: switch this reply to an SSE stream.
-        await start_event_stream(send)
-        await send_event(send, first)
-        await pump(send, stream, last=lambda item: "method" not in item and item.get("id") == request_id)
+        # Something related comes before the answer: switch this reply to a (resumable) SSE stream.
+        stream = session.resumable.open(channel, request_id)
+        detached = not await resumable.serve(session.resumable, stream, send, receive, first=first)
     finally:
-        session.request_streams.pop(request_id, None)
+        if not detached:
+            session.request_streams.pop(request_id, None)
 
 
 async def _get(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -> None:
@@ -205,21 +223,69 @@ async def _get(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -
     session = await _find_session(route, scope, send)
     if session is None:
         return
+    last_event_id = header(scope, b"last-event-id")
+    if last_event_id is not None:
+        await _resume(session, last_event_id, receive, send)
+        return
     if session.standalone is not None:
         await _rpc_error(send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
         return
-    stream = session.standalone = Channel()
-    watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive, stream))
+    stream = session.resumable.open(Channel(), None, prefix="g")
+    await _serve_standalone(session, stream, receive, send)
+
+
+async def _serve_standalone(
+    session: StreamableSession,
+    stream: resumable.ResumableStream,
+    receive: Receive,
+    send: Send,
+    replay: list[tuple[str, bytes]] | None = None,
+) -> None:
+    """The session's GET stream: server requests and notifications not tied to a request."""
+    session.standalone = stream.channel
     try:
-        await start_event_stream(send, [(SESSION_HEADER, session.id.encode())])
-        await send({"type": "http.response.body", "body": b": stream open\n\n", "more_body": True})
-        await pump(send, stream)
+        headers = [(SESSION_HEADER, session.id.encode())]
+        await resumable.serve(session.resumable, stream, send, receive, replay=replay or (), headers=headers)
     except OSError:
         pass
     finally:
-        watcher.cancel()
-        if session.standalone is stream:
+        if session.standalone is stream.channel:
             session.standalone = None
+        # Messages that arrive while no GET stream is open go elsewhere (see ``deliver``); what was
+        # sent on this one stays replayable from the event log.
+        session.resumable.streams.pop(stream.name, None)
+
+
+async def _resume(session: StreamableSession, last_event_id: str, receive: Receive, send: Send) -> None:
+    """``GET`` with ``Last-Event-ID``: replay what the client missed on that stream, then continue it."""
+    found = session.resumable.log.after(last_event_id)
+    if found is None:
+        await _rpc_error(
+            send, 400, INVALID_REQUEST, f"Last-Event-ID {last_event_id!r} is unknown or too old to replay"
+        )
+        return
+    name, missed = found
+    stream = session.resumable.streams.get(name)
+    if name.startswith("g"):
+        if session.standalone is not None and stream is None:
+            await _rpc_error(
+                send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream open"
+            )
+            return
+        if stream is not None:
+            await stream.take_over()
+        else:
+            stream = resumable.ResumableStream(name, Channel(), None)
+            session.resumable.streams[name] = stream
+        await _serve_standalone(session, stream, receive, send, missed)
+        return
+    if stream is None:  # that reply has ended: the client only missed its last events
+        await resumable.replay_only(send, missed)
+        return
+    await stream.take_over()
+    done = await resumable.serve(session.resumable, stream, send, receive, replay=missed)
+    if done and stream.request_id is not None:
+        session.request_streams.pop(stream.request_id, None)
 
 
 async def _delete(route: ServerRoute, scope: Scope, send: Send) -> None:
