@@ -1,6 +1,8 @@
 """The ``mcp-central`` command: parse arguments, build one ``Config``, hand it to the rest.
 
-Verbs: ``serve`` (the default; built-in demo config when no ``--config``), ``validate``.
+Verbs: ``serve`` (the default; built-in demo config when no ``--config``), ``validate``, and the
+operator verbs wired in from their own modules (``server``, ``config``, ``import``: cli/registry.py
+and cli/importer.py; ``check``, ``clients``, ``bridge``: cli/connect.py and cli/bridge.py).
 It also accepts TBXark/mcp-proxy's command line (``-config FILE``, ``-expand-env``, ``-insecure``,
 ``-http-headers``, ``-http-timeout``, ``-version``) so our image drops into the seed's compose
 file. This module stays thin: no protocol or config logic lives here.
@@ -91,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = verbs.add_parser("validate", help="check a config file and report every problem")
     _add_config_source(validate, required=True)
+
+    from mcp_central.cli import bridge, connect, importer, registry
+
+    for module in (registry, importer, connect, bridge):
+        module.register(verbs)
     return parser
 
 
@@ -110,6 +117,9 @@ def load(args: argparse.Namespace) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(translate_tbxark(sys.argv[1:] if argv is None else argv))
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # an operator verb: it loads what it needs itself
+        return int(handler(args))
     verb = args.verb or "serve"
     if args.verb is None:
         args = build_parser().parse_args(["serve"])

@@ -18,8 +18,11 @@ class JSONCError(ValueError):
         super().__init__(f"line {line}, column {column}: {message}")
 
 
-def strip(text: str) -> str:
-    """``text`` with comments and trailing commas replaced by spaces (newlines kept)."""
+def strip(text: str, *, trailing_commas: bool = True) -> str:
+    """``text`` with comments and trailing commas replaced by spaces (newlines kept).
+
+    ``trailing_commas=False`` keeps the commas (for text edits that must see them).
+    """
     out = list(text)
     i, n = 0, len(text)
     last_comma = -1  # index of a comma that may turn out to be trailing
@@ -48,7 +51,7 @@ def strip(text: str) -> str:
             last_comma = i
             i += 1
         elif ch in "}]":
-            if last_comma >= 0:
+            if last_comma >= 0 and trailing_commas:
                 out[last_comma] = " "
             last_comma = -1
             i += 1

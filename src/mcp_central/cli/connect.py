@@ -1,0 +1,206 @@
+"""``mcp-central check`` (is every route answering?) and ``mcp-central clients`` (how do clients
+connect?): flags in, table or configuration text out. The work is in ``ops.check`` and
+``manage.clients``; the SDK is imported only when ``check`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from mcp_central.cli.common import TOKEN_ENV, proxy_url, report, token_for
+from mcp_central.config.loader import load_config
+from mcp_central.config.model import Config
+from mcp_central.errors import ConfigError, ConfigProblem
+from mcp_central.manage import clients
+
+if TYPE_CHECKING:
+    from mcp_central.ops.check import RouteCheck
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = verbs.add_parser(
+        "check", help="connect to every route of a running proxy: initialize, tools/list, ping"
+    )
+    check.add_argument(
+        "--url", help="base URL of the proxy (default: from --config, else http://127.0.0.1:9090)"
+    )
+    check.add_argument("--token", help=f"bearer token (default: ${TOKEN_ENV}, else the config's tokens)")
+    check.add_argument(
+        "--config",
+        "-c",
+        default=os.environ.get("MCP_CENTRAL_CONFIG"),
+        help="take the routes from this config",
+    )
+    check.add_argument("--server", action="append", default=[], help="check only this route (repeat)")
+    check.add_argument("--transport", choices=["both", "streamable-http", "sse"], default="both")
+    check.add_argument("--timeout", type=float, default=10.0, help="seconds per route (default 10)")
+    check.add_argument("--format", choices=["table", "json"], default="table")
+    check.set_defaults(handler=run_check)
+
+    gen = verbs.add_parser("clients", help="print client configuration for the routes")
+    gen.add_argument("--client", required=True, choices=clients.CLIENTS)
+    gen.add_argument("--base-url", help="URL clients reach the proxy at (default: the config's baseURL)")
+    gen.add_argument(
+        "--token-env",
+        help=f"variable holding the bearer token (default: {TOKEN_ENV} if the config has tokens)",
+    )
+    gen.add_argument("--no-token", action="store_true", help="no Authorization header")
+    gen.add_argument("--server", nargs="+", action="extend", default=[], help="only these routes")
+    gen.add_argument(
+        "--config", "-c", default=os.environ.get("MCP_CENTRAL_CONFIG"), help="the proxy's config"
+    )
+    gen.add_argument("--transport", choices=["http", "sse"], default="http", help="http = streamable HTTP")
+    gen.add_argument("--commands", action="store_true", help="claude-code: `claude mcp add` lines")
+    gen.set_defaults(handler=run_clients)
+
+
+# --------------------------------------------------------------------------- clients
+
+
+def run_clients(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config) if args.config else None
+        names = _names(args.server, config)
+    except ConfigError as exc:
+        return report(exc)
+    if config is not None and not args.base_url and not config.proxy.base_url:
+        print(
+            "mcp-central: note: the config has no baseURL; pass --base-url with the URL clients use",
+            file=sys.stderr,
+        )
+    base = args.base_url or (
+        config.proxy.base_url if config and config.proxy.base_url else proxy_url(None, config)
+    )
+    token_env = None if args.no_token else args.token_env
+    if token_env is None and not args.no_token and config is not None and _has_tokens(config, names):
+        token_env = TOKEN_ENV
+        print(
+            f"mcp-central: note: routes need a token; clients read it from ${TOKEN_ENV} (--token-env)",
+            file=sys.stderr,
+        )
+    try:
+        text = clients.render(
+            args.client, clients.routes(base, names, args.transport), token_env, args.commands
+        )
+    except clients.ClientsError as exc:
+        print(f"mcp-central: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    print(f"mcp-central: {clients.WHERE[args.client]}", file=sys.stderr)
+    return 0
+
+
+def _names(requested: list[str], config: Config | None) -> list[str]:
+    if config is None:
+        if not requested:
+            raise ConfigError(
+                [ConfigProblem("--server", "", "name the routes (--server NAME …) or give --config")]
+            )
+        return requested
+    known = list(config.enabled_servers)
+    unknown = [name for name in requested if name not in known]
+    if unknown:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    str(config.source),
+                    f"mcpServers.{name}",
+                    f"no such enabled server (enabled: {', '.join(known) or 'none'})",
+                )
+                for name in unknown
+            ]
+        )
+    return requested or known
+
+
+def _has_tokens(config: Config, names: list[str]) -> bool:
+    return any(config.servers[name].auth_tokens for name in names)
+
+
+# --------------------------------------------------------------------------- check
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from mcp_central.ops import check
+
+    try:
+        config = load_config(args.config) if args.config else None
+        names_from_config = _names(args.server, config) if config is not None else None
+    except ConfigError as exc:
+        return report(exc)
+    base = proxy_url(args.url, config)
+    transports = check.TRANSPORTS if args.transport == "both" else (args.transport,)
+
+    async def main() -> list[RouteCheck] | str:
+        if not await _reachable(base, args.timeout):
+            return f"cannot reach the proxy at {base} (is it running? --url sets where)"
+        if names_from_config is not None:
+            names = names_from_config
+        elif args.server:
+            names = args.server
+        else:
+            try:
+                names = await check.route_names_from_status(base, token_for(args.token, None), args.timeout)
+            except check.StatusUnavailable as exc:
+                return str(exc)
+        if not names:
+            return f"no routes to check at {base}"
+        print(f"checking {len(names) * len(transports)} route(s) at {base} …", file=sys.stderr)
+        return await check.check_all(
+            base,
+            names,
+            lambda name: token_for(args.token, config, name),
+            args.timeout,
+            transports=transports,
+            progress=_progress,
+        )
+
+    outcome = asyncio.run(main())
+    if isinstance(outcome, str):
+        print(f"mcp-central: {outcome}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps([r.as_json() for r in outcome], indent=2))
+    else:
+        sys.stdout.write(_table(outcome))
+    failed = [r for r in outcome if not r.ok]
+    if failed:
+        print(f"mcp-central: {len(failed)} of {len(outcome)} route(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _progress(result: RouteCheck, done: int, total: int) -> None:
+    status = "ok" if result.ok else "FAIL"
+    print(f"  [{done}/{total}] {result.name} {result.transport}: {status}", file=sys.stderr, flush=True)
+
+
+def _table(results: list[RouteCheck]) -> str:
+    rows = [("ROUTE", "TRANSPORT", "LATENCY", "TOOLS", "STATUS")]
+    for r in results:
+        path = r.url.split("://", 1)[-1]
+        route = path[path.find("/") :] if "/" in path else r.url
+        latency = f"{r.latency_ms:.0f}ms" if r.latency_ms is not None else "-"
+        tools = str(r.tools) if r.tools is not None else "-"
+        rows.append((route, r.transport, latency, tools, "ok" if r.ok else f"FAIL {r.error}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "".join(
+        "  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip() + "\n"
+        for row in rows
+    )
+
+
+async def _reachable(base: str, time_limit: float) -> bool:
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=time_limit) as http:
+            await http.get(f"{base}/healthz")
+    except httpx.HTTPError:
+        return False
+    return True

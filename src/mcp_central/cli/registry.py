@@ -1,0 +1,229 @@
+"""``mcp-central server add|remove|list`` and ``config backups|rollback``: argument parsing and output.
+
+The edits live in ``manage.registry`` and ``config.edit``; the ``--test`` polling in ``ops.check``.
+This module turns flags into calls and results into lines for the operator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from mcp_central.cli.common import add_config_flag, config_path, proxy_url, report, token_for, try_load, warn
+from mcp_central.config import edit
+from mcp_central.errors import ConfigError, ConfigProblem
+from mcp_central.manage import registry
+
+EXIT_UNVERIFIED = 3
+"""The config was changed but ``--test`` could not prove the route (answers / is gone)."""
+
+
+def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    server = verbs.add_parser("server", help="add, remove or list servers in a config file")
+    actions = server.add_subparsers(dest="action", required=True)
+
+    add = actions.add_parser("add", help="add a server (stdio: --command; remote: --url or --port)")
+    add.add_argument("name", nargs="?", help="server name (its routes are /NAME/mcp and /NAME/sse)")
+    add.add_argument("--service", help="same as NAME (the seed's add-to-central.sh flag)")
+    add_config_flag(add)
+    stdio = add.add_argument_group("stdio server")
+    stdio.add_argument("--command", help="executable to start (e.g. uvx, npx, mcp-server-time)")
+    stdio.add_argument("--arg", action="append", default=[], help="one argument (repeat in order)")
+    stdio.add_argument("--env", action="append", default=[], help="KEY=VALUE for the process (repeat)")
+    remote = add.add_argument_group("remote server")
+    remote.add_argument("--url", dest="server_url", help="SSE or streamable-HTTP URL of the server")
+    remote.add_argument(
+        "--port", type=int, help="a bridge from `bridge scaffold`: http://mcp-NAME-bridge:PORT/NAME/sse"
+    )
+    remote.add_argument("--bridge-host", help="host of that bridge (default: mcp-NAME-bridge)")
+    remote.add_argument("--header", action="append", default=[], help="'Name: value' to send (repeat)")
+    remote.add_argument(
+        "--transport", choices=["sse", "streamable-http", "http"], help="remote transport (default: sse)"
+    )
+    remote.add_argument(
+        "--add-auth",
+        action="store_true",
+        help="send 'Authorization: Bearer ${VAR}' to the server (VAR from --auth-env)",
+    )
+    remote.add_argument("--auth-env", default="MCP_PROXY_TOKEN", help="variable for --add-auth")
+    add.add_argument("--dry-run", action="store_true", help="print the change as a diff; write nothing")
+    _test_flags(add, "prove the new route answers initialize and tools/list on the running proxy")
+    add.set_defaults(handler=server_add)
+
+    remove = actions.add_parser("remove", help="remove a server")
+    remove.add_argument("name", nargs="?")
+    remove.add_argument("--service", help="same as NAME")
+    add_config_flag(remove)
+    remove.add_argument("--dry-run", action="store_true", help="print the change as a diff; write nothing")
+    _test_flags(remove, "prove the route is gone from the running proxy")
+    remove.set_defaults(handler=server_remove)
+
+    listing = actions.add_parser("list", help="list the configured servers")
+    add_config_flag(listing)
+    listing.add_argument("--format", choices=["table", "names", "json"], default="table")
+    listing.set_defaults(handler=server_list)
+
+    config = verbs.add_parser("config", help="backups of a config file, and rolling back to one")
+    config_actions = config.add_subparsers(dest="action", required=True)
+    backups = config_actions.add_parser("backups", help="list backups, newest first")
+    add_config_flag(backups)
+    backups.set_defaults(handler=config_backups)
+    rollback = config_actions.add_parser("rollback", help="restore a backup (default: the newest)")
+    rollback.add_argument("id", nargs="?", help="backup ID from `config backups` (a unique prefix will do)")
+    add_config_flag(rollback)
+    rollback.set_defaults(handler=config_rollback)
+
+
+def _test_flags(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--test", action="store_true", help=what)
+    parser.add_argument("--proxy-url", help="base URL of the running proxy (default: from the config)")
+    parser.add_argument("--test-token", "--token", dest="token", help="bearer token for the test")
+    parser.add_argument(
+        "--test-timeout", type=float, default=30.0, help="seconds to wait for the proxy (default 30)"
+    )
+
+
+def _name(args: argparse.Namespace) -> str:
+    name: str | None = args.name or args.service
+    if not name:
+        raise ConfigError([ConfigProblem("NAME", "", "give the server's name (or --service NAME)")])
+    if args.name and args.service and args.name != args.service:
+        raise ConfigError([ConfigProblem("--service", "", f"{args.service!r} differs from {args.name!r}")])
+    return name
+
+
+def server_add(args: argparse.Namespace) -> int:
+    try:
+        path = config_path(args)
+        name = _name(args)
+        entry = _entry(args, name)
+        result = registry.add_server(path, name, entry, dry_run=args.dry_run)
+    except ConfigError as exc:
+        return report(exc, "nothing changed:")
+    warn(result.warnings)
+    if not result.written:
+        sys.stdout.write(result.diff())
+        print("dry run: nothing was written", file=sys.stderr)
+        return 0
+    backup = f" (backup {result.backup.id})" if result.backup else " (new file)"
+    print(f"added '{name}' to {path}{backup}")
+    if args.test:
+        return _test_added(args, name)
+    return 0
+
+
+def _entry(args: argparse.Namespace, name: str) -> dict[str, object]:
+    remote = args.server_url or args.port is not None
+    if args.command and remote:
+        raise ConfigError([ConfigProblem("--command", "", "give either --command or --url/--port, not both")])
+    if args.command:
+        if args.header or args.add_auth or args.transport:
+            raise ConfigError(
+                [ConfigProblem("--header", "", "--header, --add-auth and --transport are for remote servers")]
+            )
+        env = registry.parse_pairs(args.env, "=", "--env")
+        return registry.stdio_entry(args.command, list(args.arg), env)
+    if not remote:
+        raise ConfigError(
+            [ConfigProblem(name, "", "say how to reach it: --command (stdio), --url, or --port (a bridge)")]
+        )
+    if args.arg or args.env:
+        raise ConfigError([ConfigProblem("--arg", "", "--arg and --env are for stdio servers (--command)")])
+    if args.server_url and args.port is not None:
+        raise ConfigError([ConfigProblem("--port", "", "give either --url or --port, not both")])
+    url = args.server_url or registry.bridge_url(name, args.port, args.bridge_host, args.transport)
+    headers = registry.parse_pairs(args.header, ":=", "--header")
+    if args.add_auth:
+        headers.setdefault("Authorization", f"Bearer ${{{args.auth_env}}}")
+    return registry.remote_entry(url, headers, args.transport)
+
+
+def _test_added(args: argparse.Namespace, name: str) -> int:
+    from mcp_central.ops import check
+
+    config = try_load(config_path(args))
+    base = proxy_url(args.proxy_url, config)
+    token = token_for(args.token, config, name)
+    for transport in check.TRANSPORTS:
+        url = check.route_url(base, name, transport)
+        print(f"testing {url} (up to {args.test_timeout:g} s) …", file=sys.stderr)
+        result = asyncio.run(check.wait_for_route(name, url, transport, token, args.test_timeout))
+        if not result.ok:
+            print(
+                f"mcp-central: the config was changed, but {url} did not answer within "
+                f"{args.test_timeout:g} s: {result.error}\n"
+                "  (is the proxy running with this config? restart it after an edit)",
+                file=sys.stderr,
+            )
+            return EXIT_UNVERIFIED
+        print(f"ok: {url}: {result.tools} tool(s), {result.latency_ms:g} ms")
+    return 0
+
+
+def server_remove(args: argparse.Namespace) -> int:
+    try:
+        path = config_path(args)
+        name = _name(args)
+        config = try_load(path) if args.test else None
+        result = registry.remove_server(path, name, dry_run=args.dry_run)
+    except ConfigError as exc:
+        return report(exc, "nothing changed:")
+    warn(result.warnings)
+    if not result.written:
+        sys.stdout.write(result.diff())
+        print("dry run: nothing was written", file=sys.stderr)
+        return 0
+    print(f"removed '{name}' from {path} (backup {result.backup.id if result.backup else '-'})")
+    if args.test:
+        from mcp_central.ops import check
+
+        base = proxy_url(args.proxy_url, config)
+        url = check.route_url(base, name, "streamable-http")
+        print(f"testing that {url} is gone (up to {args.test_timeout:g} s) …", file=sys.stderr)
+        gone, last = asyncio.run(check.wait_for_gone(url, token_for(args.token, config), args.test_timeout))
+        if not gone:
+            print(
+                f"mcp-central: the config was changed, but {url} still answers ({last}) after "
+                f"{args.test_timeout:g} s\n  (restart the proxy so it reads the new config)",
+                file=sys.stderr,
+            )
+            return EXIT_UNVERIFIED
+        print(f"ok: {url} is gone (404)")
+    return 0
+
+
+def server_list(args: argparse.Namespace) -> int:
+    try:
+        rows = registry.list_servers(config_path(args))
+    except ConfigError as exc:
+        return report(exc)
+    sys.stdout.write(registry.format_rows(rows, args.format))
+    return 0
+
+
+def config_backups(args: argparse.Namespace) -> int:
+    try:
+        path = config_path(args)
+    except ConfigError as exc:
+        return report(exc)
+    found = edit.backups(path)
+    if not found:
+        print(f"no backups of {path}", file=sys.stderr)
+        return 0
+    print(f"{'ID':<26}  {'CREATED (UTC)':<19}  {'BYTES':>7}  PATH")
+    for item in found:
+        created = item.created.strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{item.id:<26}  {created:<19}  {item.size:>7}  {item.path}")
+    return 0
+
+
+def config_rollback(args: argparse.Namespace) -> int:
+    try:
+        path = config_path(args)
+        restored, saved = edit.rollback(path, args.id)
+    except ConfigError as exc:
+        return report(exc, "nothing changed:")
+    undo = f"; the replaced file is backup {saved.id}" if saved else ""
+    print(f"restored {path} from backup {restored.id}{undo}")
+    return 0

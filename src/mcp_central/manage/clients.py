@@ -1,0 +1,169 @@
+"""Ready-to-paste client configuration for every route, in each client's own current format.
+
+Each client spells the same three facts differently (route URL, transport, bearer token):
+
+    claude-code  .mcp.json {"mcpServers": {N: {"type": "http"|"sse", "url", "headers"}}},
+                 or `claude mcp add --transport http …` lines; ${VAR} expanded by Claude Code
+    vscode       .vscode/mcp.json {"servers": {N: {"type": "http"|"sse", "url", "headers"}},
+                 "inputs": [promptString]}; the token is prompted once, ${input:ID}
+    gemini       settings.json {"mcpServers": {N: {"httpUrl"|"url", "headers"}}}; ${VAR} expanded
+    codex        config.toml [mcp_servers.N] url, bearer_token_env_var (streamable HTTP only)
+    cursor       .cursor/mcp.json {"mcpServers": {N: {"url", "headers"}}}; ${env:VAR}
+    open-webui   TOOL_SERVER_CONNECTIONS entries {"type": "mcp", "url", "auth_type", "key", …}
+                 (streamable HTTP only; the key is filled in by compose from ${VAR})
+
+Tokens are never written: each format names the variable (or prompt) that supplies them. This
+module builds text only; it reads no files and makes no connections.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+
+CLIENTS = ("claude-code", "vscode", "gemini", "codex", "cursor", "open-webui")
+STREAMABLE_ONLY = {"codex", "open-webui"}
+VSCODE_INPUT = "mcp-central-token"
+
+
+class ClientsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    url: str
+    transport: str  # "http" (streamable HTTP, /NAME/mcp) or "sse" (legacy, /NAME/sse)
+
+
+def routes(base_url: str, names: list[str], transport: str) -> list[Route]:
+    leaf = "mcp" if transport == "http" else "sse"
+    return [Route(name, f"{base_url.rstrip('/')}/{name}/{leaf}", transport) for name in names]
+
+
+def render(client: str, items: list[Route], token_env: str | None, as_commands: bool = False) -> str:
+    if client not in CLIENTS:
+        raise ClientsError(f"unknown client {client!r} (known: {', '.join(CLIENTS)})")
+    if client in STREAMABLE_ONLY and any(r.transport != "http" for r in items):
+        raise ClientsError(f"{client} connects over streamable HTTP only: drop --transport sse")
+    if as_commands:
+        if client != "claude-code":
+            raise ClientsError("--commands is available for claude-code only")
+        return _claude_commands(items, token_env)
+    renderer: Callable[[list[Route], str | None], str] = {
+        "claude-code": _claude_code,
+        "vscode": _vscode,
+        "gemini": _gemini,
+        "codex": _codex,
+        "cursor": _cursor,
+        "open-webui": _open_webui,
+    }[client]
+    return renderer(items, token_env)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, indent=2) + "\n"
+
+
+def _bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _with_headers(entry: dict[str, object], headers: dict[str, str]) -> dict[str, object]:
+    if headers:
+        entry["headers"] = headers
+    return entry
+
+
+def _claude_code(items: list[Route], token_env: str | None) -> str:
+    headers = _bearer(f"${{{token_env}}}" if token_env else None)
+    servers = {r.name: _with_headers({"type": r.transport, "url": r.url}, headers) for r in items}
+    return _json({"mcpServers": servers})
+
+
+def _claude_commands(items: list[Route], token_env: str | None) -> str:
+    lines = []
+    for r in items:
+        parts = ["claude", "mcp", "add", "--transport", r.transport]
+        line = shlex.join(parts)
+        if token_env:
+            # Double quotes: the shell fills in the token when the line runs.
+            line += f' --header "Authorization: Bearer ${token_env}"'
+        lines.append(f"{line} {shlex.quote(r.name)} {shlex.quote(r.url)}")
+    return "\n".join(lines) + "\n"
+
+
+def _vscode(items: list[Route], token_env: str | None) -> str:
+    headers = _bearer(f"${{input:{VSCODE_INPUT}}}" if token_env else None)
+    document: dict[str, object] = {
+        "servers": {r.name: _with_headers({"type": r.transport, "url": r.url}, headers) for r in items}
+    }
+    if token_env:
+        document["inputs"] = [
+            {
+                "type": "promptString",
+                "id": VSCODE_INPUT,
+                "description": f"mcp-central bearer token (the value of {token_env})",
+                "password": True,
+            }
+        ]
+    return _json(document)
+
+
+def _gemini(items: list[Route], token_env: str | None) -> str:
+    headers = _bearer(f"${{{token_env}}}" if token_env else None)
+    servers = {
+        r.name: _with_headers({"httpUrl" if r.transport == "http" else "url": r.url}, headers) for r in items
+    }
+    return _json({"mcpServers": servers})
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _codex(items: list[Route], token_env: str | None) -> str:
+    blocks = []
+    for r in items:
+        key = r.name if _BARE_KEY.match(r.name) else json.dumps(r.name)
+        lines = [f"[mcp_servers.{key}]", f"url = {json.dumps(r.url)}"]
+        if token_env:
+            lines.append(f"bearer_token_env_var = {json.dumps(token_env)}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def _cursor(items: list[Route], token_env: str | None) -> str:
+    headers = _bearer(f"${{env:{token_env}}}" if token_env else None)
+    servers = {r.name: _with_headers({"url": r.url}, headers) for r in items}
+    return _json({"mcpServers": servers})
+
+
+def _open_webui(items: list[Route], token_env: str | None) -> str:
+    connections = [
+        {
+            "type": "mcp",
+            "url": r.url,
+            "path": "",
+            "auth_type": "bearer" if token_env else "none",
+            "key": f"${{{token_env}}}" if token_env else "",
+            "config": {"enable": True},
+            "info": {"id": r.name, "name": r.name, "description": f"mcp-central route /{r.name}"},
+        }
+        for r in items
+    ]
+    return _json(connections)
+
+
+WHERE = {
+    "claude-code": "save as .mcp.json in your project (or run the lines from --commands)",
+    "vscode": "save as .vscode/mcp.json (VS Code prompts for the token once)",
+    "gemini": "merge into ~/.gemini/settings.json (or .gemini/settings.json in a project)",
+    "codex": "append to ~/.codex/config.toml; export the token variable before starting codex",
+    "cursor": "save as .cursor/mcp.json (project) or ~/.cursor/mcp.json; Cursor fills in ${env:…}",
+    "open-webui": "set as TOOL_SERVER_CONNECTIONS in Open WebUI's compose environment "
+    "(compose fills in ${…}), or enter each in Admin Settings → External Tools as MCP (Streamable HTTP)",
+}
