@@ -29,7 +29,9 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_config_flag(add)
     stdio = add.add_argument_group("stdio server")
     stdio.add_argument("--command", help="executable to start (e.g. uvx, npx, mcp-server-time)")
-    stdio.add_argument("--arg", action="append", default=[], help="one argument (repeat in order)")
+    stdio.add_argument(
+        "--arg", action="append", default=[], help="one argument (repeat in order; --arg=-x for a dash)"
+    )
     stdio.add_argument("--env", action="append", default=[], help="KEY=VALUE for the process (repeat)")
     remote = add.add_argument_group("remote server")
     remote.add_argument("--url", dest="server_url", help="SSE or streamable-HTTP URL of the server")
