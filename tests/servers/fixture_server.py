@@ -15,6 +15,7 @@ import asyncio
 import os
 import sys
 
+import anyio
 import mcp_types as types
 from mcp.server.mcpserver import Context, MCPServer
 
@@ -78,14 +79,27 @@ async def progress(steps: int, ctx: Context) -> str:
 
 
 _gates: dict[str, asyncio.Event] = {}
+_cancelled_gates: list[str] = []
 
 
 @server.tool()
 async def gated(gate: str, ctx: Context) -> str:
     """Report progress, then wait until `open_gate(gate)` is called; answers 'passed <gate>'."""
     await ctx.report_progress(1, 2, f"waiting at {gate}")
-    await _gates.setdefault(gate, asyncio.Event()).wait()
+    try:
+        await _gates.setdefault(gate, asyncio.Event()).wait()
+    except BaseException:  # cancelled (notifications/cancelled): record and announce it for the tests
+        _cancelled_gates.append(gate)
+        with anyio.CancelScope(shield=True):
+            await ctx.session.send_resource_updated(f"gate://{gate}")
+        raise
     return f"passed {gate}"
+
+
+@server.tool()
+def cancelled_gates() -> list[str]:
+    """The gates whose `gated` call was cancelled while waiting."""
+    return _cancelled_gates
 
 
 @server.tool()

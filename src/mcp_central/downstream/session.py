@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp_central.config.model import ServerConfig
 from mcp_central.core import jsonrpc, protocol
@@ -21,6 +21,10 @@ from mcp_central.errors import INVALID_REQUEST, UpstreamError, to_jsonrpc_error
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.pool import IsolatedPool
+
+if TYPE_CHECKING:
+    from mcp_central.downstream.listen import Listener
+    from mcp_central.downstream.modern import Exchange
 
 log = logging.getLogger("mcp_central.downstream")
 
@@ -34,6 +38,10 @@ class ServerRoute:
     pool: IsolatedPool | None
     auth_tokens: tuple[str, ...]
     sessions: dict[str, Session] = field(default_factory=dict)
+    parked: dict[str, Exchange] = field(default_factory=dict)
+    """Stateless (2026-07-28) requests waiting for the client's input, by their ``requestState``."""
+    listeners: set[Listener] = field(default_factory=set)
+    """Open ``subscriptions/listen`` streams."""
 
     async def open_link(self, client_capabilities: dict[str, Any]) -> UpstreamLink:
         """The link a new session talks to; ``UpstreamError`` if there is none to be had."""
@@ -54,6 +62,12 @@ class ServerRoute:
     async def close(self) -> None:
         for session in list(self.sessions.values()):
             session.close()
+        for listener in list(self.listeners):
+            listener.end()
+        if self.link is not None:
+            for exchange in list(self.parked.values()):
+                exchange.end(self.link)
+        self.parked.clear()
 
 
 class Session:

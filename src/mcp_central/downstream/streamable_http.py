@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from mcp_central.core import jsonrpc, protocol
+from mcp_central.core import jsonrpc, modern, protocol
+from mcp_central.downstream import modern as stateless
 from mcp_central.downstream import resumable
 from mcp_central.downstream.channel import Channel, ChannelClosed
 from mcp_central.downstream.http import (
@@ -158,6 +159,9 @@ async def _post(route: ServerRoute, scope: Scope, receive: Receive, send: Send) 
         )
         return
 
+    if modern.is_modern(message, header(scope, b"mcp-protocol-version")):
+        await stateless.handle(route, scope, receive, send, message)
+        return
     if message.get("method") == "initialize":
         await _initialize(route, message, send)
         return

@@ -224,6 +224,31 @@ class UpstreamLink:
                 jsonrpc.error_response(server_request_id, METHOD_NOT_FOUND, "the client session ended")
             )
 
+    def follow_logs(self, owner: Downstream, level: str) -> None:
+        """Let ``owner`` hear log messages at ``level`` and up (attached; the upstream's level follows)."""
+        self._sessions.add(owner)
+        new_level = self._log_levels.set(owner, level)
+        if new_level is not None:
+            self._spawn(self._call_quietly("logging/setLevel", {"level": new_level}))
+
+    async def subscribe(self, owner: Downstream, uris: list[str]) -> list[str]:
+        """Subscribe ``owner`` to resource updates for ``uris``; the ones the upstream accepted."""
+        if self.state is not LinkState.READY:
+            await self.ensure_ready()
+        accepted = []
+        for uri in uris:
+            if self._subscriptions.subscribe(owner, uri):
+                try:
+                    async with asyncio.timeout(self.server.timeout):
+                        reply = await self._call("resources/subscribe", {"uri": uri})
+                except (TimeoutError, UpstreamError):
+                    reply = {"error": {}}
+                if "error" in reply:
+                    self._subscriptions.unsubscribe(owner, uri)
+                    continue
+            accepted.append(uri)
+        return accepted
+
     async def forward_request(self, session: Downstream, message: Message) -> None:
         """Send a client request upstream; its answer arrives later through ``session.deliver``."""
         if self.state is not LinkState.READY:

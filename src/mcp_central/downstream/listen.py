@@ -1,0 +1,111 @@
+"""``subscriptions/listen`` (2026-07-28): a long-lived POST reply carrying opted-in change notifications.
+
+The listener attaches to the route's shared upstream link like a session, but hears only what it
+opted into (list changes the upstream can announce, updates of the resources it named), each
+tagged with its subscription id. The first event acknowledges what was agreed. When the gateway
+shuts down, the subscription ends gracefully with a result; when the client leaves, the listener
+detaches (and upstream subscriptions nobody else holds are dropped).
+
+It must not know upstream transports; ``downstream.modern`` has already checked the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mcp_central.core import jsonrpc, modern
+from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.http import (
+    KEEPALIVE_SECONDS,
+    respond_json,
+    send_event,
+    start_event_stream,
+    watch_disconnect,
+)
+from mcp_central.downstream.session import ServerRoute
+from mcp_central.errors import UpstreamError, error_response, to_jsonrpc_error
+from mcp_central.types import Message, Receive, RequestId, Send
+from mcp_central.upstream.link import UpstreamLink
+
+
+class Listener:
+    """One ``subscriptions/listen`` stream: the link's ``Downstream`` for change notifications."""
+
+    client_capabilities: dict[str, Any] = {}
+
+    def __init__(self, subscription_id: RequestId, agreed: dict[str, Any]) -> None:
+        self.subscription_id = subscription_id
+        self.methods = modern.listened_methods(agreed)
+        self.channel = Channel()
+        self.ending = False
+
+    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
+        if message.get("method") in self.methods:
+            self.channel.put(modern.tagged(message, self.subscription_id))
+
+    def end(self) -> None:
+        """The gateway is stopping: finish the subscription with a result, then close."""
+        self.ending = True
+        meta = {modern.META_SUBSCRIPTION_ID: self.subscription_id}
+        self.channel.put(
+            jsonrpc.result_response(self.subscription_id, {"resultType": "complete", "_meta": meta})
+        )
+        self.channel.close()
+
+
+async def serve(
+    route: ServerRoute, link: UpstreamLink, message: Message, receive: Receive, send: Send
+) -> None:
+    request_id = message["id"]
+    try:
+        agreed = modern.listen_agreement(message.get("params"))
+        await link.ensure_ready()
+    except modern.Rejection as rejection:
+        await respond_json(send, rejection.status, error_response(request_id, rejection.error()))
+        return
+    except UpstreamError as exc:
+        await respond_json(send, 200, error_response(request_id, to_jsonrpc_error(exc)))
+        return
+    listener = Listener(request_id, agreed)
+    try:
+        uris = agreed.get("resourceSubscriptions")
+        if uris:
+            accepted = await link.subscribe(listener, uris)
+            if accepted:
+                agreed["resourceSubscriptions"] = accepted
+            else:
+                del agreed["resourceSubscriptions"]
+            listener.methods = modern.listened_methods(agreed)
+        link.attach(listener)
+        route.listeners.add(listener)
+        await _stream(listener, agreed, receive, send)
+    finally:
+        route.listeners.discard(listener)
+        link.detach(listener)
+
+
+async def _stream(listener: Listener, agreed: dict[str, Any], receive: Receive, send: Send) -> None:
+    watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive, listener.channel))
+    try:
+        await start_event_stream(send)
+        acknowledged = {
+            "jsonrpc": "2.0",
+            "method": "notifications/subscriptions/acknowledged",
+            "params": {"notifications": agreed},
+        }
+        await send_event(send, modern.tagged(acknowledged, listener.subscription_id))
+        while True:
+            try:
+                item = await listener.channel.get(timeout=KEEPALIVE_SECONDS)
+            except TimeoutError:
+                await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
+                continue
+            except ChannelClosed:
+                break
+            await send_event(send, item)
+        await send({"type": "http.response.body", "body": b""})
+    except OSError:
+        pass
+    finally:
+        watcher.cancel()

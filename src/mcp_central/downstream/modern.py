@@ -1,0 +1,283 @@
+"""Stateless 2026-07-28 requests on ``/{name}/mcp``: one POST, one exchange, no session.
+
+A modern request is checked (``core.modern``), stripped of its envelope and forwarded over the
+route's shared upstream link by an ``Exchange`` — a one-request stand-in for a session. Its answer
+comes back as one JSON body, or as an SSE stream when progress or opted-in log messages come first.
+Closing that stream cancels the request upstream.
+
+Server→client requests become Multi Round-Trip results: the upstream's ``sampling/createMessage``
+(or elicitation, roots) is answered to the client as ``resultType: "input_required"`` with an
+unguessable ``requestState``; the upstream request stays parked until the client retries with
+``inputResponses``, which go upstream as the answers, and the retry then carries on to the result.
+
+``subscriptions/listen`` lives in ``downstream.listen``. This module must not know upstream
+transports; isolated routes (a link per session) cannot serve stateless requests and say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from typing import Any
+
+import orjson
+
+from mcp_central.core import jsonrpc, modern
+from mcp_central.core.fanout import LEVELS
+from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.http import (
+    JSON,
+    KEEPALIVE_SECONDS,
+    header,
+    respond,
+    respond_json,
+    send_event,
+    start_event_stream,
+)
+from mcp_central.downstream.session import ServerRoute
+from mcp_central.errors import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    UpstreamError,
+    error_response,
+    to_jsonrpc_error,
+)
+from mcp_central.types import Message, Receive, RequestId, Scope, Send
+from mcp_central.upstream.link import UpstreamLink
+
+PARK_GRACE_SECONDS = 30.0
+"""How long past the server's ``timeout`` a request waiting for the client's input is kept."""
+_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+
+
+class Exchange:
+    """One modern request in flight on a shared link: the link's ``Downstream`` for that request."""
+
+    def __init__(
+        self, route: ServerRoute, message: Message, envelope: modern.Envelope, principal: str
+    ) -> None:
+        self.route = route
+        self.request_id: RequestId = message["id"]
+        self.method: str = message["method"]
+        self.name = (message.get("params") or {}).get(modern.NAMED.get(self.method, ""))
+        self.client_capabilities = envelope.capabilities
+        self.log_rank = _RANK.get(envelope.log_level, -1) if envelope.log_level else None
+        self.principal = principal
+        self.channel = Channel()
+        self.inputs: dict[str, Message] = {}
+        """Server→client requests waiting for the client's ``inputResponses``, by key (our proxy id)."""
+        self.follows_logs = False
+        self.parked = False
+        """Waiting for the client's retry: its reply is written, a dropped connection cancels nothing."""
+        self.done = False
+        self.expiry: asyncio.TimerHandle | None = None
+
+    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
+        method = message.get("method")
+        if method is None or "id" in message or method == "notifications/progress":
+            self.channel.put(message)
+        elif method == "notifications/message" and self.log_rank is not None:
+            level = (message.get("params") or {}).get("level")
+            if _RANK.get(str(level), len(LEVELS)) >= self.log_rank:
+                self.channel.put(message)
+        # Anything else (list changes, resource updates) belongs on subscriptions/listen streams.
+
+    def matches(self, message: Message, principal: str) -> bool:
+        name = (message.get("params") or {}).get(modern.NAMED.get(self.method, ""))
+        return message.get("method") == self.method and name == self.name and principal == self.principal
+
+    def end(self, link: UpstreamLink) -> None:
+        """Stop: cancel what is still in flight upstream and refuse its open server→client requests."""
+        if self.expiry is not None:
+            self.expiry.cancel()
+        self.channel.close()
+        link.detach(self)
+
+
+async def handle(route: ServerRoute, scope: Scope, receive: Receive, send: Send, message: Message) -> None:
+    """Serve one modern POST (the caller has decoded it and seen that it is modern)."""
+    request_id = message.get("id")
+    try:
+        envelope = modern.check_request(message, lambda name: header(scope, name.encode()))
+        if "id" not in message:
+            await respond(send, 202)  # no client→server notification is defined over HTTP: accept, drop
+            return
+        if not isinstance(request_id, str | int) or isinstance(request_id, bool):
+            raise modern.Rejection(INVALID_REQUEST, "a request id must be a string or an integer")
+        link = route.link
+        if link is None:
+            # Not a modern error on purpose: dual-era clients then fall back to initialize and get a
+            # session of their own, which is what an isolated (stateful) server needs.
+            raise modern.Rejection(
+                INVALID_REQUEST,
+                f"'{route.name}' gives each client session its own upstream (sessionMode 'isolated'): "
+                "connect with initialize (protocol 2025-11-25 or earlier)",
+            )
+        if message["method"] in modern.REMOVED:
+            raise modern.Rejection(
+                METHOD_NOT_FOUND, f"'{message['method']}' does not exist in protocol 2026-07-28"
+            )
+    except modern.Rejection as rejection:
+        await respond_json(send, rejection.status, error_response(request_id, rejection.error()))
+        return
+    if message["method"] == "server/discover":
+        await _discover(link, message, send)
+    elif message["method"] == "subscriptions/listen":
+        from mcp_central.downstream import listen
+
+        await listen.serve(route, link, message, receive, send)
+    else:
+        await _exchange(route, link, message, envelope, scope, receive, send)
+
+
+async def _discover(link: UpstreamLink, message: Message, send: Send) -> None:
+    try:
+        await link.ensure_ready()
+    except UpstreamError as exc:
+        await respond_json(send, 200, error_response(message["id"], to_jsonrpc_error(exc)))
+        return
+    result = modern.discover_result(link.init_result or {})
+    await respond_json(send, 200, jsonrpc.result_response(message["id"], result))
+
+
+def _principal(scope: Scope) -> str:
+    """Who asked, for binding a ``requestState`` to its caller (a digest: tokens are not kept)."""
+    return hashlib.sha256((header(scope, b"authorization") or "").encode()).hexdigest()
+
+
+async def _exchange(
+    route: ServerRoute,
+    link: UpstreamLink,
+    message: Message,
+    envelope: modern.Envelope,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    params = message.get("params") or {}
+    principal = _principal(scope)
+    state = params.get("requestState")
+    if state is not None:
+        exchange = route.parked.pop(state, None) if isinstance(state, str) else None
+        if exchange is None or not exchange.matches(message, principal):
+            if exchange is not None:
+                route.parked[state] = exchange  # not this caller's: leave it for its owner
+            error = {
+                "code": INVALID_PARAMS,
+                "message": "requestState is unknown, expired or not for this request",
+            }
+            await respond_json(send, 400, error_response(message["id"], error))
+            return
+        exchange.parked = False
+        if exchange.expiry is not None:
+            exchange.expiry.cancel()
+        await _answer_inputs(link, exchange, params.get("inputResponses"))
+    else:
+        exchange = Exchange(route, message, envelope, principal)
+        if exchange.log_rank is not None and envelope.log_level is not None:
+            exchange.follows_logs = True
+            link.follow_logs(exchange, envelope.log_level)
+        try:
+            await link.forward_request(exchange, modern.upstream_request(message))
+        except UpstreamError as exc:
+            exchange.deliver(error_response(exchange.request_id, to_jsonrpc_error(exc)), None)
+    await _reply(route, link, exchange, message["id"], receive, send)
+
+
+async def _answer_inputs(link: UpstreamLink, exchange: Exchange, responses: Any) -> None:
+    """Send the client's ``inputResponses`` upstream as answers to the requests they belong to."""
+    if not isinstance(responses, dict):
+        return  # nothing answered: the same inputs are asked for again
+    for key, value in responses.items():
+        request = exchange.inputs.pop(key, None)
+        if request is not None:
+            answer = {"jsonrpc": "2.0", "id": request["id"], "result": value}
+            await link.forward_response(exchange, answer)
+
+
+async def _reply(
+    route: ServerRoute,
+    link: UpstreamLink,
+    exchange: Exchange,
+    reply_id: RequestId,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Write what the exchange brings as this POST's reply, until its answer or an input request."""
+    watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, exchange, link))
+    streaming = False
+    try:
+        while True:
+            if exchange.inputs:
+                await _finish(send, streaming, _park(route, link, exchange, reply_id))
+                return
+            try:
+                item = await exchange.channel.get(timeout=KEEPALIVE_SECONDS if streaming else None)
+            except TimeoutError:
+                await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
+                continue
+            except ChannelClosed:
+                return  # cancelled: the client is gone
+            if "method" in item and "id" in item:
+                exchange.inputs[str(item["id"])] = item  # one round trip each: the next waits in the channel
+                continue
+            if "method" not in item:
+                exchange.done = True
+                await _finish(send, streaming, _final(link, exchange, item, reply_id))
+                if exchange.follows_logs:
+                    link.detach(exchange)
+                return
+            if not streaming:
+                await start_event_stream(send)
+                streaming = True
+            await send_event(send, item)
+    finally:
+        watcher.cancel()
+
+
+def _final(link: UpstreamLink, exchange: Exchange, answer: Message, reply_id: RequestId) -> Message:
+    answer["id"] = reply_id
+    result = answer.get("result")
+    if isinstance(result, dict):
+        server_info = (link.init_result or {}).get("serverInfo")
+        modern.complete(result, exchange.method, server_info)
+    return answer
+
+
+def _park(route: ServerRoute, link: UpstreamLink, exchange: Exchange, reply_id: RequestId) -> Message:
+    """Keep the exchange for the client's retry; the ``InputRequiredResult`` that asks for its inputs."""
+    token = secrets.token_urlsafe(24)
+    route.parked[token] = exchange
+    exchange.parked = True
+
+    def expire() -> None:
+        if route.parked.get(token) is exchange:
+            del route.parked[token]
+            exchange.end(link)
+
+    exchange.expiry = asyncio.get_running_loop().call_later(route.server.timeout + PARK_GRACE_SECONDS, expire)
+    return jsonrpc.result_response(reply_id, modern.input_required(exchange.inputs, token))
+
+
+async def _finish(send: Send, streaming: bool, message: Message) -> None:
+    body = orjson.dumps(message)
+    if streaming:
+        await send_event(send, message)
+        await send({"type": "http.response.body", "body": b""})
+        return
+    error = message.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    status = modern.HTTP_STATUS.get(code, 200) if isinstance(code, int) else 200
+    await respond(send, status, body, JSON)
+
+
+async def _cancel_on_disconnect(receive: Receive, exchange: Exchange, link: UpstreamLink) -> None:
+    """A modern client cancels by closing the connection: end the request upstream."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            if not (exchange.parked or exchange.done):
+                exchange.end(link)
+            return
