@@ -1,0 +1,178 @@
+"""`mcp-central clients`: each client's configuration, compared with the shape of that client's
+documented example (restated here in our own words), and its URLs proven against a running proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FIXTURE_SERVER, free_port
+from manage_helpers import cli, serving
+from mcp_central.ops.check import check_route
+
+BASE = "http://linuxserver.lan:9090"
+
+# The documented shape of one remote server with a bearer token, per client.
+DOCUMENTED: dict[str, Any] = {
+    # Claude Code .mcp.json: "type" http|sse, "url", "headers"; ${VAR} expanded by Claude Code.
+    "claude-code": {"mcpServers": {"api": {"type": "http", "url": "https://a.example/mcp",
+                                           "headers": {"Authorization": "Bearer ${API_TOKEN}"}}}},
+    # VS Code mcp.json: top-level "servers" and "inputs" (promptString, password) used as ${input:id}.
+    "vscode": {"servers": {"api": {"type": "http", "url": "https://a.example/mcp",
+                                   "headers": {"Authorization": "Bearer ${input:api-token}"}}},
+               "inputs": [{"type": "promptString", "id": "api-token", "description": "Token",
+                           "password": True}]},
+    # Gemini CLI settings.json: "httpUrl" for streamable HTTP ("url" is SSE), "headers".
+    "gemini": {"mcpServers": {"api": {"httpUrl": "https://a.example/mcp",
+                                      "headers": {"Authorization": "Bearer $API_TOKEN"}}}},
+    # Cursor mcp.json: "url" and "headers"; ${env:NAME} interpolation.
+    "cursor": {"mcpServers": {"api": {"url": "https://a.example/mcp",
+                                      "headers": {"Authorization": "Bearer ${env:API_TOKEN}"}}}},
+    # Open WebUI tool-server connections (TOOL_SERVER_CONNECTIONS / Admin → External Tools).
+    "open-webui": [{"type": "mcp", "url": "https://a.example/mcp", "path": "", "auth_type": "bearer",
+                    "key": "secret", "config": {"enable": True},
+                    "info": {"id": "api", "name": "api", "description": "d"}}],
+    # Codex config.toml: a [mcp_servers.NAME] table with url and bearer_token_env_var.
+    "codex": {"mcp_servers": {"api": {"url": "https://a.example/mcp", "bearer_token_env_var": "API_TOKEN"}}},
+}  # fmt: skip
+
+
+def shape(value: Any) -> Any:
+    """Keys and value types, recursively; a map of servers is keyed by a placeholder."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return type(value).__name__
+
+
+def per_server(client: str, document: Any) -> Any:
+    """The document with its server map reduced to one entry named 'api' (for shape comparison)."""
+    if client == "open-webui":
+        return document[:1]
+    key = {"vscode": "servers", "codex": "mcp_servers"}.get(client, "mcpServers")
+    first = next(iter(document[key].values()))
+    return {**document, key: {"api": first}}
+
+
+def render(capsys: pytest.CaptureFixture[str], client: str, *extra: str) -> Any:
+    run = cli(capsys, "clients", "--client", client, "--base-url", BASE, "--token-env", "MCP_PROXY_TOKEN",
+              "--server", "postgres", "fetch", *extra)  # fmt: skip
+    assert run.code == 0, run.err
+    return tomllib.loads(run.out) if client == "codex" else json.loads(run.out)
+
+
+@pytest.mark.parametrize("client", sorted(DOCUMENTED))
+def test_matches_the_documented_shape(capsys: pytest.CaptureFixture[str], client: str) -> None:
+    document = render(capsys, client)
+    assert shape(per_server(client, document)) == shape(DOCUMENTED[client])
+
+
+def test_urls_and_token_references(capsys: pytest.CaptureFixture[str]) -> None:
+    claude = render(capsys, "claude-code")["mcpServers"]
+    assert list(claude) == ["postgres", "fetch"]
+    assert claude["fetch"] == {
+        "type": "http", "url": f"{BASE}/fetch/mcp", "headers": {"Authorization": "Bearer ${MCP_PROXY_TOKEN}"},
+    }  # fmt: skip
+    vscode = render(capsys, "vscode")
+    input_id = vscode["inputs"][0]["id"]
+    assert vscode["servers"]["postgres"]["headers"]["Authorization"] == f"Bearer ${{input:{input_id}}}"
+    assert vscode["inputs"][0]["password"] is True
+    assert render(capsys, "gemini")["mcpServers"]["fetch"]["httpUrl"] == f"{BASE}/fetch/mcp"
+    assert render(capsys, "cursor")["mcpServers"]["fetch"]["headers"] == {
+        "Authorization": "Bearer ${env:MCP_PROXY_TOKEN}"
+    }
+    codex = render(capsys, "codex")["mcp_servers"]
+    assert codex["postgres"] == {"url": f"{BASE}/postgres/mcp", "bearer_token_env_var": "MCP_PROXY_TOKEN"}
+    webui = render(capsys, "open-webui")
+    assert [(c["url"], c["info"]["id"], c["key"]) for c in webui] == [
+        (f"{BASE}/postgres/mcp", "postgres", "${MCP_PROXY_TOKEN}"),
+        (f"{BASE}/fetch/mcp", "fetch", "${MCP_PROXY_TOKEN}"),
+    ]
+
+
+def test_legacy_sse_where_the_client_has_it(capsys: pytest.CaptureFixture[str]) -> None:
+    claude = render(capsys, "claude-code", "--transport", "sse")["mcpServers"]["postgres"]
+    assert (claude["type"], claude["url"]) == ("sse", f"{BASE}/postgres/sse")  # the seed's own client config
+    assert render(capsys, "vscode", "--transport", "sse")["servers"]["fetch"]["type"] == "sse"
+    gemini = render(capsys, "gemini", "--transport", "sse")["mcpServers"]["fetch"]
+    assert gemini["url"] == f"{BASE}/fetch/sse" and "httpUrl" not in gemini
+    for client in ("codex", "open-webui"):
+        run = cli(
+            capsys, "clients", "--client", client, "--base-url", BASE, "--server", "x", "--transport", "sse"
+        )
+        assert run.code == 1
+        assert "streamable HTTP only" in run.err
+
+
+def test_claude_mcp_add_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    run = cli(capsys, "clients", "--client", "claude-code", "--commands", "--base-url", BASE,
+              "--token-env", "MCP_PROXY_TOKEN", "--server", "postgres", "fetch")  # fmt: skip
+    lines = run.out.splitlines()
+    assert len(lines) == 2
+    argv = shlex.split(lines[1])
+    # `claude mcp add [options] <name> <url>`: options first, then name and URL.
+    assert argv[:5] == ["claude", "mcp", "add", "--transport", "http"]
+    assert argv[5:7] == ["--header", "Authorization: Bearer $MCP_PROXY_TOKEN"]  # the shell fills it in
+    assert argv[7:] == ["fetch", f"{BASE}/fetch/mcp"]
+
+
+def test_routes_and_token_come_from_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MCP_PROXY_TOKEN", "tok")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "mcpProxy": {"baseURL": "http://gw.lan:9090/prefix",
+                     "options": {"authTokens": ["${MCP_PROXY_TOKEN}"]}},
+        "mcpServers": {"a": {"command": "x"}, "off": {"command": "x", "options": {"disabled": True}},
+                       "open": {"command": "x", "options": {"authTokens": []}}},
+    }))  # fmt: skip
+    run = cli(capsys, "clients", "--client", "cursor", "-c", str(config))
+    assert run.code == 0, run.err
+    servers = json.loads(run.out)["mcpServers"]
+    assert list(servers) == ["a", "open"]  # disabled servers have no route
+    assert servers["a"]["url"] == "http://gw.lan:9090/prefix/a/mcp"
+    assert "MCP_PROXY_TOKEN" in run.err  # told where the token comes from
+    assert servers["a"]["headers"] == {"Authorization": "Bearer ${env:MCP_PROXY_TOKEN}"}
+
+    unknown = cli(capsys, "clients", "--client", "cursor", "-c", str(config), "--server", "nope")
+    assert unknown.code == 1
+    assert f"{config}: mcpServers.nope: no such enabled server (enabled: a, open)" in unknown.err
+    nothing = cli(capsys, "clients", "--client", "cursor")
+    assert nothing.code == 1
+    assert "--server NAME" in nothing.err
+
+
+def test_generated_urls_answer_on_a_running_proxy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Take the URLs out of a generated config and connect to each with the official SDK."""
+    monkeypatch.setenv("MCP_PROXY_TOKEN", "tok")
+    port = free_port()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "mcpProxy": {"baseURL": f"http://127.0.0.1:{port}", "addr": f"127.0.0.1:{port}",
+                     "options": {"authTokens": ["${MCP_PROXY_TOKEN}"]}},
+        "mcpServers": {"fixture": {"command": sys.executable,
+                                   "args": [str(FIXTURE_SERVER), "--transport", "stdio"]}},
+    }))  # fmt: skip
+    with serving(config, port, {"MCP_PROXY_TOKEN": "tok"}):
+        for transport, sdk in (("http", "streamable-http"), ("sse", "sse")):
+            run = cli(
+                capsys, "clients", "--client", "claude-code", "-c", str(config), "--transport", transport
+            )
+            entry = json.loads(run.out)["mcpServers"]["fixture"]
+            # Expand ${MCP_PROXY_TOKEN} from the environment, as Claude Code does.
+            token = os.path.expandvars(entry["headers"]["Authorization"]).removeprefix("Bearer ")
+            assert token == "tok"
+            result = asyncio.run(check_route("fixture", entry["url"], sdk, token, 20))
+            assert result.ok, result.error
