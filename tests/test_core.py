@@ -8,6 +8,7 @@ from mcp_central.config.model import NameFilter
 from mcp_central.core import jsonrpc, protocol
 from mcp_central.core.filters import allows, filter_listed
 from mcp_central.core.requests import RequestTable
+from mcp_central.core.tasks import TaskOwners, creates_task, task_id_of
 from mcp_central.downstream.origin import OriginPolicy
 
 
@@ -162,3 +163,20 @@ def test_log_levels_upstream_gets_the_most_verbose() -> None:
     assert levels.wants("a", "info") is False and levels.wants("a", "error") is True
     assert levels.wants("c", "debug") is True  # no level set: everything
     assert levels.drop("b") == "warning"
+
+
+def test_tasks_belong_to_their_creator() -> None:
+    owners: TaskOwners[str] = TaskOwners()
+    assert creates_task({"method": "tools/call", "params": {"name": "x", "task": {"ttl": 1}}})
+    assert not creates_task({"method": "tools/call", "params": {"name": "x"}})
+    assert task_id_of({"task": {"taskId": "t1"}}) == "t1" and task_id_of({"taskId": "t2"}) == "t2"
+    owners.claim("alice", "t1")
+    owners.claim("bob", "t1")  # a later claim never steals a task
+    owners.claim("bob", "t2")
+    assert owners.allows("alice", "t1") and not owners.allows("bob", "t1")
+    assert not owners.allows("alice", "unknown")
+    listed = {"tasks": [{"taskId": "t1"}, {"taskId": "t2"}, {"taskId": "t3"}], "nextCursor": "c"}
+    owners.filter_list("bob", listed)
+    assert listed == {"tasks": [{"taskId": "t2"}], "nextCursor": "c"}
+    owners.drop("bob")
+    assert owners.owner_of("t2") is None and owners.owner_of("t1") == "alice"

@@ -8,6 +8,7 @@ sans-IO: no timers, no sockets; the link owns those.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -92,6 +93,13 @@ class RequestTable(Generic[Owner]):
         if not self._pending:
             return None
         return self._pending[max(self._pending)].owner
+
+    def latest_where(self, wanted: Callable[[Pending[Owner]], bool]) -> Pending[Owner] | None:
+        """The most recently sent request in flight for which ``wanted`` holds."""
+        for upstream_id in sorted(self._pending, reverse=True):
+            if wanted(self._pending[upstream_id]):
+                return self._pending[upstream_id]
+        return None
 
     def latest_of(self, owner: Owner) -> RequestId | None:
         ids = self.owned_by(owner)

@@ -26,6 +26,7 @@ from mcp_central.core.fanout import LogLevels, Subscriptions
 from mcp_central.core.filters import allows, filter_listed
 from mcp_central.core.requests import Pending, RequestTable
 from mcp_central.core.server_requests import ServerRequests, refusal
+from mcp_central.core.tasks import BY_TASK_ID, TaskOwners, creates_task, task_id_of
 from mcp_central.errors import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
@@ -55,6 +56,8 @@ start-up gets the server's ``timeout`` or this, whichever is longer."""
 
 
 _FANNED_OUT = frozenset({"resources/subscribe", "resources/unsubscribe", "logging/setLevel"})
+_CREATES_TASK = "creates-task"
+"""``Pending.context`` of a task-augmented request, whose answer names the task its owner gets."""
 
 
 class Downstream(Protocol):
@@ -114,6 +117,7 @@ class UpstreamLink:
         self._server_requests: ServerRequests[Downstream] = ServerRequests()
         self._subscriptions: Subscriptions[Downstream] = Subscriptions()
         self._log_levels: LogLevels[Downstream] = LogLevels()
+        self._task_owners: TaskOwners[Downstream] = TaskOwners()
         self._start_lock = asyncio.Lock()
         self._failed_at = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -217,6 +221,7 @@ class UpstreamLink:
             self._send_soon(_cancelled(upstream_id, "client session ended"))
         for uri in self._subscriptions.drop(session):
             self._spawn(self._call_quietly("resources/unsubscribe", {"uri": uri}))
+        self._task_owners.drop(session)
         if (level := self._log_levels.drop(session)) is not None:
             self._spawn(self._call_quietly("logging/setLevel", {"level": level}))
         for server_request_id in self._server_requests.drop(session):
@@ -253,8 +258,15 @@ class UpstreamLink:
         """Send a client request upstream; its answer arrives later through ``session.deliver``."""
         if self.state is not LinkState.READY:
             await self.ensure_ready()
-        if message["method"] in _FANNED_OUT and self._answer_locally(session, message):
+        method = message["method"]
+        if method in _FANNED_OUT and self._answer_locally(session, message):
             return
+        if method in BY_TASK_ID:
+            task_id = (message.get("params") or {}).get("taskId")
+            if not self._task_owners.allows(session, task_id):
+                error = jsonrpc.error_response(message["id"], INVALID_PARAMS, f"Unknown task: {task_id}")
+                session.deliver(error, message["id"])
+                return
         if message["method"] == "tools/call" and self.server.tool_filter is not None:
             name = (message.get("params") or {}).get("name")
             if not allows(str(name), self.server.tool_filter):
@@ -266,6 +278,8 @@ class UpstreamLink:
         pending = self._table.outgoing(session, message)
         if pending.method == "resources/subscribe":
             pending.context = (message.get("params") or {}).get("uri")
+        elif creates_task(message):
+            pending.context = _CREATES_TASK
         upstream_id = message["id"]
         pending.timer = asyncio.get_running_loop().call_later(self.server.timeout, self._expire, upstream_id)
         await self._send_or_answer(message, upstream_id)
@@ -315,6 +329,10 @@ class UpstreamLink:
             filter_listed(message["result"], "tools", self.server.tool_filter)
         elif pending.method == "resources/subscribe" and "error" in message:
             self._subscriptions.unsubscribe(pending.owner, str(pending.context))  # it did not take
+        elif pending.context == _CREATES_TASK and (task_id := task_id_of(message.get("result"))):
+            self._task_owners.claim(pending.owner, task_id)
+        elif pending.method == "tasks/list" and isinstance(message.get("result"), dict):
+            self._task_owners.filter_list(pending.owner, message["result"])
         pending.owner.deliver(message, pending.downstream_id)
 
     def _on_notification(self, message: Message) -> None:
@@ -331,6 +349,9 @@ class UpstreamLink:
             for session in self._subscriptions.subscribers(uri):
                 session.deliver(message, None)
             return
+        if method == "notifications/tasks/status":
+            self._on_task_status(message)
+            return
         if method == "notifications/message":
             level = (message.get("params") or {}).get("level")
             for session in list(self._sessions):
@@ -341,6 +362,21 @@ class UpstreamLink:
             self._spawn(self._refresh_tool_count())
         for session in list(self._sessions):
             session.deliver(message, None)
+
+    def _on_task_status(self, message: Message) -> None:
+        """A task's status goes to its owner only; a status that beats the ``CreateTaskResult`` to us
+        belongs to the newest task-creating request in flight."""
+        task_id = task_id_of(message.get("params"))
+        owner = self._task_owners.owner_of(task_id)
+        if owner is not None:
+            owner.deliver(message, None)
+            return
+        creating = self._table.latest_where(lambda pending: pending.context == _CREATES_TASK)
+        if creating is None or task_id is None:
+            log.debug("upstream '%s': status of unknown task %r dropped", self.name, task_id)
+            return
+        self._task_owners.claim(creating.owner, task_id)
+        creating.owner.deliver(message, creating.downstream_id)
 
     def _on_server_request(self, message: Message) -> None:
         if message["method"] == "ping":
