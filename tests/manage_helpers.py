@@ -24,6 +24,14 @@ CLI = [sys.executable, "-m", "mcp_central"]
 BACKUPS = ".mcp-central-backups"
 
 
+@pytest.fixture(autouse=True)
+def operator_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verbs read MCP_CENTRAL_CONFIG and MCP_PROXY_TOKEN: the runner's own must not leak in.
+    (Autouse in every module that imports it.)"""
+    monkeypatch.delenv("MCP_CENTRAL_CONFIG", raising=False)
+    monkeypatch.delenv("MCP_PROXY_TOKEN", raising=False)
+
+
 @dataclass
 class Run:
     code: int

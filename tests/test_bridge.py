@@ -13,7 +13,7 @@ import pytest
 
 from conftest import free_port
 from deploy_helpers import cli_args, load_yaml, only, parse_dockerfile
-from manage_helpers import cli, serving, snapshot
+from manage_helpers import cli, operator_env, serving, snapshot  # noqa: F401 - autouse fixture
 from mcp_central.config import jsonc
 from mcp_central.config.loader import load_config
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURE_SERVER, free_port
-from manage_helpers import cli, serving
+from manage_helpers import cli, operator_env, serving  # noqa: F401 - autouse fixture
 from mcp_central.ops.check import check_route
 
 BASE = "http://linuxserver.lan:9090"

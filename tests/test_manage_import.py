@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURE_SERVER, free_port
-from manage_helpers import BACKUPS, SEED_DIR, cli, serving, snapshot
+from manage_helpers import BACKUPS, SEED_DIR, cli, operator_env, serving, snapshot  # noqa: F401 - autouse fixture
 from mcp_central.config.loader import load_config, load_config_text
 
 CLAUDE_DESKTOP = {

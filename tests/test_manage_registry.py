@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from manage_helpers import BACKUPS, SEED_DIR, cli, snapshot
+from manage_helpers import BACKUPS, SEED_DIR, cli, operator_env, snapshot  # noqa: F401 - autouse fixture
 from mcp_central.config import jsonc
 from mcp_central.config.loader import load_config
 
