@@ -99,3 +99,17 @@ def call(request_id: int, text: str = "x", tool: str = "echo", **arguments: Any)
             "params": {"name": tool, "arguments": args},
         }
     )
+
+
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+}
+
+
+def modern_call(request_id: int, text: str = "x", tool: str = "echo", **arguments: Any) -> bytes:
+    """A stateless (2026-07-28) ``tools/call``: the envelope rides in ``_meta``."""
+    args = {"text": text, **arguments}
+    params = {"name": tool, "arguments": args, "_meta": MODERN_META}
+    return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params})

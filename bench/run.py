@@ -4,7 +4,7 @@
 
 Measures set-up time, per-call p50/p99, throughput at 1/8/32 sessions, 32 concurrent 100 ms calls
 on one session, the proxy's RSS with 100 open sessions, and errors — for the direct stdio pipe,
-streamable HTTP and legacy SSE. Everything runs on 127.0.0.1; every process started is stopped by
+streamable HTTP (sessions, and stateless 2026-07-28 requests) and legacy SSE. Everything runs on 127.0.0.1; every process started is stopped by
 PID. Not part of the test suite: speed is written down in bench/README.md, never asserted.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadgen import INIT, Connection, call
+from loadgen import INIT, MODERN_META, Connection, call, modern_call
 
 ROOT = Path(__file__).resolve().parent.parent
 ECHO = ROOT / "tests" / "servers" / "echo_server.py"
@@ -118,6 +118,34 @@ class StreamableSession:
     async def call(self, request_id: int, body: bytes, connection: Connection | None = None) -> bool:
         status, _, answer = await (connection or self.connections[0]).request(
             "POST", self.path, body, self.headers
+        )
+        return status == 200 and b'"result"' in answer
+
+    def close(self) -> None:
+        for connection in self.connections:
+            connection.close()
+
+
+class StatelessSession:
+    """A 2026-07-28 client: no session, every POST carries its envelope and mirrored headers."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.port, self.path = port, path
+        self.headers = {**ACCEPT, "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call"}
+        self.connections: list[Connection] = []
+
+    async def open(self) -> None:
+        connection = await Connection.open("127.0.0.1", self.port)
+        discover = {"jsonrpc": "2.0", "id": 0, "method": "server/discover", "params": {"_meta": MODERN_META}}
+        headers = {**self.headers, "Mcp-Method": "server/discover"}
+        status, _, _ = await connection.request("POST", self.path, orjson.dumps(discover), headers)
+        assert status == 200, status
+        self.connections.append(connection)
+
+    async def call(self, request_id: int, body: bytes, connection: Connection | None = None) -> bool:
+        name = "sleep" if b'"name":"sleep"' in body else "echo"
+        status, _, answer = await (connection or self.connections[0]).request(
+            "POST", self.path, body, {**self.headers, "Mcp-Name": name}
         )
         return status == 200 and b'"result"' in answer
 
@@ -232,51 +260,46 @@ async def bench_direct(seconds: float) -> dict[str, Any]:
         await pipe.stop()
 
 
-def _caller(session: StreamableSession | SSESession) -> Callable[[int], Awaitable[bool]]:
-    return lambda request_id: session.call(request_id, call(request_id))
+Session = StreamableSession | StatelessSession | SSESession
 
 
 async def bench_proxy(kind: str, port: int, pid: int, seconds: float) -> dict[str, Any]:
-    def new_session() -> StreamableSession | SSESession:
-        return StreamableSession(port, "/echo/mcp") if kind == "streamable-http" else SSESession(port, "echo")
+    def new_session() -> Session:
+        if kind == "streamable-http":
+            return StreamableSession(port, "/echo/mcp")
+        if kind == "stateless":
+            return StatelessSession(port, "/echo/mcp")
+        return SSESession(port, "echo")
+
+    body_of = modern_call if kind == "stateless" else call
+
+    def caller(session: Session) -> Callable[[int], Awaitable[bool]]:
+        return lambda request_id: session.call(request_id, body_of(request_id))
 
     result: dict[str, Any] = {}
     started = time.perf_counter()
     first = new_session()
     await first.open()
     result["session_setup_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    body = call(1)
-    result["latency"], errors = await latency(lambda i: first.call(i, call(i)), 3000)
-    del body
+    result["latency"], errors = await latency(caller(first), 3000)
     sessions = [first]
     for count in (1, 8, 32):
         while len(sessions) < count:
             session = new_session()
             await session.open()
             sessions.append(session)
-        workers = [_caller(session) for session in sessions[:count]]
+        workers = [caller(session) for session in sessions[:count]]
         result[f"calls_per_s_{count}"], more = await throughput(workers, seconds)
         errors += more
     # 32 concurrent 100 ms calls on one session: one connection per in-flight request.
-    if isinstance(first, StreamableSession):
-        connections = [await Connection.open("127.0.0.1", port) for _ in range(32)]
-        begin = time.perf_counter()
-        oks = await asyncio.gather(
-            *(
-                first.call(90_000 + n, call(90_000 + n, tool="sleep", seconds=0.1), c)
-                for n, c in enumerate(connections)
-            )
+    connections = [await Connection.open("127.0.0.1", port) for _ in range(32)]
+    begin = time.perf_counter()
+    oks = await asyncio.gather(
+        *(
+            first.call(90_000 + n, body_of(90_000 + n, tool="sleep", seconds=0.1), c)
+            for n, c in enumerate(connections)
         )
-    else:
-        assert first.post is not None
-        connections = [await Connection.open("127.0.0.1", port) for _ in range(32)]
-        begin = time.perf_counter()
-        oks = await asyncio.gather(
-            *(
-                first.call(90_000 + n, call(90_000 + n, tool="sleep", seconds=0.1), c)
-                for n, c in enumerate(connections)
-            )
-        )
+    )
     result["concurrent_32x100ms_ms"] = round((time.perf_counter() - begin) * 1000, 1)
     errors += oks.count(False)
     for connection in connections:
@@ -314,7 +337,7 @@ async def measure(seconds: float, config: Path, port: int) -> dict[str, Any]:
             await asyncio.sleep(0.01)
         report["proxy_setup_ms"] = round((time.perf_counter() - started) * 1000, 1)
         report["proxy_idle_rss_mb"] = rss_mb(proxy.pid)
-        for kind in ("streamable-http", "sse"):
+        for kind in ("streamable-http", "stateless", "sse"):
             report[kind] = await bench_proxy(kind, port, proxy.pid, seconds)
     finally:
         proxy.terminate()
