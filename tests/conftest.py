@@ -26,7 +26,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from mcp_central.cli.serve import GatewayServer
-from mcp_central.config.model import Config, ProxyConfig, ServerConfig
+from mcp_central.config.model import Config, GroupConfig, ProxyConfig, ServerConfig
 from mcp_central.downstream.app import Gateway
 
 TESTS = Path(__file__).parent
@@ -77,11 +77,17 @@ def time_stdio(name: str = "time") -> ServerConfig:
     )
 
 
-def make_config(*servers: ServerConfig, tokens: tuple[str, ...] = (), **proxy: Any) -> Config:
+def make_config(
+    *servers: ServerConfig,
+    tokens: tuple[str, ...] = (),
+    groups: dict[str, GroupConfig] | None = None,
+    **proxy: Any,
+) -> Config:
     return Config(
         proxy=ProxyConfig(auth_tokens=tokens, **proxy),
         servers={server.name: server for server in servers},
         source="test",
+        groups=groups or {},
     )
 
 

@@ -266,3 +266,52 @@ def test_config_from_a_url_with_headers(config_server: tuple[str, list[dict[str,
     assert list(config.servers) == ["remote"]
     assert config.source == url
     assert seen[0]["X-Token"] == "abc" and seen[0]["X-Other"] == "2"
+
+
+GROUPS_CONFIG = """{
+  "mcpProxy": {"separator": "--", "aggregateTimeout": "2s", "options": {"authTokens": ["global"]}},
+  "mcpServers": {
+    "postgres": {"command": "pg"},
+    "timescaledb": {"command": "ts", "options": {"promptFilter": {"mode": "allow", "list": ["q*"]}}},
+    "off": {"command": "x", "options": {"disabled": true}}
+  },
+  "groups": {
+    "db": {"servers": ["postgres", "timescaledb", "off"], "authTokens": ["db-token"],
+           "toolFilter": {"mode": "block", "list": ["*--drop_*"]},
+           "resourceFilter": {"mode": "allow", "list": ["postgres://*"]}},
+    "all": {"toolFilter": {"mode": "block", "list": ["*--admin"]}}
+  }
+}"""
+
+
+def test_groups_filters_and_aggregation_options_load() -> None:
+    config = load_config_text(GROUPS_CONFIG, "cfg.json", environ={})
+    assert (config.proxy.separator, config.proxy.aggregate_timeout) == ("--", 2.0)
+    db = config.group("db")
+    assert db is not None
+    assert db.servers == ("postgres", "timescaledb")  # a disabled member is not served
+    assert db.auth_tokens == ("db-token",)
+    assert db.tool_filter is not None and db.tool_filter.patterns == ("*--drop_*",)
+    assert db.resource_filter is not None and db.resource_filter.mode == "allow"
+    everything = config.group("all")
+    assert everything is not None and everything.servers == ("postgres", "timescaledb")
+    assert everything.auth_tokens == ("global",)  # inherited
+    assert everything.tool_filter is not None
+    assert config.servers["timescaledb"].prompt_filter is not None
+    assert config.group("nope") is None
+    assert config.group_names == ["all", "db"]
+
+
+def test_group_and_filter_mistakes_are_named() -> None:
+    text = """{
+      "mcpProxy": {"separator": "::"},
+      "mcpServers": {"a": {"command": "a", "options": {"resourceFilter": {"mode": "hide", "list": []}}}},
+      "groups": {"g": {"servers": ["a", "ghost"], "colour": "red"}, "empty": {}, "bad name!": {"servers": []}}
+    }"""
+    problems = problems_of(text)
+    assert any("mcpProxy.separator" in p and "'::'" in p for p in problems)
+    assert any("mcpServers.a.options.resourceFilter.mode" in p and "'hide'" in p for p in problems)
+    assert any("groups.g.servers[1]" in p and "ghost" in p for p in problems)
+    assert any("groups.g.colour" in p and "unknown key" in p for p in problems)
+    assert any("groups.empty.servers" in p and "required" in p for p in problems)
+    assert any("groups.bad name!" in p for p in problems)

@@ -34,7 +34,12 @@ async def gateway() -> AsyncIterator[str]:
         ServerConfig(
             name="slowpoke", transport="stdio", command=sys.executable, args=fixture_stdio().args, timeout=1.0
         ),
-        fixture_stdio("filtered", tool_filter=NameFilter("block", ("add", "big*"))),
+        fixture_stdio(
+            "filtered",
+            tool_filter=NameFilter("block", ("add", "big*")),
+            prompt_filter=NameFilter("allow", ("nothing-matches",)),
+            resource_filter=NameFilter("block", ("fixture://*",)),
+        ),
     )
     async with serve(config) as (url, _app):
         yield url
@@ -131,3 +136,13 @@ async def test_tool_filter_hides_and_refuses_blocked_tools(gateway: str, downstr
         assert "echo" in names and "add" not in names and "big" not in names
         with pytest.raises(MCPError, match="Unknown tool: add"):
             await client.call_tool("add", {"a": 1, "b": 2})
+
+
+async def test_prompt_and_resource_filters_hide_and_refuse(gateway: str, downstream: str) -> None:
+    async with mcp_client(route_url(gateway, "filtered", downstream), downstream) as client:
+        assert (await client.list_prompts()).prompts == []
+        assert (await client.list_resources()).resources == []
+        with pytest.raises(MCPError, match="Unknown prompt: greet"):
+            await client.get_prompt("greet", {"name": "Ada"})
+        with pytest.raises(MCPError, match="Unknown resource: fixture://hello"):
+            await client.read_resource("fixture://hello")

@@ -8,6 +8,8 @@ No SDK on purpose: to prove the gateway forwards messages untouched (unknown met
     tools/list          one tool, ``echo``
     tools/call          ``echo``: text content with the ``text`` argument; ``sleep``: waits ``seconds``
     anything else       result ``{"received": <the whole request as it arrived>}``
+
+``--stall METHOD`` (repeatable): requests for METHOD are never answered — a hung upstream.
 """
 
 from __future__ import annotations
@@ -61,9 +63,12 @@ async def main() -> None:
         out.write(json.dumps(reply).encode() + b"\n")
         out.flush()
 
+    stalled = {sys.argv[i + 1] for i, arg in enumerate(sys.argv[:-1]) if arg == "--stall"}
     tasks = set()
     while line := await reader.readline():
         request = json.loads(line)
+        if request.get("method") in stalled:
+            continue
         params = request.get("params") or {}
         if request.get("method") == "tools/call" and params.get("name") == "sleep":
             task = asyncio.ensure_future(sleeper(request, float(params["arguments"]["seconds"])))

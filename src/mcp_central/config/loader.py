@@ -12,6 +12,10 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpServers.NAME.maxSessions       isolated mode: cap on concurrent sessions (default 100)
     mcpServers.NAME.idleTimeout       close sessions idle this long (default "30m")
     mcpServers.NAME.cwd               working directory of a stdio server
+    mcpProxy.separator                joins server and tool/prompt names on aggregated routes ("__")
+    mcpProxy.aggregateTimeout         aggregated lists answer after this long at most ("5s")
+    options.promptFilter / resourceFilter   like toolFilter, for prompt names and resource URIs
+    groups.NAME                       named sets of servers served at /groups/NAME/… (config/groups.py)
 
 This module reads files and config URLs; it does not start anything.
 """
@@ -29,9 +33,12 @@ from urllib.parse import urlsplit
 from mcp_central.config import jsonc
 from mcp_central.config.durations import parse_duration
 from mcp_central.config.expand import expand
+from mcp_central.config.groups import read_groups
 from mcp_central.config.model import (
+    DEFAULT_AGGREGATE_TIMEOUT_SECONDS,
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_MAX_SESSIONS,
+    DEFAULT_SEPARATOR,
     DEFAULT_TIMEOUT_SECONDS,
     Config,
     NameFilter,
@@ -46,8 +53,12 @@ RESERVED_NAMES = frozenset(
     {"mcp", "sse", "message", "healthz", "readyz", "status", "metrics", "groups", "openapi", ".well-known"}
 )
 TOP_LEVEL_KEYS = {"mcpProxy", "mcpServers", "server", "clients", "$schema", "groups"}
-PROXY_KEYS = {"baseURL", "addr", "name", "version", "type", "options"}
-OPTION_KEYS = {"logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "disabled", "allowedOrigins"}
+PROXY_KEYS = {"baseURL", "addr", "name", "version", "type", "options", "separator", "aggregateTimeout"}
+OPTION_KEYS = {
+    "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
+    "disabled", "allowedOrigins",
+}  # fmt: skip
+SEPARATOR_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,8}$")
 SERVER_KEYS = {
     "transportType", "type", "command", "args", "env", "url", "headers", "timeout", "options",
     "cwd", "required", "sessionMode", "maxSessions", "idleTimeout",
@@ -128,9 +139,17 @@ def load_config_text(
         server = _server(name, entry, path, options_path, inherited, problems)
         if server is not None:
             servers[name] = server
+    groups = read_groups(
+        raw.get("groups"),
+        [name for name, *_ in entries],
+        proxy.auth_tokens,
+        lambda name: bool(NAME_PATTERN.match(name)),
+        lambda spec, path: _name_filter(spec, path, problems),
+        problems.add,
+    )
     if problems.items:
         raise ConfigError(problems.items)
-    return Config(proxy=proxy, servers=servers, source=source)
+    return Config(proxy=proxy, servers=servers, source=source, groups=groups)
 
 
 # --------------------------------------------------------------------------- layouts
@@ -188,6 +207,13 @@ def _proxy(raw: Any, problems: _Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         served = "sse"
     options = _options(proxy.get("options", {}), "mcpProxy.options", problems)
     origins = options.pop("allowedOrigins", ())
+    separator = _string(proxy, "separator", "mcpProxy", problems) or DEFAULT_SEPARATOR
+    if not SEPARATOR_PATTERN.match(separator):
+        problems.add(
+            "mcpProxy.separator",
+            f"expected 1 to 8 letters, digits, '_' or '-' (all a tool name may hold), got {separator!r}",
+        )
+        separator = DEFAULT_SEPARATOR
     config = ProxyConfig(
         base_url=base_url,
         host=host,
@@ -200,6 +226,10 @@ def _proxy(raw: Any, problems: _Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         allowed_origins=tuple(origins),
         log_enabled=bool(options.get("logEnabled", False)),
         panic_if_invalid=bool(options.get("panicIfInvalid", False)),
+        separator=separator,
+        aggregate_timeout=_duration(
+            proxy, "aggregateTimeout", "mcpProxy", problems, DEFAULT_AGGREGATE_TIMEOUT_SECONDS
+        ),
     )
     return config, options
 
@@ -240,8 +270,9 @@ def _options(raw: Any, path: str, problems: _Problems) -> dict[str, Any]:
                         f"{path}.{key}[{index}]", "is empty: an empty entry would match nothing useful"
                     )
             out[key] = tuple(values)
-    if "toolFilter" in options and options["toolFilter"] is not None:
-        out["toolFilter"] = _name_filter(options["toolFilter"], f"{path}.toolFilter", problems)
+    for key in ("toolFilter", "promptFilter", "resourceFilter"):
+        if options.get(key) is not None:
+            out[key] = _name_filter(options[key], f"{path}.{key}", problems)
     return out
 
 
@@ -322,6 +353,8 @@ def _server(
         timeout=timeout,
         auth_tokens=tuple(options.get("authTokens", ())),
         tool_filter=options.get("toolFilter"),
+        prompt_filter=options.get("promptFilter"),
+        resource_filter=options.get("resourceFilter"),
         log_enabled=bool(options.get("logEnabled", False)),
         panic_if_invalid=bool(options.get("panicIfInvalid", False)),
         disabled=disabled,

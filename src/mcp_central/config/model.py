@@ -19,6 +19,9 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_ADDR = "127.0.0.1:9090"
 DEFAULT_MAX_SESSIONS = 100
 DEFAULT_IDLE_TIMEOUT_SECONDS = 1800.0
+DEFAULT_SEPARATOR = "__"
+DEFAULT_AGGREGATE_TIMEOUT_SECONDS = 5.0
+ALL_GROUP = "all"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,10 @@ class ServerConfig:
     auth_tokens: tuple[str, ...] = ()
     """Bearer tokens accepted on this server's routes; empty means the routes are open."""
     tool_filter: NameFilter | None = None
+    prompt_filter: NameFilter | None = None
+    """Like ``tool_filter``, matched against prompt names."""
+    resource_filter: NameFilter | None = None
+    """Like ``tool_filter``, matched against resource URIs and resource-template URI templates."""
     log_enabled: bool = False
     panic_if_invalid: bool = False
     disabled: bool = False
@@ -79,6 +86,25 @@ class ProxyConfig:
     """Extra browser origins allowed besides loopback and ``baseURL``'s own; ``"*"`` allows any."""
     log_enabled: bool = False
     panic_if_invalid: bool = False
+    separator: str = DEFAULT_SEPARATOR
+    """Joins a server's name and a tool's or prompt's on aggregated routes: ``fetch__get``."""
+    aggregate_timeout: float = DEFAULT_AGGREGATE_TIMEOUT_SECONDS
+    """Aggregated lists answer after this long with what the upstreams that did answer returned."""
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A set of upstreams served as one MCP server at ``/groups/NAME/…`` (``all`` is ``/mcp``)."""
+
+    name: str
+    servers: tuple[str, ...]
+    """Member servers in config order; for ``all`` (unless configured), every enabled server."""
+    auth_tokens: tuple[str, ...] = ()
+    tool_filter: NameFilter | None = None
+    """Matched against the names clients of the group see (``server__tool``)."""
+    prompt_filter: NameFilter | None = None
+    resource_filter: NameFilter | None = None
+    """Matched against the members' own resource URIs."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +114,30 @@ class Config:
     """Every configured server by name, disabled ones included (they get no routes)."""
     source: str | None = None
     """Where the config came from (a path or URL); ``None`` for the built-in default."""
+    groups: dict[str, GroupConfig] = field(default_factory=dict)
+    """Named groups by name. ``all`` is always served; ``group("all")`` gives its defaults."""
+
+    def group(self, name: str) -> GroupConfig | None:
+        """The group ``name`` as served: members limited to enabled servers; ``all`` always exists."""
+        group = self.groups.get(name)
+        enabled = self.enabled_servers
+        if group is None:
+            if name != ALL_GROUP:
+                return None
+            return GroupConfig(ALL_GROUP, tuple(enabled), self.proxy.auth_tokens)
+        members = tuple(server for server in group.servers if server in enabled)
+        return GroupConfig(
+            group.name,
+            members,
+            group.auth_tokens,
+            group.tool_filter,
+            group.prompt_filter,
+            group.resource_filter,
+        )
+
+    @property
+    def group_names(self) -> list[str]:
+        return [ALL_GROUP, *(name for name in self.groups if name != ALL_GROUP)]
 
     @property
     def enabled_servers(self) -> dict[str, ServerConfig]:

@@ -1,4 +1,4 @@
-"""Name filters (TBXark's ``toolFilter``): which tools a route exposes. Sans-IO, pure functions."""
+"""Name filters (TBXark's ``toolFilter``, and ours for prompts and resources). Sans-IO, pure functions."""
 
 from __future__ import annotations
 
@@ -15,12 +15,49 @@ def allows(name: str, name_filter: NameFilter | None) -> bool:
     return matched if name_filter.mode == "allow" else not matched
 
 
-def filter_listed(result: Any, key: str, name_filter: NameFilter | None) -> None:
-    """Drop filtered entries from a ``*/list`` result in place (``key`` is ``"tools"``, ``"prompts"``…)."""
+def filter_listed(result: Any, key: str, name_filter: NameFilter | None, field: str = "name") -> None:
+    """Drop filtered entries from a ``*/list`` result in place (``key`` is ``"tools"``, ``"prompts"``…;
+    ``field`` the entry's field the patterns match: ``name``, or ``uri`` / ``uriTemplate`` for resources)."""
     if name_filter is None or not isinstance(result, dict):
         return
     items = result.get(key)
     if isinstance(items, list):
         result[key] = [
-            item for item in items if not isinstance(item, dict) or allows(str(item.get("name")), name_filter)
+            item for item in items if not isinstance(item, dict) or allows(str(item.get(field)), name_filter)
         ]
+
+
+class ServerFilters:
+    """One upstream's tool, prompt and resource filters, applied to what passes its link."""
+
+    __slots__ = ("_calls", "_lists")
+
+    def __init__(
+        self, tools: NameFilter | None, prompts: NameFilter | None, resources: NameFilter | None
+    ) -> None:
+        self._lists = {
+            "tools/list": ("tools", tools, "name"),
+            "prompts/list": ("prompts", prompts, "name"),
+            "resources/list": ("resources", resources, "uri"),
+            "resources/templates/list": ("resourceTemplates", resources, "uriTemplate"),
+        }
+        self._calls = {
+            "tools/call": ("tool", tools, "name"),
+            "prompts/get": ("prompt", prompts, "name"),
+            "resources/read": ("resource", resources, "uri"),
+        }
+
+    def refusal(self, method: str, params: Any) -> str | None:
+        """Why a call names something filtered out (as the upstream would say it); ``None`` if allowed."""
+        entry = self._calls.get(method)
+        if entry is None or entry[1] is None:
+            return None
+        kind, name_filter, field = entry
+        value = params.get(field) if isinstance(params, dict) else None
+        return None if allows(str(value), name_filter) else f"Unknown {kind}: {value}"
+
+    def apply(self, method: str, result: Any) -> None:
+        """Drop filtered entries from an answer to ``method`` (in place)."""
+        entry = self._lists.get(method)
+        if entry is not None and entry[1] is not None:
+            filter_listed(result, entry[0], entry[1], entry[2])

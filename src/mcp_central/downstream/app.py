@@ -4,6 +4,8 @@
     /healthz /readyz /status   liveness, readiness, JSON status of every upstream
     /{name}/mcp                streamable HTTP for one upstream
     /{name}/sse /{name}/message  legacy HTTP+SSE for one upstream
+    /mcp /sse /message         every enabled upstream as one server (group ``all``)
+    /groups/{group}/mcp …      a named group of upstreams as one server
 
 For MCP routes the order is: unknown route → 404, foreign ``Origin`` → 403, bad token → 401;
 only then does a request reach a session, so nothing unauthenticated ever reaches an upstream.
@@ -16,11 +18,12 @@ import asyncio
 import logging
 import time
 
-from mcp_central.config.model import Config
+from mcp_central.config.model import ALL_GROUP, Config
 from mcp_central.downstream import auth, sse, streamable_http
+from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.origin import OriginPolicy
-from mcp_central.downstream.session import ServerRoute
+from mcp_central.downstream.session import Route, ServerRoute
 from mcp_central.ops import health
 from mcp_central.types import Receive, Scope, Send
 from mcp_central.upstream.manager import UpstreamManager
@@ -40,7 +43,16 @@ class Gateway:
             )
             for name, server in config.enabled_servers.items()
         }
+        self.groups = {name: self._group_route(name) for name in config.group_names}
         self._reaper: asyncio.Task[None] | None = None
+
+    def _group_route(self, name: str) -> GroupRoute:
+        group = self.config.group(name)
+        assert group is not None
+        return GroupRoute(group, {member: self.routes[member] for member in group.servers}, self.config.proxy)
+
+    def all_routes(self) -> list[Route]:
+        return [*self.routes.values(), *self.groups.values()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -60,10 +72,18 @@ class Gateway:
         if not parts:
             await health.root(self.manager, send)
             return
-        if len(parts) == 1:
+        route: Route | None
+        if len(parts) == 1 and parts[0] in ("mcp", "sse", "message"):
+            route, leaf = self.groups[ALL_GROUP], parts[0]
+        elif len(parts) == 1:
             await self._ops(parts[0], scope, send)
             return
-        route = self.routes.get(parts[0]) if len(parts) == 2 else None
+        elif len(parts) == 2:
+            route, leaf = self.routes.get(parts[0]), parts[1]
+        elif len(parts) == 3 and parts[0] == "groups":
+            route, leaf = self.groups.get(parts[1]), parts[2]
+        else:
+            route, leaf = None, ""
         if route is None:
             await respond(send, 404, b"Not Found")
             return
@@ -73,7 +93,6 @@ class Gateway:
         if not auth.authorized(scope, route.auth_tokens):
             await auth.reject(scope, send)
             return
-        leaf = parts[1]
         if leaf == "mcp":
             await streamable_http.handle(route, scope, receive, send)
         elif leaf == "sse":
@@ -93,7 +112,7 @@ class Gateway:
             if not auth.authorized(scope, self.config.proxy.auth_tokens):
                 await auth.reject(scope, send)
                 return
-            await health.status(self.manager, send)
+            await health.status(self.manager, send, [group.status() for group in self.groups.values()])
         else:
             await respond(send, 404, b"Not Found")
 
@@ -116,20 +135,20 @@ class Gateway:
 
     async def close_sessions(self) -> None:
         """End every downstream session (their streams finish); upstream links stay up."""
-        for route in self.routes.values():
+        for route in self.all_routes():
             await route.close()
 
     async def _expire_idle_sessions(self) -> None:
         """Close sessions that went quiet: no request in flight, no stream open, for ``idleTimeout``."""
-        timeouts = [route.server.idle_timeout for route in self.routes.values()] or [60.0]
+        timeouts = [route.idle_timeout for route in self.all_routes()] or [60.0]
         period = min(max(min(timeouts) / 4, 0.05), 30.0)  # also the pace of dropped-stream expiry
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
-            for route in self.routes.values():
+            for route in self.all_routes():
                 for session in list(route.sessions.values()):
                     session.expire_detached(now)
-                    if not session.busy and now - session.last_active > route.server.idle_timeout:
+                    if not session.busy and now - session.last_active > route.idle_timeout:
                         log.info("session %s… on '%s' closed after idling", session.id[:8], route.name)
                         session.close()
 

@@ -23,7 +23,7 @@ from mcp_central.downstream.http import (
     start_event_stream,
     watch_disconnect,
 )
-from mcp_central.downstream.session import ServerRoute
+from mcp_central.downstream.session import Route
 from mcp_central.errors import UpstreamError, error_response, to_jsonrpc_error
 from mcp_central.types import Message, Receive, RequestId, Send
 from mcp_central.upstream.link import UpstreamLink
@@ -54,9 +54,7 @@ class Listener:
         self.channel.close()
 
 
-async def serve(
-    route: ServerRoute, link: UpstreamLink, message: Message, receive: Receive, send: Send
-) -> None:
+async def serve(route: Route, link: UpstreamLink, message: Message, receive: Receive, send: Send) -> None:
     request_id = message["id"]
     try:
         agreed = modern.listen_agreement(message.get("params"))

@@ -35,7 +35,7 @@ from mcp_central.downstream.http import (
     send_event,
     start_event_stream,
 )
-from mcp_central.downstream.session import ServerRoute
+from mcp_central.downstream.session import Route
 from mcp_central.errors import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -55,9 +55,7 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 class Exchange:
     """One modern request in flight on a shared link: the link's ``Downstream`` for that request."""
 
-    def __init__(
-        self, route: ServerRoute, message: Message, envelope: modern.Envelope, principal: str
-    ) -> None:
+    def __init__(self, route: Route, message: Message, envelope: modern.Envelope, principal: str) -> None:
         self.route = route
         self.request_id: RequestId = message["id"]
         self.method: str = message["method"]
@@ -96,7 +94,7 @@ class Exchange:
         link.detach(self)
 
 
-async def handle(route: ServerRoute, scope: Scope, receive: Receive, send: Send, message: Message) -> None:
+async def handle(route: Route, scope: Scope, receive: Receive, send: Send, message: Message) -> None:
     """Serve one modern POST (the caller has decoded it and seen that it is modern)."""
     request_id = message.get("id")
     try:
@@ -109,12 +107,8 @@ async def handle(route: ServerRoute, scope: Scope, receive: Receive, send: Send,
         link = route.link
         if link is None:
             # Not a modern error on purpose: dual-era clients then fall back to initialize and get a
-            # session of their own, which is what an isolated (stateful) server needs.
-            raise modern.Rejection(
-                INVALID_REQUEST,
-                f"'{route.name}' gives each client session its own upstream (sessionMode 'isolated'): "
-                "connect with initialize (protocol 2025-11-25 or earlier)",
-            )
+            # session, which is what isolated (stateful) servers and groups need.
+            raise modern.Rejection(INVALID_REQUEST, route.stateless_refusal)
         if message["method"] in modern.REMOVED:
             raise modern.Rejection(
                 METHOD_NOT_FOUND, f"'{message['method']}' does not exist in protocol 2026-07-28"
@@ -148,7 +142,7 @@ def _principal(scope: Scope) -> str:
 
 
 async def _exchange(
-    route: ServerRoute,
+    route: Route,
     link: UpstreamLink,
     message: Message,
     envelope: modern.Envelope,
@@ -198,7 +192,7 @@ async def _answer_inputs(link: UpstreamLink, exchange: Exchange, responses: Any)
 
 
 async def _reply(
-    route: ServerRoute,
+    route: Route,
     link: UpstreamLink,
     exchange: Exchange,
     reply_id: RequestId,
@@ -246,7 +240,7 @@ def _final(link: UpstreamLink, exchange: Exchange, answer: Message, reply_id: Re
     return answer
 
 
-def _park(route: ServerRoute, link: UpstreamLink, exchange: Exchange, reply_id: RequestId) -> Message:
+def _park(route: Route, link: UpstreamLink, exchange: Exchange, reply_id: RequestId) -> Message:
     """Keep the exchange for the client's retry; the ``InputRequiredResult`` that asks for its inputs."""
     token = secrets.token_urlsafe(24)
     route.parked[token] = exchange
@@ -257,7 +251,7 @@ def _park(route: ServerRoute, link: UpstreamLink, exchange: Exchange, reply_id: 
             del route.parked[token]
             exchange.end(link)
 
-    exchange.expiry = asyncio.get_running_loop().call_later(route.server.timeout + PARK_GRACE_SECONDS, expire)
+    exchange.expiry = asyncio.get_running_loop().call_later(link.server.timeout + PARK_GRACE_SECONDS, expire)
     return jsonrpc.result_response(reply_id, modern.input_required(exchange.inputs, token))
 
 

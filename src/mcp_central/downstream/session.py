@@ -1,10 +1,10 @@
 """Downstream sessions and the routes that own them.
 
-A ``ServerRoute`` is what ``/{name}/mcp`` and ``/{name}/sse`` serve: one upstream link and the
-tokens that guard it. A ``Session`` is one connected client on such a route; it answers
-``initialize`` itself (from the link's handshake) and hands every other message to the link.
-How answers reach the client (a POST's own stream, the GET stream, the legacy SSE stream) is the
-transport subclass's business, in ``deliver``.
+A ``Route`` is what one URL serves and decides where a session's messages go: a ``ServerRoute``
+(``/{name}/mcp``, ``/{name}/sse``) talks to one upstream link; a ``GroupRoute`` (``downstream.group``:
+``/mcp``, ``/groups/{name}/…``) to several. A ``Session`` is one connected client on a route; how
+messages reach that client (a POST's own stream, the GET stream, the legacy SSE stream) is the
+transport subclass's business, in ``deliver``. Sessions never talk to upstreams themselves.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mcp_central.config.model import ServerConfig
@@ -29,35 +28,39 @@ if TYPE_CHECKING:
 log = logging.getLogger("mcp_central.downstream")
 
 
-@dataclass(eq=False)
-class ServerRoute:
-    name: str
-    server: ServerConfig
-    link: UpstreamLink | None
-    """The shared link; ``None`` when the server is isolated (then ``pool`` gives each session one)."""
-    pool: IsolatedPool | None
-    auth_tokens: tuple[str, ...]
-    sessions: dict[str, Session] = field(default_factory=dict)
-    parked: dict[str, Exchange] = field(default_factory=dict)
-    """Stateless (2026-07-28) requests waiting for the client's input, by their ``requestState``."""
-    listeners: set[Listener] = field(default_factory=set)
-    """Open ``subscriptions/listen`` streams."""
+class Route:
+    """What every route has: a name, its tokens, its sessions, and where their messages go."""
 
-    async def open_link(self, client_capabilities: dict[str, Any]) -> UpstreamLink:
-        """The link a new session talks to; ``UpstreamError`` if there is none to be had."""
-        if self.link is not None:
-            await self.link.ensure_ready()
-            return self.link
-        assert self.pool is not None
-        return await self.pool.open(client_capabilities)
+    link: UpstreamLink | None = None
+    """The one shared link stateless (2026-07-28) requests use; ``None`` where they cannot be served."""
+    stateless_refusal = "this route needs a session: connect with initialize (protocol 2025-11-25 or earlier)"
 
-    def release(self, link: UpstreamLink) -> None:
-        if self.pool is not None:
-            self.pool.release(link)
+    def __init__(self, name: str, path: str, auth_tokens: tuple[str, ...], idle_timeout: float) -> None:
+        self.name = name
+        self.path = path
+        """Where the route lives under ``baseURL``: ``/NAME``, ``/groups/NAME``, or ``""`` (group ``all``)."""
+        self.auth_tokens = auth_tokens
+        self.idle_timeout = idle_timeout
+        self.sessions: dict[str, Session] = {}
+        self.parked: dict[str, Exchange] = {}
+        """Stateless requests waiting for the client's input, by their ``requestState``."""
+        self.listeners: set[Listener] = set()
+        """Open ``subscriptions/listen`` streams."""
 
     def new_session_id(self) -> str:
         # token_urlsafe: visible ASCII only, as Mcp-Session-Id requires, and unguessable.
         return secrets.token_urlsafe(24)
+
+    async def initialize(self, session: Session, message: Message) -> Message:
+        """Answer a session's ``initialize`` (the route connects what the session needs)."""
+        raise NotImplementedError
+
+    async def submit(self, session: Session, message: Message) -> None:
+        """Route a client message that is not ``initialize``; answers come back through ``deliver``."""
+        raise NotImplementedError
+
+    def end(self, session: Session) -> None:
+        """The session is over: let go of what it held upstream."""
 
     async def close(self) -> None:
         for session in list(self.sessions.values()):
@@ -70,19 +73,98 @@ class ServerRoute:
         self.parked.clear()
 
 
+class ServerRoute(Route):
+    """``/{name}/mcp`` and ``/{name}/sse``: one upstream, shared by its sessions or one link each."""
+
+    def __init__(
+        self,
+        name: str,
+        server: ServerConfig,
+        link: UpstreamLink | None,
+        pool: IsolatedPool | None,
+        auth_tokens: tuple[str, ...],
+    ) -> None:
+        super().__init__(name, f"/{name}", auth_tokens, server.idle_timeout)
+        self.server = server
+        self.link = link
+        self.pool = pool
+        """Isolated servers: each session gets its own link from the pool (then ``link`` is ``None``)."""
+        if link is None:
+            self.stateless_refusal = (
+                f"'{name}' gives each client session its own upstream (sessionMode 'isolated'): "
+                "connect with initialize (protocol 2025-11-25 or earlier)"
+            )
+
+    async def open_link(self, client_capabilities: dict[str, Any]) -> UpstreamLink:
+        """The link a new session talks to; ``UpstreamError`` if there is none to be had."""
+        if self.link is not None:
+            await self.link.ensure_ready()
+            return self.link
+        assert self.pool is not None
+        return await self.pool.open(client_capabilities)
+
+    async def initialize(self, session: Session, message: Message) -> Message:
+        """Answer ``initialize`` from the upstream link's own handshake (starting it if needed)."""
+        params = message.get("params") or {}
+        if session.link is None:
+            session.initializing = True
+            try:
+                session.link = await self.open_link(session.client_capabilities)
+            except UpstreamError as exc:
+                return {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}
+            finally:
+                session.initializing = False
+            if session.closed:  # ended (shutdown, DELETE) while its isolated link started
+                self._release(session.link)
+                return jsonrpc.error_response(
+                    message["id"], INVALID_REQUEST, "the session ended while starting"
+                )
+        result = protocol.initialize_result(session.link.init_result or {}, params.get("protocolVersion"))
+        session.link.attach(session)
+        return jsonrpc.result_response(message["id"], result)
+
+    async def submit(self, session: Session, message: Message) -> None:
+        link = session.link
+        if link is None:
+            session.refuse_uninitialized(message)
+            return
+        if "method" in message:
+            if "id" in message:
+                try:
+                    await link.forward_request(session, message)
+                except UpstreamError as exc:
+                    session.deliver(
+                        {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}, message["id"]
+                    )
+            else:
+                await link.forward_notification(session, message)
+        else:
+            await link.forward_response(session, message)
+
+    def end(self, session: Session) -> None:
+        if session.link is not None:
+            session.link.detach(session)
+            self._release(session.link)
+
+    def _release(self, link: UpstreamLink) -> None:
+        if self.pool is not None:
+            self.pool.release(link)
+
+
 class Session:
     transport_name = "?"
 
-    def __init__(self, route: ServerRoute, session_id: str) -> None:
+    def __init__(self, route: Route, session_id: str) -> None:
         self.route = route
         self.id = session_id
         self.protocol_version: str | None = None
         self.client_info: Any = None
         self.client_capabilities: dict[str, Any] = {}
         self.link: UpstreamLink | None = None
+        """The upstream link of a session on a ``ServerRoute`` (group routes keep their own state)."""
         self.closed = False
         self.last_active = time.monotonic()
-        self._initializing = False
+        self.initializing = False
         route.sessions[session_id] = self
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
@@ -94,64 +176,37 @@ class Session:
     @property
     def busy(self) -> bool:
         """Whether the client is visibly still there (initializing, a request in flight, a stream open)."""
-        return self._initializing
+        return self.initializing
 
     async def initialize(self, message: Message) -> Message:
-        """Answer ``initialize`` from the upstream link's own handshake (starting it if needed)."""
         self.last_active = time.monotonic()
         params = message.get("params") or {}
         capabilities = params.get("capabilities")
         self.client_capabilities = capabilities if isinstance(capabilities, dict) else {}
         self.client_info = params.get("clientInfo")
-        if self.link is None:
-            self._initializing = True
-            try:
-                self.link = await self.route.open_link(self.client_capabilities)
-            except UpstreamError as exc:
-                return {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}
-            finally:
-                self._initializing = False
-            if self.closed:  # ended (shutdown, DELETE) while its isolated link started
-                self.route.release(self.link)
-                return jsonrpc.error_response(
-                    message["id"], INVALID_REQUEST, "the session ended while starting"
-                )
-        result = protocol.initialize_result(self.link.init_result or {}, params.get("protocolVersion"))
-        self.protocol_version = result["protocolVersion"]
-        self.link.attach(self)
-        self.last_active = time.monotonic()  # starting an isolated link may take a while
-        return jsonrpc.result_response(message["id"], result)
+        answer = await self.route.initialize(self, message)
+        result = answer.get("result")
+        if isinstance(result, dict):
+            self.protocol_version = result.get("protocolVersion")
+        self.last_active = time.monotonic()  # starting an upstream may take a while
+        return answer
 
     async def submit(self, message: Message) -> None:
         """Forward a client message that is not ``initialize``; answers come back through ``deliver``."""
         self.last_active = time.monotonic()
-        link = self.link
-        if link is None:
-            if "method" in message and "id" in message:
-                error = jsonrpc.error_response(
-                    message["id"], INVALID_REQUEST, "the session is not initialized"
-                )
-                self.deliver(error, message["id"])
-            return
-        if "method" in message:
-            if "id" in message:
-                try:
-                    await link.forward_request(self, message)
-                except UpstreamError as exc:
-                    self.deliver(
-                        {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}, message["id"]
-                    )
-            else:
-                await link.forward_notification(self, message)
-        else:
-            await link.forward_response(self, message)
+        await self.route.submit(self, message)
+
+    def refuse_uninitialized(self, message: Message) -> None:
+        if "method" in message and "id" in message:
+            self.deliver(
+                jsonrpc.error_response(message["id"], INVALID_REQUEST, "the session is not initialized"),
+                message["id"],
+            )
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
         self.route.sessions.pop(self.id, None)
-        if self.link is not None:
-            self.link.detach(self)
-            self.route.release(self.link)
+        self.route.end(self)
         log.debug("session %s on '%s' closed", self.id[:8], self.route.name)

@@ -26,7 +26,7 @@ from mcp_central.downstream.http import (
     start_event_stream,
     watch_disconnect,
 )
-from mcp_central.downstream.session import ServerRoute, Session
+from mcp_central.downstream.session import Route, Session
 from mcp_central.errors import INVALID_REQUEST
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
@@ -36,7 +36,7 @@ log = logging.getLogger("mcp_central.downstream")
 class SSESession(Session):
     transport_name = "sse"
 
-    def __init__(self, route: ServerRoute, session_id: str) -> None:
+    def __init__(self, route: Route, session_id: str) -> None:
         super().__init__(route, session_id)
         self.stream = Channel()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -61,14 +61,12 @@ class SSESession(Session):
         task.add_done_callback(self._tasks.discard)
 
 
-async def handle_stream(
-    route: ServerRoute, base_path: str, scope: Scope, receive: Receive, send: Send
-) -> None:
+async def handle_stream(route: Route, base_path: str, scope: Scope, receive: Receive, send: Send) -> None:
     if scope["method"] != "GET":
         await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"GET")])
         return
     session = SSESession(route, route.new_session_id())
-    endpoint = f"{base_path}/{route.name}/message?sessionId={session.id}".encode()
+    endpoint = f"{base_path}{route.path}/message?sessionId={session.id}".encode()
     watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive, session.stream))
     try:
         await start_event_stream(send)
@@ -83,7 +81,7 @@ async def handle_stream(
         session.close()
 
 
-async def handle_post(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle_post(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
     if scope["method"] != "POST":
         await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"POST")])
         return

@@ -28,7 +28,7 @@ from mcp_central.downstream.http import (
     respond_json,
 )
 from mcp_central.downstream.resumable import StreamRegistry
-from mcp_central.downstream.session import ServerRoute, Session
+from mcp_central.downstream.session import Route, Session
 from mcp_central.errors import INVALID_REQUEST
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
@@ -42,7 +42,7 @@ PRIMING_SINCE = "2025-11-25"
 class StreamableSession(Session):
     transport_name = "streamable-http"
 
-    def __init__(self, route: ServerRoute, session_id: str) -> None:
+    def __init__(self, route: Route, session_id: str) -> None:
         super().__init__(route, session_id)
         self.request_streams: dict[RequestId, Channel] = {}
         """Open (or dropped but resumable) reply streams, by the client's request id."""
@@ -88,7 +88,7 @@ class StreamableSession(Session):
             self.standalone.close()
 
 
-async def handle(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
     method = scope["method"]
     if method == "POST":
         await _post(route, scope, receive, send)
@@ -112,7 +112,7 @@ async def _rpc_error(send: Send, status: int, code: int, message: str, request_i
     await respond_json(send, status, jsonrpc.error_response(request_id, code, message))
 
 
-async def _find_session(route: ServerRoute, scope: Scope, send: Send) -> StreamableSession | None:
+async def _find_session(route: Route, scope: Scope, send: Send) -> StreamableSession | None:
     """The session a non-initialize request names, or ``None`` after answering 400/404."""
     problem = _version_problem(scope)
     if problem is not None:
@@ -129,7 +129,7 @@ async def _find_session(route: ServerRoute, scope: Scope, send: Send) -> Streama
     return session
 
 
-async def _post(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -> None:
+async def _post(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
     accept = header(scope, b"accept")
     if not (accepts(accept, "application/json") and accepts(accept, "text/event-stream")):
         await _rpc_error(
@@ -176,7 +176,7 @@ async def _post(route: ServerRoute, scope: Scope, receive: Receive, send: Send) 
     await _answer_request(session, message, receive, send)
 
 
-async def _initialize(route: ServerRoute, message: Message, send: Send) -> None:
+async def _initialize(route: Route, message: Message, send: Send) -> None:
     if "id" not in message:
         await _rpc_error(send, 400, INVALID_REQUEST, "initialize must be a request (it has no id)")
         return
@@ -220,7 +220,7 @@ async def _answer_request(session: StreamableSession, message: Message, receive:
             session.request_streams.pop(request_id, None)
 
 
-async def _get(route: ServerRoute, scope: Scope, receive: Receive, send: Send) -> None:
+async def _get(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
     if not accepts(header(scope, b"accept"), "text/event-stream"):
         await _rpc_error(send, 406, INVALID_REQUEST, "Not Acceptable: Accept must list text/event-stream")
         return
@@ -292,7 +292,7 @@ async def _resume(session: StreamableSession, last_event_id: str, receive: Recei
         session.request_streams.pop(stream.request_id, None)
 
 
-async def _delete(route: ServerRoute, scope: Scope, send: Send) -> None:
+async def _delete(route: Route, scope: Scope, send: Send) -> None:
     session = await _find_session(route, scope, send)
     if session is None:
         return

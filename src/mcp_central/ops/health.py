@@ -5,6 +5,7 @@ each upstream. Read-only views of the upstream manager; they never start or stop
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from mcp_central import __version__
 from mcp_central.downstream.http import respond, respond_json
@@ -30,7 +31,7 @@ async def readyz(manager: UpstreamManager, send: Send) -> None:
     await respond_json(send, 200 if ready else 503, {"ready": ready, "reasons": reasons})
 
 
-async def status(manager: UpstreamManager, send: Send) -> None:
+async def status(manager: UpstreamManager, send: Send, groups: list[dict[str, Any]] | None = None) -> None:
     proxy = manager.config.proxy
     await respond_json(
         send,
@@ -41,5 +42,6 @@ async def status(manager: UpstreamManager, send: Send) -> None:
             "uptimeSeconds": round(time.time() - STARTED, 3),
             "config": manager.config.source,
             "upstreams": manager.status(),
+            "groups": groups or [],
         },
     )

@@ -23,7 +23,7 @@ from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
 from mcp_central.core import jsonrpc, protocol
 from mcp_central.core.fanout import LogLevels, Subscriptions
-from mcp_central.core.filters import allows, filter_listed
+from mcp_central.core.filters import ServerFilters, filter_listed
 from mcp_central.core.requests import Pending, RequestTable
 from mcp_central.core.server_requests import ServerRequests, refusal
 from mcp_central.core.tasks import BY_TASK_ID, TaskOwners, creates_task, task_id_of
@@ -63,7 +63,10 @@ _CREATES_TASK = "creates-task"
 class Downstream(Protocol):
     """What a link needs of a downstream session: somewhere to put messages, and what it can answer."""
 
-    client_capabilities: dict[str, Any]
+    @property
+    def client_capabilities(self) -> dict[str, Any]:
+        """What the client declared (server→client requests are refused for what it did not)."""
+        ...
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         """Queue ``message`` for the client; ``related_request_id`` names the client request it belongs to."""
@@ -118,6 +121,7 @@ class UpstreamLink:
         self._subscriptions: Subscriptions[Downstream] = Subscriptions()
         self._log_levels: LogLevels[Downstream] = LogLevels()
         self._task_owners: TaskOwners[Downstream] = TaskOwners()
+        self._filters = ServerFilters(server.tool_filter, server.prompt_filter, server.resource_filter)
         self._start_lock = asyncio.Lock()
         self._failed_at = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -267,14 +271,9 @@ class UpstreamLink:
                 error = jsonrpc.error_response(message["id"], INVALID_PARAMS, f"Unknown task: {task_id}")
                 session.deliver(error, message["id"])
                 return
-        if message["method"] == "tools/call" and self.server.tool_filter is not None:
-            name = (message.get("params") or {}).get("name")
-            if not allows(str(name), self.server.tool_filter):
-                session.deliver(
-                    jsonrpc.error_response(message["id"], INVALID_PARAMS, f"Unknown tool: {name}"),
-                    message["id"],
-                )
-                return
+        if (refused := self._filters.refusal(method, message.get("params"))) is not None:
+            session.deliver(jsonrpc.error_response(message["id"], INVALID_PARAMS, refused), message["id"])
+            return
         pending = self._table.outgoing(session, message)
         if pending.method == "resources/subscribe":
             pending.context = (message.get("params") or {}).get("uri")
@@ -325,9 +324,9 @@ class UpstreamLink:
             return
         if pending.timer is not None:
             pending.timer.cancel()
-        if pending.method == "tools/list" and "result" in message:
-            filter_listed(message["result"], "tools", self.server.tool_filter)
-        elif pending.method == "resources/subscribe" and "error" in message:
+        if "result" in message:
+            self._filters.apply(pending.method, message["result"])
+        if pending.method == "resources/subscribe" and "error" in message:
             self._subscriptions.unsubscribe(pending.owner, str(pending.context))  # it did not take
         elif pending.context == _CREATES_TASK and (task_id := task_id_of(message.get("result"))):
             self._task_owners.claim(pending.owner, task_id)

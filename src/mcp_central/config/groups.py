@@ -1,0 +1,98 @@
+"""The ``groups`` section: named sets of upstreams served as one aggregated MCP server.
+
+    "groups": {
+      "db":  {"servers": ["postgres", "timescaledb"], "authTokens": ["${DB_TOKEN}"],
+              "toolFilter": {"mode": "block", "list": ["*__drop_*"]}},
+      "all": {"toolFilter": {...}}          // the default group served at /mcp; servers default to all
+    }
+
+A group's ``authTokens`` default to the global ones; filters (``toolFilter``, ``promptFilter``,
+``resourceFilter``) come on top of each member's own. This module only validates and builds
+``GroupConfig``s; the loader calls it with the servers already read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mcp_central.config.model import ALL_GROUP, GroupConfig, NameFilter
+
+GROUP_KEYS = {"servers", "authTokens", "toolFilter", "promptFilter", "resourceFilter", "description"}
+
+Problem = Callable[[str, str], None]
+FilterReader = Callable[[Any, str], NameFilter | None]
+
+
+def read_groups(
+    raw: Any,
+    servers: list[str],
+    global_tokens: tuple[str, ...],
+    name_pattern: Callable[[str], bool],
+    read_filter: FilterReader,
+    problem: Problem,
+) -> dict[str, GroupConfig]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problem("groups", "expected an object of groups by name")
+        return {}
+    groups = {}
+    for name, entry in raw.items():
+        path = f"groups.{name}"
+        if not name_pattern(name):
+            problem(
+                path, "group names may use only letters, digits, '.', '_' and '-' (they become URL paths)"
+            )
+            continue
+        if not isinstance(entry, dict):
+            problem(path, "expected an object with 'servers' (a list of server names)")
+            continue
+        for key in entry:
+            if key not in GROUP_KEYS:
+                problem(f"{path}.{key}", f"unknown key (known keys: {', '.join(sorted(GROUP_KEYS))})")
+        members = _members(entry, path, servers, name == ALL_GROUP, problem)
+        tokens = global_tokens
+        if "authTokens" in entry:
+            raw_tokens = entry["authTokens"]
+            if not isinstance(raw_tokens, list) or not all(
+                isinstance(t, str) and t.strip() for t in raw_tokens
+            ):
+                problem(f"{path}.authTokens", "expected a list of non-empty strings")
+            else:
+                tokens = tuple(raw_tokens)
+        filters = {
+            key: read_filter(entry[key], f"{path}.{key}") if entry.get(key) is not None else None
+            for key in ("toolFilter", "promptFilter", "resourceFilter")
+        }
+        groups[name] = GroupConfig(
+            name,
+            members,
+            tokens,
+            filters["toolFilter"],
+            filters["promptFilter"],
+            filters["resourceFilter"],
+        )
+    return groups
+
+
+def _members(
+    entry: dict[str, Any], path: str, servers: list[str], is_all: bool, problem: Problem
+) -> tuple[str, ...]:
+    if "servers" not in entry:
+        if is_all:
+            return tuple(servers)
+        problem(f"{path}.servers", "is required: the names of the servers this group serves")
+        return ()
+    raw = entry["servers"]
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        problem(f"{path}.servers", "expected a list of server names")
+        return ()
+    members = []
+    for index, member in enumerate(raw):
+        if member not in servers:
+            known = ", ".join(servers) or "none"
+            problem(f"{path}.servers[{index}]", f"no server named '{member}' in mcpServers (known: {known})")
+        elif member not in members:
+            members.append(member)
+    return tuple(members)

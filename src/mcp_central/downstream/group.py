@@ -1,0 +1,324 @@
+"""Aggregated routes: ``/mcp`` (group ``all``) and ``/groups/{name}/mcp``, several upstreams as one.
+
+A ``GroupRoute`` answers ``initialize`` itself (capabilities united, instructions combined) and
+routes each request: lists fan out to every member within ``aggregateTimeout`` and merge what came
+back (a slow or dead member is skipped, logged and shown in ``/status``); a call goes to the member
+its name or URI points at (``core.aggregate``); ``logging/setLevel`` goes to all. Each session talks
+to each member through a ``Relay`` (``downstream.relay``), which also carries the member's
+notifications and requests back in the group's names.
+
+Routing only: transports (``streamable_http``, ``sse``) and upstream links do the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from mcp_central import __version__
+from mcp_central.config.model import ALL_GROUP, GroupConfig, ProxyConfig
+from mcp_central.core import aggregate, jsonrpc, protocol
+from mcp_central.core.filters import allows, filter_listed
+from mcp_central.downstream.relay import Relay, call_member, list_all
+from mcp_central.downstream.session import Route, ServerRoute, Session
+from mcp_central.errors import INVALID_PARAMS, METHOD_NOT_FOUND, UpstreamError, to_jsonrpc_error
+from mcp_central.types import Message, RequestId
+
+log = logging.getLogger("mcp_central.downstream")
+
+_NAMED = {"tools/call": "tool", "prompts/get": "prompt"}
+_BY_URI = frozenset({"resources/read", "resources/subscribe", "resources/unsubscribe"})
+_BY_TASK = frozenset({"tasks/get", "tasks/result", "tasks/cancel"})
+
+
+class GroupSession:
+    """What a group route keeps per session: its relays and what is in flight through them."""
+
+    def __init__(self, route: GroupRoute, session: Session) -> None:
+        self.route = route
+        self.session = session
+        self.relays: dict[str, Relay] = {}
+        self.in_flight: dict[RequestId, Relay] = {}
+        """The client's requests sent to one member, by the client's id (for cancellation)."""
+        self.server_requests: dict[str, tuple[Relay, RequestId]] = {}
+        """Members' requests to the client, by the group-unique id the client saw."""
+        self.task_members: dict[str, str] = {}
+        self.log_level: str | None = None
+
+    def server_request(self, relay: Relay, message: Message) -> Message:
+        exposed = f"{relay.member}:{message['id']}"
+        self.server_requests[exposed] = (relay, message["id"])
+        return {**message, "id": exposed}
+
+    async def relay(self, member: str) -> Relay:
+        """This session's relay to ``member``, connecting it first if need be (``UpstreamError``)."""
+        relay = self.relays.get(member)
+        if relay is not None:
+            return relay
+        route = self.route.members[member]
+        link = await route.open_link(self.session.client_capabilities)
+        relay = self.relays.get(member)  # another request may have connected it meanwhile
+        if relay is not None:
+            if route.pool is not None:
+                route.pool.release(link)
+            return relay
+        relay = self.relays[member] = Relay(self, member, link)
+        link.attach(relay)
+        if self.log_level is not None:
+            await relay.call("logging/setLevel", {"level": self.log_level})
+        return relay
+
+    def end(self) -> None:
+        for member, relay in self.relays.items():
+            relay.link.detach(relay)
+            route = self.route.members.get(member)
+            if route is not None and route.pool is not None:
+                route.pool.release(relay.link)
+        self.relays.clear()
+
+
+class GroupRoute(Route):
+    def __init__(self, group: GroupConfig, members: dict[str, ServerRoute], proxy: ProxyConfig) -> None:
+        idle = min((route.idle_timeout for route in members.values()), default=1800.0)
+        path = "" if group.name == ALL_GROUP else f"/groups/{group.name}"
+        super().__init__(f"group {group.name}", path, group.auth_tokens, idle)
+        self.group = group
+        self.members = members
+        self.proxy = proxy
+        self.tool_names = aggregate.Namespace(proxy.separator)
+        self.prompt_names = aggregate.Namespace(proxy.separator)
+        self.skipped: dict[str, dict[str, Any]] = {}
+        """Members left out of the last aggregated answer, with why and when (for ``/status``)."""
+        self._states: dict[Session, GroupSession] = {}
+
+    # ------------------------------------------------------------------ session lifecycle
+
+    async def initialize(self, session: Session, message: Message) -> Message:
+        state = self._states[session] = GroupSession(self, session)
+        session.initializing = True
+        try:
+            await self._connect_shared(state)
+        finally:
+            session.initializing = False
+        ready = [r.link.init_result or {} for r in state.relays.values()]
+        result: dict[str, Any] = {
+            "protocolVersion": protocol.negotiate((message.get("params") or {}).get("protocolVersion")),
+            "capabilities": aggregate.merge_capabilities(init.get("capabilities") or {} for init in ready),
+            "serverInfo": {"name": f"{self.proxy.name} ({self.group.name})", "version": __version__},
+        }
+        instructions = aggregate.merge_instructions(
+            {member: (r.link.init_result or {}).get("instructions") for member, r in state.relays.items()},
+            self.proxy.separator,
+        )
+        if instructions:
+            result["instructions"] = instructions
+        return jsonrpc.result_response(message["id"], result)
+
+    async def _connect_shared(self, state: GroupSession) -> None:
+        """Relays to every shared member that is (or gets) ready within the deadline."""
+
+        async def connect(member: str) -> None:
+            try:
+                await state.relay(member)
+            except UpstreamError as exc:
+                self._skip(member, exc.detail)
+
+        shared = [name for name, route in self.members.items() if route.link is not None]
+        tasks = [asyncio.ensure_future(connect(member)) for member in shared]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=self.proxy.aggregate_timeout)
+            for task in pending:
+                task.cancel()
+            for member, task in zip(shared, tasks, strict=True):
+                if task in pending:
+                    self._skip(member, f"not ready within {self.proxy.aggregate_timeout:g}s")
+
+    def end(self, session: Session) -> None:
+        state = self._states.pop(session, None)
+        if state is not None:
+            state.end()
+
+    # ------------------------------------------------------------------ routing
+
+    async def submit(self, session: Session, message: Message) -> None:
+        state = self._states.get(session)
+        if state is None:
+            session.refuse_uninitialized(message)
+            return
+        if "method" not in message:
+            entry = state.server_requests.pop(str(message.get("id")), None)
+            if entry is not None:
+                relay, original = entry
+                await relay.link.forward_response(relay, {**message, "id": original})
+            return
+        if "id" not in message:
+            await self._notification(state, message)
+            return
+        try:
+            answer = await self._request(state, message)
+        except UpstreamError as exc:
+            answer = {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}
+        if answer is not None:
+            session.deliver(answer, message["id"])
+
+    async def _request(self, state: GroupSession, message: Message) -> Message | None:
+        """Route one request; the answer if the group gives it itself, ``None`` if a member will."""
+        method, request_id = message["method"], message["id"]
+        params = message.get("params") or {}
+        if method == "ping":
+            return jsonrpc.result_response(request_id, {})
+        if method in aggregate.LIST_KEYS or method == "tasks/list":
+            if params.get("cursor") is not None:
+                return jsonrpc.error_response(
+                    request_id, INVALID_PARAMS, f"Invalid cursor: {params['cursor']!r}"
+                )
+            return jsonrpc.result_response(request_id, await self._merged_list(state, method))
+        if method == "logging/setLevel":
+            state.log_level = str(params.get("level"))
+            await self._everywhere(state, method, params)
+            return jsonrpc.result_response(request_id, {})
+        target = await self._target(state, method, params)
+        if isinstance(target, str):
+            return jsonrpc.error_response(
+                request_id, INVALID_PARAMS if method != "?" else METHOD_NOT_FOUND, target
+            )
+        member, new_params = target
+        relay = await state.relay(member)
+        relay.methods[request_id] = method
+        state.in_flight[request_id] = relay
+        await relay.link.forward_request(relay, {**message, "params": new_params})
+        return None
+
+    async def _target(
+        self, state: GroupSession, method: str, params: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]] | str:
+        """Which member a request goes to, and its params in that member's own names; or why not."""
+        members = self.members
+        if method in _NAMED:
+            kind = _NAMED[method]
+            names = self.tool_names if kind == "tool" else self.prompt_names
+            exposed = params.get("name")
+            found = names.resolve(exposed, members)
+            if found is None:
+                await self._merged_list(state, "tools/list" if kind == "tool" else "prompts/list")
+                found = names.resolve(exposed, members)
+            group_filter = self.group.tool_filter if kind == "tool" else self.group.prompt_filter
+            if found is None or not allows(str(exposed), group_filter):
+                return f"Unknown {kind}: {exposed}"
+            return found[0], {**params, "name": found[1]}
+        if method in _BY_URI:
+            found_uri = aggregate.resolve_uri(params.get("uri"))
+            if found_uri is None or found_uri[0] not in members:
+                prefix = aggregate.URI_PREFIX
+                return f"Unknown resource: {params.get('uri')} (this route's URIs start with {prefix})"
+            if not allows(found_uri[1], self.group.resource_filter):
+                return f"Unknown resource: {params.get('uri')}"
+            return found_uri[0], {**params, "uri": found_uri[1]}
+        if method == "completion/complete":
+            return self._completion_target(params)
+        if method in _BY_TASK:
+            member = state.task_members.get(str(params.get("taskId")))
+            return (member, params) if member in members else f"Unknown task: {params.get('taskId')}"
+        return f"'{method}' cannot be routed on an aggregated route (use a server's own /NAME/mcp)"
+
+    def _completion_target(self, params: dict[str, Any]) -> tuple[str, dict[str, Any]] | str:
+        ref = params.get("ref") or {}
+        if ref.get("type") == "ref/prompt":
+            found = self.prompt_names.resolve(ref.get("name"), self.members)
+            if found is not None:
+                return found[0], {**params, "ref": {**ref, "name": found[1]}}
+        elif ref.get("type") == "ref/resource":
+            found_uri = aggregate.resolve_uri(ref.get("uri"))
+            if found_uri is not None and found_uri[0] in self.members:
+                return found_uri[0], {**params, "ref": {**ref, "uri": found_uri[1]}}
+        return f"Unknown completion reference: {ref}"
+
+    async def _notification(self, state: GroupSession, message: Message) -> None:
+        method = message["method"]
+        if method == "notifications/cancelled":
+            request_id = (message.get("params") or {}).get("requestId")
+            if not isinstance(request_id, str | int):
+                return
+            relay = state.in_flight.pop(request_id, None)
+            if relay is not None:
+                relay.methods.pop(request_id, None)
+                await relay.link.forward_notification(relay, message)
+        elif method == "notifications/roots/list_changed":
+            for relay in list(state.relays.values()):
+                await relay.link.forward_notification(relay, message)
+
+    # ------------------------------------------------------------------ fan-out
+
+    async def _merged_list(self, state: GroupSession, method: str) -> dict[str, Any]:
+        results = await self._everywhere(state, method, {})
+        merged_parts = []
+        for member, result in results.items():
+            if method == "tasks/list":
+                for task in result.get("tasks") or []:
+                    if isinstance(task, dict) and isinstance(task.get("taskId"), str):
+                        state.task_members.setdefault(task["taskId"], member)
+                merged_parts.append(result)
+                continue
+            if method in ("resources/list", "resources/templates/list"):
+                key = aggregate.LIST_KEYS[method]
+                field = "uri" if method == "resources/list" else "uriTemplate"
+                filter_listed(result, key, self.group.resource_filter, field)
+            names = self.prompt_names if method == "prompts/list" else self.tool_names
+            aggregate.expose_result(member, method, result, names)
+            merged_parts.append(result)
+        if method == "tasks/list":
+            return {"tasks": [task for part in merged_parts for task in part.get("tasks") or []]}
+        merged = aggregate.merge_lists(method, merged_parts)
+        if method == "tools/list":
+            filter_listed(merged, "tools", self.group.tool_filter)
+        elif method == "prompts/list":
+            filter_listed(merged, "prompts", self.group.prompt_filter)
+        return merged
+
+    async def _everywhere(
+        self, state: GroupSession, method: str, params: dict[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """Ask every member at once; the results of those that answered within the deadline."""
+        capabilities = state.session.client_capabilities
+
+        async def ask(member: str) -> dict[str, Any]:
+            relay = await state.relay(member)
+            if method in aggregate.LIST_KEYS:
+                return await list_all(relay.link, method, capabilities)
+            if method == "logging/setLevel":  # as the session's relay: the link keeps levels per owner
+                await relay.call(method, params)
+                return {}
+            return await call_member(relay.link, method, params, capabilities)
+
+        members = list(self.members)
+        tasks = {member: asyncio.ensure_future(ask(member)) for member in members}
+        if not tasks:
+            return {}
+        _done, pending = await asyncio.wait(tasks.values(), timeout=self.proxy.aggregate_timeout)
+        results: dict[str, dict[str, Any]] = {}
+        for member, task in tasks.items():
+            if task in pending:
+                task.cancel()
+                self._skip(member, f"no answer to {method} within {self.proxy.aggregate_timeout:g}s")
+            elif task.exception() is not None:
+                error = task.exception()
+                detail = error.detail if isinstance(error, UpstreamError) else str(error)
+                self._skip(member, f"{method} failed: {detail}")
+            else:
+                results[member] = task.result()
+                self.skipped.pop(member, None)
+        return results
+
+    def _skip(self, member: str, reason: str) -> None:
+        log.warning("group '%s': upstream '%s' skipped: %s", self.group.name, member, reason)
+        self.skipped[member] = {"reason": reason, "at": time.time()}
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "name": self.group.name,
+            "servers": list(self.members),
+            "sessions": len(self.sessions),
+            "skipped": self.skipped,
+        }

@@ -1,0 +1,136 @@
+"""A group session's stand-ins at its members' upstream links.
+
+A ``Relay`` is what one member's link sees of one session on an aggregated route: the link's
+``Downstream`` for that pair. Whatever the member sends back — answers, progress, its requests to
+the client, its notifications — the relay translates into the group's names and URIs and hands to
+the session; the member's server→client requests get group-unique ids, so the client's answer finds
+its way back. A ``Collector`` is a one-request ``Downstream`` for the group's own fan-out calls
+(merged lists), whose answer nobody but the group sees.
+
+Neither knows HTTP; neither decides where a request goes (that is ``downstream.group``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from mcp_central.core import aggregate
+from mcp_central.core.tasks import task_id_of
+from mcp_central.types import Message, RequestId
+from mcp_central.upstream.link import UpstreamLink
+
+if TYPE_CHECKING:
+    from mcp_central.downstream.group import GroupSession
+
+
+class Relay:
+    def __init__(self, state: GroupSession, member: str, link: UpstreamLink) -> None:
+        self.state = state
+        self.member = member
+        self.link = link
+        self.methods: dict[RequestId, str] = {}
+        """The client's requests in flight through this relay, by the client's id: what they asked."""
+        self._own: dict[str, asyncio.Future[Message]] = {}
+        self._counter = 0
+
+    async def call(self, method: str, params: dict[str, Any]) -> Message:
+        """A request the group sends as this session (its answer comes here, not to the client)."""
+        self._counter += 1
+        request_id = f"mcp-central-group-{self._counter}"
+        answer = self._own[request_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self.link.forward_request(
+                self, {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+            )
+            reply: Message = await answer
+            return reply
+        finally:
+            self._own.pop(request_id, None)
+
+    @property
+    def client_capabilities(self) -> dict[str, Any]:
+        return self.state.session.client_capabilities
+
+    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
+        session, method = self.state.session, message.get("method")
+        if method is None:
+            own = self._own.get(str(message.get("id")))
+            if own is not None:
+                if not own.done():
+                    own.set_result(message)
+                return
+            answered: RequestId = message.get("id")  # type: ignore[assignment]  # ids we sent are str | int
+            asked = self.methods.pop(answered, None)
+            self.state.in_flight.pop(answered, None)
+            if asked is not None and isinstance(message.get("result"), dict):
+                self._expose(asked, message["result"])
+            session.deliver(message, related_request_id)
+        elif "id" in message:
+            session.deliver(self.state.server_request(self, message), related_request_id)
+        elif method == "notifications/resources/updated":
+            params = dict(message.get("params") or {})
+            if isinstance(params.get("uri"), str):
+                params["uri"] = aggregate.expose_uri(self.member, params["uri"])
+            session.deliver({**message, "params": params}, related_request_id)
+        elif method == "notifications/message":
+            params = dict(message.get("params") or {})
+            logger = params.get("logger")
+            params["logger"] = f"{self.member}/{logger}" if logger else self.member
+            session.deliver({**message, "params": params}, related_request_id)
+        else:  # progress, list changes, task status, anything new: as it came
+            session.deliver(message, related_request_id)
+
+    def _expose(self, method: str, result: dict[str, Any]) -> None:
+        group = self.state.route
+        names = group.prompt_names if method == "prompts/get" else group.tool_names
+        aggregate.expose_result(self.member, method, result, names)
+        if method == "tools/call" and (task_id := task_id_of(result)):
+            self.state.task_members[task_id] = self.member
+
+
+class Collector:
+    """The owner of one fan-out request: resolves ``answer`` with the member's reply."""
+
+    def __init__(self, client_capabilities: dict[str, Any]) -> None:
+        self.client_capabilities = client_capabilities
+        self.answer: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+
+    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
+        if "method" not in message and not self.answer.done():
+            self.answer.set_result(message)
+
+
+async def call_member(
+    link: UpstreamLink, method: str, params: dict[str, Any], capabilities: dict[str, Any]
+) -> dict[str, Any]:
+    """One request of the group's own to a member; its result (``ValueError`` on an error answer).
+
+    The caller bounds the wait; if it gives up, the request is cancelled upstream.
+    """
+    collector = Collector(capabilities)
+    try:
+        await link.forward_request(collector, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        reply = await collector.answer
+    finally:
+        link.detach(collector)  # cancels it upstream if still in flight
+    result = reply.get("result")
+    if not isinstance(result, dict):
+        error = reply.get("error") or {}
+        raise ValueError(error.get("message") or f"{method} failed")
+    return result
+
+
+async def list_all(link: UpstreamLink, method: str, capabilities: dict[str, Any]) -> dict[str, Any]:
+    """Every page of a member's ``*/list``, as one result."""
+    key = aggregate.LIST_KEYS[method]
+    items: list[Any] = []
+    cursor: Any = None
+    for _ in range(100):
+        page = await call_member(link, method, {"cursor": cursor} if cursor else {}, capabilities)
+        if isinstance(page.get(key), list):
+            items.extend(page[key])
+        cursor = page.get("nextCursor")
+        if not cursor:
+            break
+    return {key: items}
