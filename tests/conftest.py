@@ -92,9 +92,9 @@ def make_config(
 
 
 @asynccontextmanager
-async def serve(config: Config) -> AsyncIterator[tuple[str, Gateway]]:
+async def serve(config: Config, **gateway: Any) -> AsyncIterator[tuple[str, Gateway]]:
     """Run a gateway for ``config`` on a free loopback port; yield its base URL and the app."""
-    app = Gateway(config)
+    app = Gateway(config, **gateway)
     server = GatewayServer(
         app,
         uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", log_config=None),

@@ -63,10 +63,12 @@ def wait_until(predicate: object, what: str, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def serving(config: Path, port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """``mcp-central serve --config CONFIG --port PORT`` on 127.0.0.1 until /readyz says ready."""
+def serving(
+    config: Path, port: int, env: dict[str, str] | None = None, *extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``mcp-central serve --config CONFIG --port PORT [EXTRA…]`` on 127.0.0.1 until /readyz says ready."""
     proc = subprocess.Popen(
-        [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+        [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port), *extra],
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -1,8 +1,8 @@
 """Operator verbs against a running proxy: `check`, and `server add/remove --test`.
 
 The proxy is `mcp-central serve` in its own process on a free loopback port, started from the
-config the verbs edit; upstreams are real (the SDK fixture server, mcp-server-time). Live reload is
-not built yet, so `--test` is shown to wait for a proxy that is (re)started after the edit.
+config the verbs edit and watching it (live reload); upstreams are real (the SDK fixture server,
+mcp-server-time). `--test` waits for the running proxy to pick up the edit.
 """
 
 from __future__ import annotations
@@ -111,40 +111,25 @@ def test_check_as_a_process_exits_zero_when_all_pass(tmp_path: Path) -> None:
     assert len(result.stdout.splitlines()) == 5  # header + 2 servers, 2 transports each
 
 
-def test_add_test_waits_for_the_proxy_then_remove_test_sees_the_route_go(tmp_path: Path) -> None:
+def test_add_and_remove_test_against_a_live_reloading_proxy(tmp_path: Path) -> None:
     port = free_port()
     config = write_config(tmp_path / "config.json", port)
     config.write_text(config.read_text().replace('"time"', '"clock"'))  # start without "time"
-    add = subprocess.Popen(
-        [*CLI, "server", "add", "time", "-c", str(config), "--command", sys.executable,
-         "--arg=-m", "--arg", "mcp_server_time", "--test", "--test-timeout", "90"],
-        env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        wait_until(lambda: '"time"' in config.read_text(), "server add to write the config")
-        assert add.poll() is None, "add --test must wait for the proxy, not give up at once"
-        with serving(config, port, ENV) as proxy:
-            out, err = add.communicate(timeout=90)
-            assert add.returncode == 0, err
-            assert f"ok: http://127.0.0.1:{port}/time/mcp: 2 tool(s)" in out
-            assert f"ok: http://127.0.0.1:{port}/time/sse: 2 tool(s)" in out
-
-            remove = subprocess.Popen(
-                [*CLI, "server", "remove", "time", "-c", str(config), "--test", "--test-timeout", "90"],
-                env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )  # fmt: skip
-            wait_until(lambda: '"time"' not in config.read_text(), "server remove to write the config")
-            assert remove.poll() is None, "the old proxy still serves /time: remove --test must wait"
-            stop(proxy)  # no live reload yet: restart the proxy with the edited config
-        with serving(config, port, ENV):
-            out, err = remove.communicate(timeout=90)
-        assert remove.returncode == 0, err
-        assert f"ok: http://127.0.0.1:{port}/time/mcp is gone (404)" in out
-    finally:
-        for proc in (add, locals().get("remove")):
-            if isinstance(proc, subprocess.Popen) and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with serving(config, port, ENV):
+        add = subprocess.run(
+            [*CLI, "server", "add", "time", "-c", str(config), "--command", sys.executable,
+             "--arg=-m", "--arg", "mcp_server_time", "--test", "--test-timeout", "90"],
+            env=child_env(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert add.returncode == 0, add.stderr
+        assert f"ok: http://127.0.0.1:{port}/time/mcp: 2 tool(s)" in add.stdout
+        assert f"ok: http://127.0.0.1:{port}/time/sse: 2 tool(s)" in add.stdout
+        remove = subprocess.run(
+            [*CLI, "server", "remove", "time", "-c", str(config), "--test", "--test-timeout", "90"],
+            env=child_env(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert remove.returncode == 0, remove.stderr
+        assert f"ok: http://127.0.0.1:{port}/time/mcp is gone (404)" in remove.stdout
 
 
 def test_add_test_names_the_url_when_nothing_answers(
@@ -163,8 +148,8 @@ def test_add_test_names_the_url_when_nothing_answers(
 def test_remove_test_reports_a_route_that_stays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
     config = write_config(tmp_path / "config.json", port)
-    with serving(config, port, ENV):
+    with serving(config, port, ENV, "--no-watch"):  # a proxy that does not reload by itself
         run = cli(capsys, "server", "remove", "time", "-c", str(config), "--test", "--test-timeout", "1")
     assert run.code == 3
     assert f"http://127.0.0.1:{port}/time/mcp still answers (HTTP 4" in run.err
-    assert "restart the proxy" in run.err
+    assert "SIGHUP" in run.err

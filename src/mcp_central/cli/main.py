@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="override the listen host from the config's addr")
     serve.add_argument("--port", type=int, help="override the listen port from the config's addr")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--no-watch",
+        dest="watch",
+        action="store_false",
+        help="do not reload when the config file changes (SIGHUP still reloads)",
+    )
 
     validate = verbs.add_parser("validate", help="check a config file and report every problem")
     _add_config_source(validate, required=True)
@@ -136,7 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from mcp_central.cli.serve import serve
 
-    return serve(config, host=args.host, port=args.port, log_level=args.log_level)
+    reload = (lambda: load(args)) if args.config is not None else None
+    return serve(
+        config, host=args.host, port=args.port, log_level=args.log_level, load=reload, watch=args.watch
+    )
 
 
 if __name__ == "__main__":

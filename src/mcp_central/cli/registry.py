@@ -155,7 +155,8 @@ def _test_added(args: argparse.Namespace, name: str) -> int:
             print(
                 f"mcp-central: the config was changed, but {url} did not answer within "
                 f"{args.test_timeout:g} s: {result.error}\n"
-                "  (is the proxy running with this config? restart it after an edit)",
+                "  (is the proxy running with this config? It reloads on change unless started\n"
+                "   with --no-watch; then send it SIGHUP or restart it)",
                 file=sys.stderr,
             )
             return EXIT_UNVERIFIED
@@ -187,7 +188,8 @@ def server_remove(args: argparse.Namespace) -> int:
         if not gone:
             print(
                 f"mcp-central: the config was changed, but {url} still answers ({last}) after "
-                f"{args.test_timeout:g} s\n  (restart the proxy so it reads the new config)",
+                f"{args.test_timeout:g} s\n"
+                "  (a proxy started with --no-watch reloads on SIGHUP, or restart it)",
                 file=sys.stderr,
             )
             return EXIT_UNVERIFIED

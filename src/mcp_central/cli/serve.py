@@ -6,7 +6,7 @@ import contextlib
 import importlib.util
 import logging
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 import uvicorn
 
@@ -37,10 +37,17 @@ class GatewayServer(uvicorn.Server):
 
 
 def serve(
-    config: Config, *, host: str | None = None, port: int | None = None, log_level: str = "info"
+    config: Config,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
+    load: Callable[[], Config] | None = None,
+    watch: bool = True,
 ) -> int:
+    """Serve until stopped; ``load`` re-reads the config on SIGHUP (and on file changes with ``watch``)."""
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
-    app = Gateway(config)
+    app = Gateway(config, load=load, watch=watch)
     listen_host = host or config.proxy.host
     listen_port = config.proxy.port if port is None else port
     logging.getLogger("mcp_central").info(

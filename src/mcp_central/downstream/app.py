@@ -15,8 +15,12 @@ The ASGI lifespan starts and stops the upstream links.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import time
+from collections.abc import Callable
 
 from mcp_central.config.model import ALL_GROUP, Config
 from mcp_central.downstream import auth, sse, streamable_http
@@ -25,6 +29,7 @@ from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute
 from mcp_central.ops import health
+from mcp_central.ops.reload import Reloader
 from mcp_central.types import Receive, Scope, Send
 from mcp_central.upstream.manager import UpstreamManager
 
@@ -32,7 +37,10 @@ log = logging.getLogger("mcp_central")
 
 
 class Gateway:
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, *, load: Callable[[], Config] | None = None, watch: bool = False
+    ) -> None:
+        """``load`` re-reads the config for live reload (SIGHUP); with ``watch`` the file is watched too."""
         self.config = config
         self.manager = UpstreamManager(config)
         self.base_path = config.proxy.base_path
@@ -45,11 +53,32 @@ class Gateway:
         }
         self.groups = {name: self._group_route(name) for name in config.group_names}
         self._reaper: asyncio.Task[None] | None = None
+        self.reloader: Reloader | None = None
+        if load is not None:
+            watched = config.source if watch and config.source and os.path.isfile(config.source) else None
+            self.reloader = Reloader(self, load, watched)
+        self._watcher: asyncio.Task[None] | None = None
 
     def _group_route(self, name: str) -> GroupRoute:
         group = self.config.group(name)
         assert group is not None
         return GroupRoute(group, {member: self.routes[member] for member in group.servers}, self.config.proxy)
+
+    def update_groups(self) -> None:
+        """After a reload: groups take their new members; removed groups end, new ones appear."""
+        for name in list(self.groups):
+            if name not in self.config.group_names:
+                route = self.groups.pop(name)
+                for session in list(route.sessions.values()):
+                    session.close()
+        for name in self.config.group_names:
+            group = self.config.group(name)
+            assert group is not None
+            members = {member: self.routes[member] for member in group.servers}
+            if name in self.groups:
+                self.groups[name].update(group, members, self.config.proxy)
+            else:
+                self.groups[name] = GroupRoute(group, members, self.config.proxy)
 
     def all_routes(self) -> list[Route]:
         return [*self.routes.values(), *self.groups.values()]
@@ -112,7 +141,10 @@ class Gateway:
             if not auth.authorized(scope, self.config.proxy.auth_tokens):
                 await auth.reject(scope, send)
                 return
-            await health.status(self.manager, send, [group.status() for group in self.groups.values()])
+            reload = self.reloader.last if self.reloader is not None else None
+            await health.status(
+                self.manager, send, [group.status() for group in self.groups.values()], reload
+            )
         else:
             await respond(send, 404, b"Not Found")
 
@@ -127,6 +159,7 @@ class Gateway:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 self._reaper = asyncio.get_running_loop().create_task(self._expire_idle_sessions())
+                self._start_reloading()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -152,7 +185,22 @@ class Gateway:
                         log.info("session %s… on '%s' closed after idling", session.id[:8], route.name)
                         session.close()
 
+    def _start_reloading(self) -> None:
+        reloader = self.reloader
+        if reloader is None:
+            return
+        loop = asyncio.get_running_loop()
+        if reloader.watching:
+            self._watcher = loop.create_task(reloader.watch())
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):  # not the main thread
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reloader.reload("SIGHUP")))
+
     async def aclose(self) -> None:
+        if self.reloader is not None:
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self._reaper is not None:
             self._reaper.cancel()
         await self.close_sessions()

@@ -46,6 +46,7 @@ class GroupSession:
         """Members' requests to the client, by the group-unique id the client saw."""
         self.task_members: dict[str, str] = {}
         self.log_level: str | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def server_request(self, relay: Relay, message: Message) -> Message:
         exposed = f"{relay.member}:{message['id']}"
@@ -64,19 +65,38 @@ class GroupSession:
             if route.pool is not None:
                 route.pool.release(link)
             return relay
-        relay = self.relays[member] = Relay(self, member, link)
+        relay = self.relays[member] = Relay(self, member, link, route.pool)
         link.attach(relay)
         if self.log_level is not None:
             await relay.call("logging/setLevel", {"level": self.log_level})
         return relay
 
+    def forget(self, members: list[str]) -> None:
+        """Let go of members that left the group (or were restarted under the same name)."""
+        for member in members:
+            relay = self.relays.pop(member, None)
+            if relay is not None:
+                relay.link.detach(relay)
+                if relay.pool is not None:
+                    relay.pool.release(relay.link)
+        for request_id in [rid for rid, relay in self.in_flight.items() if relay.member in members]:
+            del self.in_flight[request_id]
+
+    def connect_soon(self, member: str) -> None:
+        async def connect() -> None:
+            try:
+                await self.relay(member)
+            except UpstreamError as exc:
+                self.route.skip(member, exc.detail)
+
+        task = asyncio.get_running_loop().create_task(connect())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def end(self) -> None:
-        for member, relay in self.relays.items():
-            relay.link.detach(relay)
-            route = self.route.members.get(member)
-            if route is not None and route.pool is not None:
-                route.pool.release(relay.link)
-        self.relays.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        self.forget(list(self.relays))
 
 
 class GroupRoute(Route):
@@ -123,7 +143,7 @@ class GroupRoute(Route):
             try:
                 await state.relay(member)
             except UpstreamError as exc:
-                self._skip(member, exc.detail)
+                self.skip(member, exc.detail)
 
         shared = [name for name, route in self.members.items() if route.link is not None]
         tasks = [asyncio.ensure_future(connect(member)) for member in shared]
@@ -133,12 +153,35 @@ class GroupRoute(Route):
                 task.cancel()
             for member, task in zip(shared, tasks, strict=True):
                 if task in pending:
-                    self._skip(member, f"not ready within {self.proxy.aggregate_timeout:g}s")
+                    self.skip(member, f"not ready within {self.proxy.aggregate_timeout:g}s")
 
     def end(self, session: Session) -> None:
         state = self._states.pop(session, None)
         if state is not None:
             state.end()
+
+    def update(self, group: GroupConfig, members: dict[str, ServerRoute], proxy: ProxyConfig) -> None:
+        """Live reload: take the new members and settings; sessions stay, and hear that lists changed."""
+        gone = [name for name, route in self.members.items() if members.get(name) is not route]
+        fresh = [name for name, route in members.items() if self.members.get(name) is not route]
+        changed = bool(gone or fresh) or group != self.group or proxy.separator != self.proxy.separator
+        if proxy.separator != self.proxy.separator:
+            self.tool_names = aggregate.Namespace(proxy.separator)
+            self.prompt_names = aggregate.Namespace(proxy.separator)
+        self.group, self.members, self.proxy = group, members, proxy
+        self.auth_tokens = group.auth_tokens
+        for name in gone:
+            self.skipped.pop(name, None)
+        for state in self._states.values():
+            state.forget(gone)
+            for name in fresh:
+                if members[name].link is not None:  # shared: listen to it now (isolated: on first use)
+                    state.connect_soon(name)
+            if changed:
+                for kind in ("tools", "prompts", "resources"):
+                    state.session.deliver(
+                        {"jsonrpc": "2.0", "method": f"notifications/{kind}/list_changed"}, None
+                    )
 
     # ------------------------------------------------------------------ routing
 
@@ -301,17 +344,17 @@ class GroupRoute(Route):
         for member, task in tasks.items():
             if task in pending:
                 task.cancel()
-                self._skip(member, f"no answer to {method} within {self.proxy.aggregate_timeout:g}s")
+                self.skip(member, f"no answer to {method} within {self.proxy.aggregate_timeout:g}s")
             elif task.exception() is not None:
                 error = task.exception()
                 detail = error.detail if isinstance(error, UpstreamError) else str(error)
-                self._skip(member, f"{method} failed: {detail}")
+                self.skip(member, f"{method} failed: {detail}")
             else:
                 results[member] = task.result()
                 self.skipped.pop(member, None)
         return results
 
-    def _skip(self, member: str, reason: str) -> None:
+    def skip(self, member: str, reason: str) -> None:
         log.warning("group '%s': upstream '%s' skipped: %s", self.group.name, member, reason)
         self.skipped[member] = {"reason": reason, "at": time.time()}
 

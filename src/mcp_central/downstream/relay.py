@@ -19,16 +19,21 @@ from mcp_central.core import aggregate
 from mcp_central.core.tasks import task_id_of
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
+from mcp_central.upstream.pool import IsolatedPool
 
 if TYPE_CHECKING:
     from mcp_central.downstream.group import GroupSession
 
 
 class Relay:
-    def __init__(self, state: GroupSession, member: str, link: UpstreamLink) -> None:
+    def __init__(
+        self, state: GroupSession, member: str, link: UpstreamLink, pool: IsolatedPool | None
+    ) -> None:
         self.state = state
         self.member = member
         self.link = link
+        self.pool = pool
+        """Where an isolated member's link goes back when the relay ends (``None`` for shared links)."""
         self.methods: dict[RequestId, str] = {}
         """The client's requests in flight through this relay, by the client's id: what they asked."""
         self._own: dict[str, asyncio.Future[Message]] = {}

@@ -31,7 +31,12 @@ async def readyz(manager: UpstreamManager, send: Send) -> None:
     await respond_json(send, 200 if ready else 503, {"ready": ready, "reasons": reasons})
 
 
-async def status(manager: UpstreamManager, send: Send, groups: list[dict[str, Any]] | None = None) -> None:
+async def status(
+    manager: UpstreamManager,
+    send: Send,
+    groups: list[dict[str, Any]] | None = None,
+    reload: dict[str, Any] | None = None,
+) -> None:
     proxy = manager.config.proxy
     await respond_json(
         send,
@@ -43,5 +48,6 @@ async def status(manager: UpstreamManager, send: Send, groups: list[dict[str, An
             "config": manager.config.source,
             "upstreams": manager.status(),
             "groups": groups or [],
+            "lastReload": reload,
         },
     )

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
-from mcp_central.config.model import Config
+from mcp_central.config.model import Config, ServerConfig
 from mcp_central.errors import UpstreamError
 from mcp_central.upstream.link import LinkState, UpstreamLink
 from mcp_central.upstream.pool import IsolatedPool
@@ -42,6 +42,7 @@ class UpstreamManager:
         self.settled = asyncio.Event()
         """Set once every link's first start attempt has finished, well or badly."""
         self._starter: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Start every link concurrently; wait only for those whose failure must stop us."""
@@ -57,6 +58,8 @@ class UpstreamManager:
             raise StartupFailed("; ".join(failures))
 
     async def _start_all(self, links: list[UpstreamLink]) -> None:
+        """Start ``links`` concurrently, logging failures; mark start-up settled when done."""
+
         async def one(link: UpstreamLink) -> None:
             try:
                 await link.start()
@@ -68,7 +71,31 @@ class UpstreamManager:
         await asyncio.gather(*(one(link) for link in links))
         self.settled.set()
 
+    # ------------------------------------------------------------------ live reload
+
+    def add(self, server: ServerConfig) -> None:
+        """Take on a server while running (live reload): its link starts in the background."""
+        if server.session_mode == "isolated":
+            self.pools[server.name] = IsolatedPool(server, client_name=self.config.proxy.name)
+            return
+        link = self.links[server.name] = UpstreamLink(server, client_name=self.config.proxy.name)
+        task = asyncio.get_running_loop().create_task(self._start_all([link]))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def remove(self, name: str) -> None:
+        """Stop a server's link (or its isolated pool) and forget it."""
+        link, pool = self.links.pop(name, None), self.pools.pop(name, None)
+        if link is not None:
+            await link.close()
+        if pool is not None:
+            await pool.close()
+
     async def close(self) -> None:
+        starting = list(self._background)
+        for task in starting:
+            task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)  # let each close what it spawned
         if self._starter is not None:
             self._starter.cancel()
         await asyncio.gather(
@@ -90,4 +117,4 @@ class UpstreamManager:
     def status(self) -> list[dict[str, Any]]:
         by_name = {name: link.status() for name, link in self.links.items()}
         by_name.update({name: pool.status() for name, pool in self.pools.items()})
-        return [by_name[name] for name in self.config.enabled_servers]
+        return [by_name[name] for name in self.config.enabled_servers if name in by_name]
