@@ -103,3 +103,60 @@ def test_listen_filters_are_checked_and_tagging_copies() -> None:
     note = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed", "params": {}}
     assert modern.tagged(note, 7)["params"]["_meta"] == {modern.META_SUBSCRIPTION_ID: 7}
     assert note["params"] == {}
+
+
+def test_requests_to_a_modern_upstream_carry_the_envelope() -> None:
+    from mcp_central.core import modern_client
+
+    original = {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "method": "tools/call",
+        "params": {"name": "x", "_meta": {"progressToken": 3}},
+    }
+    out = modern_client.stamped(original, {"sampling": {}}, {"name": "gw", "version": "1"}, "warning")
+    meta = out["params"]["_meta"]
+    assert meta[modern.META_VERSION] == "2026-07-28" and meta["progressToken"] == 3
+    assert meta[modern.META_CAPABILITIES] == {"sampling": {}} and meta[modern.META_LOG_LEVEL] == "warning"
+    assert original["params"]["_meta"] == {"progressToken": 3}
+    discover = modern_client.discover_request(1, {}, {"name": "gw", "version": "1"})
+    assert (
+        discover["method"] == "server/discover" and modern.META_LOG_LEVEL not in discover["params"]["_meta"]
+    )
+
+
+def test_input_required_results_become_retries() -> None:
+    from mcp_central.core import modern_client
+
+    result = {
+        "resultType": "input_required",
+        "inputRequests": {"ask": {"method": "elicitation/create", "params": {"message": "?"}}, "bad": 3},
+        "requestState": "opaque",
+    }
+    assert modern_client.input_requests(result) == {
+        "ask": {"method": "elicitation/create", "params": {"message": "?"}}
+    }
+    assert modern_client.input_requests({"resultType": "complete"}) is None
+    original = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "x"}}
+    again = modern_client.retried(original, {"ask": {"action": "accept"}}, "opaque")
+    assert again["params"] == {
+        "name": "x",
+        "inputResponses": {"ask": {"action": "accept"}},
+        "requestState": "opaque",
+    }
+    assert original["params"] == {"name": "x"}
+    discovered = {
+        "supportedVersions": ["2026-07-28"],
+        "capabilities": {"tools": {}},
+        "_meta": {modern.META_SERVER_INFO: {"name": "up", "version": "2"}},
+        "instructions": "hi",
+    }
+    assert modern_client.speaks_modern(discovered) and not modern_client.speaks_modern(
+        {"supportedVersions": ["2025-11-25"]}
+    )
+    assert modern_client.handshake_result(discovered) == {
+        "protocolVersion": "2026-07-28",
+        "capabilities": {"tools": {}},
+        "serverInfo": {"name": "up", "version": "2"},
+        "instructions": "hi",
+    }
