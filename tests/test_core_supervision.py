@@ -78,6 +78,7 @@ def test_a_server_that_never_started_is_failed_and_retried_until_max_attempts() 
     life.attempt_failed("cannot start '/nonexistent'")
     assert life.next_delay(0.0) == 2.0
     life.attempting()
+    assert life.state is LinkState.FAILED  # a retry of a server that never started is not "starting"
     life.attempt_failed("cannot start '/nonexistent'")
     assert life.gave_up and life.state is LinkState.FAILED and life.next_delay(0.0) is None
     assert life.restarts == 2

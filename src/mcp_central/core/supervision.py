@@ -29,7 +29,8 @@ class LinkState(enum.Enum):
     RESTARTING = "restarting"
     """It was ready and lost its process or connection; restart attempts are under way."""
     FAILED = "failed"
-    """It could not start (attempts continue on the backoff schedule until ``maxAttempts``)."""
+    """It never started, or gave up after ``maxAttempts``; retries of a server that never started
+    keep it FAILED (attempts continue on the backoff schedule until ``maxAttempts``)."""
 
 
 SERVING = frozenset({LinkState.READY, LinkState.DEGRADED})
@@ -95,7 +96,11 @@ class Lifecycle:
         if self._retrying:
             self.restarts += 1
             self._step += 1
-        self.state = LinkState.RESTARTING if self._was_ready and self._retrying else LinkState.STARTING
+        if not self._retrying:
+            self.state = LinkState.STARTING
+        elif self._was_ready:
+            self.state = LinkState.RESTARTING
+        # else: a server that never started stays FAILED while it is tried again
 
     def ready(self, now: float) -> None:
         self.state = LinkState.READY

@@ -2,8 +2,9 @@
 
 The child runs in its own process group with ``PR_SET_PDEATHSIG`` so it dies with the proxy even
 on ``kill -9``; its stderr is drained continuously into the log (a chatty server must never block
-on a full pipe); lines up to ``max_line_bytes`` are read whole. This module does not interpret
-MCP: it only frames, spawns, and reaps.
+on a full pipe); lines up to ``max_line_bytes`` (``maxMessageBytes``) are read whole, and a longer
+one is skipped — its request answered with an error when its id can be seen — without losing the
+framing of the lines after it. This module does not interpret MCP: it only frames, spawns, and reaps.
 """
 
 from __future__ import annotations
@@ -13,19 +14,23 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
 import signal
 import sys
 from collections import deque
 
 import orjson
 
-from mcp_central.errors import INTERNAL_ERROR, UpstreamUnavailable
+from mcp_central.errors import INTERNAL_ERROR, UpstreamError, UpstreamUnavailable, to_jsonrpc_error
 from mcp_central.types import Message
 from mcp_central.upstream.base import OnClose, OnMessage
 
 DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
 STOP_GRACE_SECONDS = 2.0
 STDERR_TAIL_LINES = 20
+_LEADING_ID = re.compile(rb'\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(\d+)\s*[,}]')
+"""The id of a response whose serializer writes ``jsonrpc``/``id`` first (the SDKs do): enough to
+answer the request behind an over-long line. Other orders leave that request to its deadline."""
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -127,17 +132,17 @@ class StdioTransport:
     async def _read_stdout(self, on_message: OnMessage, on_close: OnClose) -> None:
         assert self.process is not None and self.process.stdout is not None
         stdout = self.process.stdout
-        error: BaseException | None = None
         try:
             while True:
                 try:
-                    line = await stdout.readline()
-                except ValueError:
-                    # Longer than max_line_bytes: the framing is lost, so this link cannot go on.
-                    error = ConnectionError(f"a message exceeded {self.max_line_bytes} bytes")
-                    break
-                if not line:
-                    break
+                    line = await stdout.readuntil(b"\n")
+                except asyncio.IncompleteReadError as exc:
+                    line = exc.partial  # end of output: a last line without its newline, or nothing
+                    if not line:
+                        break
+                except asyncio.LimitOverrunError as exc:
+                    await self._skip_long_line(stdout, exc.consumed, on_message)
+                    continue
                 try:
                     message = orjson.loads(line)
                 except orjson.JSONDecodeError:
@@ -155,7 +160,31 @@ class StdioTransport:
         if self._closing:
             return
         code = await self.process.wait()
-        on_close(error or ConnectionError(f"process exited with code {code}{self._stderr_hint()}"))
+        on_close(ConnectionError(f"process exited with code {code}{self._stderr_hint()}"))
+
+    async def _skip_long_line(
+        self, stdout: asyncio.StreamReader, buffered: int, on_message: OnMessage
+    ) -> None:
+        """Discard a line longer than ``max_line_bytes`` up to its newline, keeping its first bytes."""
+        start = await stdout.read(buffered)
+        size, head = len(start), start[:256]
+        del start
+        while True:
+            try:
+                size += len(await stdout.readuntil(b"\n"))
+                break
+            except asyncio.IncompleteReadError as exc:
+                size += len(exc.partial)
+                break
+            except asyncio.LimitOverrunError as exc:
+                size += len(await stdout.read(exc.consumed))
+        limit = self.max_line_bytes
+        self._log.warning("dropped a message of %d bytes, over maxMessageBytes (%d)", size, limit)
+        match = _LEADING_ID.match(head)
+        if match is not None:
+            detail = f"its answer was {size} bytes, more than maxMessageBytes ({self.max_line_bytes})"
+            error = to_jsonrpc_error(UpstreamError(self.name, detail))
+            on_message({"jsonrpc": "2.0", "id": int(match.group(1)), "error": error})
 
     async def _drain_stderr(self) -> None:
         assert self.process is not None and self.process.stderr is not None
