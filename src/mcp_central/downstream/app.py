@@ -36,7 +36,12 @@ class Gateway:
         self.origins = OriginPolicy(config.proxy.base_url, config.proxy.allowed_origins)
         self.routes = {
             name: ServerRoute(
-                name, server, self.manager.links.get(name), self.manager.pools.get(name), server.auth_tokens
+                name,
+                server,
+                self.manager.links.get(name),
+                self.manager.pools.get(name),
+                server.auth_tokens,
+                max_sessions=config.proxy.max_sessions,
             )
             for name, server in config.enabled_servers.items()
         }

@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mcp_central.config.model import ServerConfig
+from mcp_central.config.model import DEFAULT_ROUTE_MAX_SESSIONS, ServerConfig
 from mcp_central.core import jsonrpc, protocol
-from mcp_central.errors import INVALID_REQUEST, UpstreamError, to_jsonrpc_error
+from mcp_central.errors import INVALID_REQUEST, LimitExceeded, UpstreamError, to_jsonrpc_error
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.pool import IsolatedPool
@@ -42,10 +42,24 @@ class ServerRoute:
     """Stateless (2026-07-28) requests waiting for the client's input, by their ``requestState``."""
     listeners: set[Listener] = field(default_factory=set)
     """Open ``subscriptions/listen`` streams."""
+    max_sessions: int = DEFAULT_ROUTE_MAX_SESSIONS
+    """``mcpProxy.options.maxSessions``: client sessions this route holds at once."""
+
+    def refuse_new_session(self) -> LimitExceeded | None:
+        """Why a new session cannot be opened on this route now, if it cannot."""
+        if len(self.sessions) >= self.max_sessions:
+            detail = f"route '{self.name}' already serves {self.max_sessions} sessions: end one, retry later"
+            return LimitExceeded("mcpProxy.options.maxSessions", detail)
+        return None
 
     async def open_link(self, client_capabilities: dict[str, Any]) -> UpstreamLink:
-        """The link a new session talks to; ``UpstreamError`` if there is none to be had."""
+        """The link a new session talks to; ``UpstreamError`` if there is none to be had, or
+        ``LimitExceeded`` when the upstream already serves its ``maxSessions``."""
         if self.link is not None:
+            cap = self.server.session_cap
+            if cap is not None and self.link.session_count >= cap:
+                detail = f"upstream '{self.name}' already serves {cap} sessions: end one or retry later"
+                raise LimitExceeded(f"mcpServers.{self.name}.maxSessions", detail)
             await self.link.ensure_ready()
             return self.link
         assert self.pool is not None
@@ -107,7 +121,7 @@ class Session:
             self._initializing = True
             try:
                 self.link = await self.route.open_link(self.client_capabilities)
-            except UpstreamError as exc:
+            except (UpstreamError, LimitExceeded) as exc:
                 return {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}
             finally:
                 self._initializing = False

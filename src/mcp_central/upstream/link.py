@@ -178,6 +178,10 @@ class UpstreamLink:
         if transport is not None:
             await transport.close()
 
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
     def idle_for(self, now: float) -> float:
         """Seconds since the last traffic; 0 while a request or a resource subscription is open."""
         if len(self._table) or self._subscriptions.uris():
