@@ -7,7 +7,8 @@
 
 For MCP routes the order is: unknown route → 404, foreign ``Origin`` → 403, bad token → 401;
 only then does a request reach a session, so nothing unauthenticated ever reaches an upstream.
-The ASGI lifespan starts and stops the upstream links.
+The ASGI lifespan starts and stops the upstream links. While draining (shutdown), new sessions
+get 503 and ``drain`` waits for requests in flight, up to ``shutdownGrace``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import ServerRoute
 from mcp_central.ops import health
 from mcp_central.types import Receive, Scope, Send
+from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.manager import UpstreamManager
+from mcp_central.upstream.pool import IsolatedPool
 
 log = logging.getLogger("mcp_central")
 
@@ -46,6 +49,7 @@ class Gateway:
             for name, server in config.enabled_servers.items()
         }
         self._reaper: asyncio.Task[None] | None = None
+        self.draining = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -79,6 +83,9 @@ class Gateway:
             await auth.reject(scope, send)
             return
         leaf = parts[1]
+        if self.draining and _opens_session(scope, leaf):
+            await respond_json(send, 503, {"error": "unavailable", "detail": "mcp-central is shutting down"})
+            return
         if leaf == "mcp":
             await streamable_http.handle(route, scope, receive, send)
         elif leaf == "sse":
@@ -119,6 +126,26 @@ class Gateway:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _links(self) -> list[UpstreamLink | IsolatedPool]:
+        return [*self.manager.links.values(), *self.manager.pools.values()]
+
+    def in_flight(self) -> int:
+        """Requests sent upstream and not answered yet, over every link."""
+        return sum(link.in_flight for link in self._links())
+
+    async def drain(self, grace: float) -> None:
+        """Refuse new sessions and let requests in flight finish for up to ``grace`` seconds; then
+        answer the rest with an error, so no client is left waiting on a stream that just ends."""
+        self.draining = True
+        deadline = time.monotonic() + grace
+        # Answers arrive through other tasks and links; counting them is simpler than an event each.
+        while self.in_flight() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        if left := self.in_flight():
+            log.warning("shutdown: %d request(s) still in flight after %gs get an error", left, grace)
+            for link in self._links():
+                link.fail_in_flight("mcp-central is shutting down")
+
     async def close_sessions(self) -> None:
         """End every downstream session (their streams finish); upstream links stay up."""
         for route in self.routes.values():
@@ -143,3 +170,10 @@ class Gateway:
             self._reaper.cancel()
         await self.close_sessions()
         await self.manager.close()
+
+
+def _opens_session(scope: Scope, leaf: str) -> bool:
+    """A request that would start a new session (or a stateless exchange): refused while draining."""
+    if leaf == "sse":
+        return True
+    return leaf == "mcp" and scope["method"] == "POST" and header(scope, b"mcp-session-id") is None

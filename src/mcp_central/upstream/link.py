@@ -179,6 +179,14 @@ class UpstreamLink:
             await transport.close()
 
     @property
+    def in_flight(self) -> int:
+        return len(self._table)
+
+    def fail_in_flight(self, reason: str) -> None:
+        """Answer every request in flight with an error now (shutdown past its grace period)."""
+        self._fail_pending(reason)
+
+    @property
     def session_count(self) -> int:
         return len(self._sessions)
 

@@ -51,6 +51,14 @@ class IsolatedPool:
         self.opened += 1
         return link
 
+    @property
+    def in_flight(self) -> int:
+        return sum(link.in_flight for link in self.links)
+
+    def fail_in_flight(self, reason: str) -> None:
+        for link in self.links:
+            link.fail_in_flight(reason)
+
     def release(self, link: UpstreamLink) -> None:
         """The session is over: close its link (in the background; the caller may not wait)."""
         if link not in self.links:

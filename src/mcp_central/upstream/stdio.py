@@ -1,10 +1,12 @@
 """stdio upstream transport: one child process, newline-delimited JSON on stdin/stdout.
 
-The child runs in its own process group with ``PR_SET_PDEATHSIG`` so it dies with the proxy even
-on ``kill -9``; its stderr is drained continuously into the log (a chatty server must never block
-on a full pipe); lines up to ``max_line_bytes`` (``maxMessageBytes``) are read whole, and a longer
-one is skipped — its request answered with an error when its id can be seen — without losing the
-framing of the lines after it. This module does not interpret MCP: it only frames, spawns, and reaps.
+The child runs in its own process group, started through a tiny ``sh`` keeper that gets
+``PR_SET_PDEATHSIG``: when the proxy dies, even by ``kill -9``, the keeper kills the whole group,
+so the server's own helpers (``npx`` → ``node``, a browser) die too. Its stderr is drained
+continuously into the log (a chatty server must never block on a full pipe). Lines up to
+``max_line_bytes`` (``maxMessageBytes``) are read whole; a longer one is skipped — its request
+answered with an error when its id can be seen — without losing the framing of the lines after it.
+This module does not interpret MCP: it only frames, spawns, and reaps.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import ctypes
 import logging
 import os
 import re
+import shutil
 import signal
 import sys
 from collections import deque
@@ -33,10 +36,21 @@ _LEADING_ID = re.compile(rb'\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s
 answer the request behind an over-long line. Other orders leave that request to its deadline."""
 
 
+_KEEPER = (
+    'exec 3<&0; trap "kill -KILL 0" USR2; trap : TERM; "$0" "$@" <&3 3<&- & exec 3<&-; child=$!; '
+    "while :; do wait $child; status=$?; kill -0 $child 2>/dev/null || exit $status; done"
+)
+"""Runs the server as its child and waits for it, passing its exit status on. Its death signal
+(SIGUSR2) makes it SIGKILL its process group: the server and everything the server started. It
+outlives SIGTERM, so a server stopping gracefully is waited for, not cut short; a background
+command's stdin is /dev/null in sh unless given explicitly: hence fd 3."""
+USE_KEEPER = sys.platform.startswith("linux") and os.path.exists("/bin/sh")
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGUSR2 if USE_KEEPER else signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 class StdioTransport:
@@ -69,14 +83,21 @@ class StdioTransport:
         pass  # stdio carries no version header
 
     async def start(self, on_message: OnMessage, on_close: OnClose) -> None:
+        env = {**os.environ, **self.env}
+        # Found here, not by the keeper's sh, so a missing command is a clear error, not "exit 127".
+        executable = shutil.which(self.command, path=env.get("PATH"))
+        if executable is None:
+            problem = f"cannot start '{self.command}': not found or not executable"
+            raise UpstreamUnavailable(self.name, problem)
+        argv = ("/bin/sh", "-c", _KEEPER, executable) if USE_KEEPER else (executable,)
         try:
             self.process = await asyncio.create_subprocess_exec(
-                self.command,
+                *argv,
                 *self.args,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                env={**os.environ, **self.env},
+                env=env,
                 cwd=self.cwd,
                 limit=self.max_line_bytes,
                 start_new_session=True,
@@ -122,8 +143,8 @@ class StdioTransport:
                 if not await self._wait(process, STOP_GRACE_SECONDS):
                     self._signal_group(process, signal.SIGKILL)
                     await process.wait()
-        elif process is not None:
-            # The leader exited; its group may still hold grandchildren (npx → node).
+        if process is not None:
+            # The server is gone; its group may still hold what it started (npx → node, a browser).
             self._signal_group(process, signal.SIGKILL)
         for task in self._tasks:
             task.cancel()
