@@ -108,7 +108,7 @@ class UpstreamLink:
         return self.server.name
 
     @property
-    def _startup_deadline(self) -> float:
+    def startup_deadline(self) -> float:
         return max(self.server.timeout, STARTUP_SECONDS)
 
     # ----------------------------------------------------------------- lifecycle
@@ -123,7 +123,7 @@ class UpstreamLink:
             self.starts += 1
             transport = self._transport_factory(self.server)
             try:
-                async with asyncio.timeout(self._startup_deadline):
+                async with asyncio.timeout(self.startup_deadline):
                     await transport.start(self._on_message, lambda error: self._on_close(transport, error))
                     self._transport = transport
                     result = await self._call("initialize", self._initialize_params())
@@ -137,7 +137,7 @@ class UpstreamLink:
             except BaseException as exc:
                 self._transport = None
                 await transport.close()
-                self.lifecycle.attempt_failed(_describe(exc, self._startup_deadline))
+                self.lifecycle.attempt_failed(_describe(exc, self.startup_deadline))
                 self._fail_pending(self.last_error or "start failed")
                 self.supervisor.attempt_finished()
                 if isinstance(exc, asyncio.CancelledError):

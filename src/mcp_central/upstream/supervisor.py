@@ -78,8 +78,10 @@ class Supervisor:
         if link.closed:
             raise UpstreamUnavailable(link.name, "stopped")
         if life.recovering or life.state is LinkState.STARTING:
+            # A first start may fetch a package (npx, uvx): it gets the start-up deadline.
+            patience = link.server.timeout if life.recovering else link.startup_deadline
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(link.server.timeout):
+                async with asyncio.timeout(patience):
                     await self._attempt_settled()
             if life.serving:
                 return
