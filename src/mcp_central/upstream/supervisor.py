@@ -126,7 +126,7 @@ class Supervisor:
             return
         self.next_attempt_at = time.monotonic() + delay
         log.warning(
-            "upstream '%s' %s: %s; attempt %d in %.2fs",
+            "upstream '%s' %s: %s; restart %d in %.2fs",
             self.link.name,
             self.lifecycle.state.value,
             self.lifecycle.last_error,
