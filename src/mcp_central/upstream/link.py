@@ -410,6 +410,7 @@ class UpstreamLink:
         if self.closed or transport is not self._transport:
             return  # an old transport, or one that never got going (its start attempt fails instead)
         self._transport = None
+        self._spawn(transport.close())  # its HTTP client, or what a dead server left in its group
         reason = f"connection lost: {error}" if error else "connection closed by the server"
         self._fail_pending(reason)
         if self.lifecycle.serving:
