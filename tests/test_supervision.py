@@ -93,6 +93,7 @@ async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str
         fixture_stdio("victim", restart=FAST),
         dataclasses.replace(fixture_stdio("stall"), timeout=1.0),
         fixture_stdio("lazy", lazy_start=True, idle_stop=0.5),
+        fixture_stdio("solo", session_mode="isolated", restart=FAST),
         flaky,
     )
     async with serve(config) as (url, _app):
@@ -119,6 +120,20 @@ async def test_a_killed_stdio_upstream_restarts_and_its_sessions_carry_on(
     logged = caplog.text
     assert "upstream 'victim' restarting: connection lost: process exited with code" in logged
     assert "upstream 'victim' ready (" in logged and f"restarts: {before + 1})" in logged
+
+
+async def test_an_isolated_session_gets_its_own_server_back(gateway: str) -> None:
+    async with mcp_client(route_url(gateway, "solo", "streamable-http"), "streamable-http") as client:
+        first = int(text(await client.call_tool("pid", {})))
+        os.kill(first, signal.SIGKILL)
+        with anyio.fail_after(BACK_WITHIN):
+            while True:  # its link is not in /status (isolated): the session's own calls tell
+                try:
+                    second = int(text(await client.call_tool("pid", {})))
+                    break
+                except MCPError:
+                    await anyio.sleep(0.05)
+    assert second != first
 
 
 async def test_requests_in_flight_when_it_dies_are_answered_at_once(gateway: str, downstream: str) -> None:
