@@ -40,7 +40,7 @@ from mcp_central.types import Message
 from mcp_central.upstream.base import UpstreamTransport
 from mcp_central.upstream.factory import create_transport
 from mcp_central.upstream.owners import Downstream, Waiter, answer_with_error, cancelled
-from mcp_central.upstream.supervisor import Supervisor
+from mcp_central.upstream.supervisor import Supervisor, describe_failure
 
 __all__ = ["Downstream", "LinkState", "UpstreamLink"]
 
@@ -137,8 +137,8 @@ class UpstreamLink:
             except BaseException as exc:
                 self._transport = None
                 await transport.close()
-                self.lifecycle.attempt_failed(_describe(exc, self.startup_deadline))
-                self._fail_pending(self.last_error or "start failed")
+                self.lifecycle.attempt_failed(describe_failure(exc, self.startup_deadline))
+                self.fail_in_flight(self.last_error or "start failed")
                 self.supervisor.attempt_finished()
                 if isinstance(exc, asyncio.CancelledError):
                     raise
@@ -163,7 +163,7 @@ class UpstreamLink:
         async with self._start_lock:
             transport, self._transport = self._transport, None
             self.lifecycle.stopped()
-            self._fail_pending("the upstream was stopped while idle")
+            self.fail_in_flight("the upstream was stopped while idle")
             if transport is not None:
                 await transport.close()
 
@@ -171,7 +171,7 @@ class UpstreamLink:
         self.closed = True
         self.supervisor.close()
         self.lifecycle.stopped()
-        self._fail_pending("upstream link closed")
+        self.fail_in_flight("upstream link closed")
         for task in list(self._tasks):
             task.cancel()
         transport, self._transport = self._transport, None
@@ -181,10 +181,6 @@ class UpstreamLink:
     @property
     def in_flight(self) -> int:
         return len(self._table)
-
-    def fail_in_flight(self, reason: str) -> None:
-        """Answer every request in flight with an error now (shutdown past its grace period)."""
-        self._fail_pending(reason)
 
     @property
     def session_count(self) -> int:
@@ -412,7 +408,7 @@ class UpstreamLink:
         self._transport = None
         self._spawn(transport.close())  # its HTTP client, or what a dead server left in its group
         reason = f"connection lost: {error}" if error else "connection closed by the server"
-        self._fail_pending(reason)
+        self.fail_in_flight(reason)
         if self.lifecycle.serving:
             self.lifecycle.lost(reason, time.monotonic())
             self.supervisor.lost()
@@ -515,7 +511,8 @@ class UpstreamLink:
         if (level := self._log_levels.upstream_level()) is not None:
             self._spawn(self._call_quietly("logging/setLevel", {"level": level}))
 
-    def _fail_pending(self, reason: str) -> None:
+    def fail_in_flight(self, reason: str) -> None:
+        """Answer every request in flight with an error now (lost connection, stop, shutdown)."""
         error = to_jsonrpc_error(UpstreamUnavailable(self.name, reason))
         for pending in self._table.drain():
             if pending.timer is not None:
@@ -531,11 +528,3 @@ class UpstreamLink:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _describe(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"no answer to initialize within {timeout:g}s"
-    if isinstance(exc, UpstreamError):
-        return exc.detail
-    return f"{type(exc).__name__}: {exc}"

@@ -164,3 +164,12 @@ class Supervisor:
                     return
         finally:
             self._idle = None
+
+
+def describe_failure(exc: BaseException, startup_deadline: float) -> str:
+    """Why a start attempt failed, for ``/status`` and the log."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer to initialize within {startup_deadline:g}s"
+    if isinstance(exc, UpstreamError):
+        return exc.detail
+    return f"{type(exc).__name__}: {exc}"
