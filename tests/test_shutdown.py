@@ -25,6 +25,7 @@ from mcp.shared.exceptions import MCPError
 
 from conftest import FIXTURE_SERVER, INIT_REQUEST, free_port, mcp_client, stop_process, wait_for_port
 from raw_http import HEADERS
+from test_supervision import signal_on
 
 pytestmark = pytest.mark.anyio
 
@@ -91,14 +92,6 @@ async def proxy(tmp_path: Path, servers: dict[str, Any], **options: Any) -> Asyn
             stop_process(proc)
 
 
-async def until_in_flight(port: int) -> None:
-    async with httpx.AsyncClient(timeout=10) as http:
-        with anyio.fail_after(10):
-            status = f"http://127.0.0.1:{port}/status"
-            while not (await http.get(status)).json()["upstreams"][0]["inFlight"]:  # noqa: ASYNC110
-                await anyio.sleep(0.05)  # another process's state: polled with a deadline
-
-
 async def pid_of(client: Any) -> int:
     return int((await client.call_tool("pid", {})).content[0].text)
 
@@ -109,17 +102,21 @@ async def test_a_stop_signal_lets_requests_in_flight_finish_and_exits_0(tmp_path
     async with proxy(tmp_path, servers, shutdownGrace="30s") as (proc, port):
         url = f"http://127.0.0.1:{port}/fx/mcp"
         async with mcp_client(url, "streamable-http") as client, httpx.AsyncClient(timeout=30) as other:
-            assert (await other.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200  # kept alive
             upstream = await pid_of(client)
             result: list[str] = []
+            upstream_has_it = anyio.Event()
 
             async def in_flight() -> None:
-                answer = await client.call_tool("gated", {"gate": "shutdown"})
+                answer = await client.call_tool(
+                    "gated", {"gate": "shutdown"}, progress_callback=signal_on(upstream_has_it)
+                )
                 result.append(answer.content[0].text)  # type: ignore[union-attr]
 
             async with anyio.create_task_group() as group:
                 group.start_soon(in_flight)
+                await upstream_has_it.wait()
                 await pid_of(client)  # a second pooled connection, idle from now on
+                assert (await other.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200  # kept alive
                 proc.send_signal(sig)
                 await until(lambda: not port_open(port), 10, "the port to close")
                 # a kept-alive connection may still ask, but no new session starts while draining
@@ -148,16 +145,19 @@ async def test_past_the_grace_requests_get_an_error_and_stubborn_children_are_ki
             children = descendants(proc.pid)
             assert len(children) >= 3  # the keeper, the sh, the server
             outcome: list[BaseException] = []
+            upstream_has_it = anyio.Event()
 
             async def in_flight() -> None:
                 try:
-                    await client.call_tool("gated", {"gate": "never"})
+                    await client.call_tool(
+                        "gated", {"gate": "never"}, progress_callback=signal_on(upstream_has_it)
+                    )
                 except MCPError as exc:
                     outcome.append(exc)
 
             async with anyio.create_task_group() as group:
                 group.start_soon(in_flight)
-                await until_in_flight(port)
+                await upstream_has_it.wait()
                 proc.send_signal(signal.SIGTERM)
             assert len(outcome) == 1 and "mcp-central is shutting down" in str(outcome[0])
         with anyio.fail_after(30):

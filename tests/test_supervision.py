@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -61,6 +61,15 @@ async def wait_status(
         while not wanted(status := await status_of(base, name)):  # noqa: ASYNC110 - polled over HTTP
             await anyio.sleep(0.05)
     return status
+
+
+def signal_on(event: anyio.Event) -> Callable[[float, float | None, str | None], Awaitable[None]]:
+    """A progress callback that sets ``event``: the upstream is working on the request."""
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        event.set()
+
+    return on_progress
 
 
 def alive(pid: int) -> bool:
@@ -141,10 +150,13 @@ async def test_requests_in_flight_when_it_dies_are_answered_at_once(gateway: str
     async with mcp_client(route_url(gateway, "victim", downstream), downstream) as client:
         victim = int(text(await client.call_tool("pid", {})))
         outcome: list[BaseException] = []
+        upstream_has_it = anyio.Event()  # gated reports progress once the server is working on it
 
         async def waits_forever() -> None:
             try:
-                await client.call_tool("gated", {"gate": f"never-{downstream}"})
+                await client.call_tool(
+                    "gated", {"gate": f"never-{downstream}"}, progress_callback=signal_on(upstream_has_it)
+                )
             except MCPError as exc:
                 outcome.append(exc)
 
@@ -152,7 +164,7 @@ async def test_requests_in_flight_when_it_dies_are_answered_at_once(gateway: str
         with anyio.fail_after(10):
             async with anyio.create_task_group() as group:
                 group.start_soon(waits_forever)
-                await wait_status(gateway, "victim", lambda up: up["inFlight"] == 1)
+                await upstream_has_it.wait()
                 os.kill(victim, signal.SIGKILL)
         assert len(outcome) == 1 and "connection lost" in str(outcome[0])
         await wait_status(gateway, "victim", lambda up: up["state"] == "ready")
@@ -244,17 +256,20 @@ async def test_an_http_upstream_dropped_mid_stream_answers_at_once_and_reconnect
             mcp_client(route_url(base, "remote", "streamable-http"), "streamable-http") as client,
         ):
             outcome: list[BaseException] = []
+            upstream_has_it = anyio.Event()
 
             async def in_flight() -> None:
                 try:  # reports progress first, so its reply is an open SSE stream when the server dies
-                    await client.call_tool("gated", {"gate": "dropped"})
+                    await client.call_tool(
+                        "gated", {"gate": "dropped"}, progress_callback=signal_on(upstream_has_it)
+                    )
                 except MCPError as exc:
                     outcome.append(exc)
 
             with anyio.fail_after(10):  # well inside the 30 s timeout: the drop answers it
                 async with anyio.create_task_group() as group:
                     group.start_soon(in_flight)
-                    await wait_status(base, "remote", lambda up: up["inFlight"] == 1)
+                    await upstream_has_it.wait()
                     upstream.kill()
                     upstream.wait()
             assert len(outcome) == 1 and "upstream 'remote'" in str(outcome[0])
