@@ -2,6 +2,7 @@
 
     CentralError
     ├── ConfigError        the configuration is invalid (carries every problem found)
+    ├── LimitExceeded      a configured limit refuses this (maxSessions per route or per upstream)
     └── UpstreamError      an upstream cannot be reached or answered wrongly
         ├── UpstreamUnavailable   not connected (starting, failed, stopped)
         └── UpstreamTimeout       no answer within the server's ``timeout``
@@ -23,6 +24,7 @@ INTERNAL_ERROR = -32603
 # Implementation-defined server errors (-32000..-32099).
 UPSTREAM_UNAVAILABLE = -32001
 UPSTREAM_TIMEOUT = -32002
+LIMIT_EXCEEDED = -32003
 
 
 class CentralError(Exception):
@@ -48,6 +50,13 @@ class ConfigError(CentralError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class LimitExceeded(CentralError):
+    def __init__(self, limit: str, detail: str) -> None:
+        self.limit = limit
+        self.detail = detail
+        super().__init__(f"{detail} ({limit})")
+
+
 class UpstreamError(CentralError):
     def __init__(self, server: str, detail: str) -> None:
         self.server = server
@@ -65,6 +74,8 @@ class UpstreamTimeout(UpstreamError):
 
 def to_jsonrpc_error(exc: BaseException) -> dict[str, Any]:
     """The JSON-RPC ``error`` object a downstream client receives for ``exc``."""
+    if isinstance(exc, LimitExceeded):
+        return {"code": LIMIT_EXCEEDED, "message": str(exc)}
     if isinstance(exc, UpstreamTimeout):
         return {"code": UPSTREAM_TIMEOUT, "message": str(exc)}
     if isinstance(exc, UpstreamUnavailable):

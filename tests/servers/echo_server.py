@@ -31,7 +31,7 @@ def answer(request: dict) -> dict | None:  # type: ignore[type-arg]
         return None
     if method == "initialize":
         result: dict = {  # type: ignore[type-arg]
-            "protocolVersion": request["params"].get("protocolVersion", "2025-11-25"),
+            "protocolVersion": (request.get("params") or {}).get("protocolVersion", "2025-11-25"),
             "capabilities": {"tools": {"listChanged": True}},
             "serverInfo": {"name": "echo-server", "version": "1.0.0"},
             "instructions": "Reflects requests back.",
@@ -39,8 +39,9 @@ def answer(request: dict) -> dict | None:  # type: ignore[type-arg]
     elif method == "tools/list":
         result = {"tools": [ECHO_TOOL]}
     elif method == "tools/call":
-        arguments = request["params"].get("arguments") or {}
-        text = str(arguments.get("text", ""))
+        params = request.get("params")
+        arguments = (params.get("arguments") if isinstance(params, dict) else None) or {}
+        text = str(arguments.get("text", "")) if isinstance(arguments, dict) else ""
         result = {"content": [{"type": "text", "text": text}], "_meta": {"received": request}}
     else:
         result = {"received": request}
@@ -69,7 +70,8 @@ async def main() -> None:
         request = json.loads(line)
         if request.get("method") in stalled:
             continue
-        params = request.get("params") or {}
+        params = request.get("params")
+        params = params if isinstance(params, dict) else {}
         if request.get("method") == "tools/call" and params.get("name") == "sleep":
             task = asyncio.ensure_future(sleeper(request, float(params["arguments"]["seconds"])))
             tasks.add(task)

@@ -17,13 +17,18 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 class GatewayServer(uvicorn.Server):
-    """Ends every client stream first on shutdown, so open SSE streams do not hold up the exit."""
+    """On SIGTERM/SIGINT: stop accepting connections, let requests in flight finish within
+    ``shutdownGrace``, end every client stream (open SSE streams must not hold up the exit), then
+    uvicorn's own shutdown and the lifespan's, which stops the upstreams (stdio: TERM, then KILL)."""
 
     def __init__(self, app: Gateway, config: uvicorn.Config) -> None:
         super().__init__(config)
         self.gateway = app
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connections; uvicorn closes them again, harmlessly
+        await self.gateway.drain(self.gateway.config.proxy.shutdown_grace)
         await self.gateway.close_sessions()
         await super().shutdown(sockets)
 
@@ -69,7 +74,7 @@ def serve(
             lifespan="on",
             log_level=log_level,
             access_log=config.proxy.log_enabled,
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=10,  # after the drain: only closing connections is left
             log_config=None,
         ),
     )

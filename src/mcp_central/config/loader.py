@@ -9,13 +9,21 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.allowedOrigins   browser origins allowed besides loopback and baseURL's host
     mcpServers.NAME.required          /readyz waits for this upstream
     mcpServers.NAME.sessionMode       "shared" (default) or "isolated" (one upstream link per session)
-    mcpServers.NAME.maxSessions       isolated mode: cap on concurrent sessions (default 100)
+    mcpServers.NAME.maxSessions       cap on concurrent client sessions with it (isolated: default 100)
     mcpServers.NAME.idleTimeout       close sessions idle this long (default "30m")
     mcpServers.NAME.cwd               working directory of a stdio server
     mcpProxy.separator                joins server and tool/prompt names on aggregated routes ("__")
     mcpProxy.aggregateTimeout         aggregated lists answer after this long at most ("5s")
     options.promptFilter / resourceFilter   like toolFilter, for prompt names and resource URIs
     groups.NAME                       named sets of servers served at /groups/NAME/… (config/groups.py)
+    mcpServers.NAME.restart           {initialDelay, maxDelay, multiplier, jitter, maxAttempts}
+    mcpServers.NAME.lazyStart         start on first use instead of with the gateway
+    mcpServers.NAME.idleStop          stop the upstream after this long without traffic
+    options.maxBodyBytes              largest client request body (global, per-server override)
+    options.maxMessageBytes           largest message from an upstream (global, per-server override)
+    mcpProxy.options.defaultTimeout   the timeout of servers that set none (default "60s")
+    mcpProxy.options.maxSessions      cap on concurrent client sessions per route (default 1000)
+    mcpProxy.options.shutdownGrace    time in-flight requests get to finish on SIGTERM (default "5s")
 
 This module reads files and config URLs; it does not start anything.
 """
@@ -37,8 +45,11 @@ from mcp_central.config.groups import read_groups
 from mcp_central.config.model import (
     DEFAULT_AGGREGATE_TIMEOUT_SECONDS,
     DEFAULT_IDLE_TIMEOUT_SECONDS,
-    DEFAULT_MAX_SESSIONS,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_ROUTE_MAX_SESSIONS,
     DEFAULT_SEPARATOR,
+    DEFAULT_SHUTDOWN_GRACE_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
     Config,
     NameFilter,
@@ -46,6 +57,7 @@ from mcp_central.config.model import (
     ServerConfig,
     TransportKind,
 )
+from mcp_central.core.supervision import RestartPolicy
 from mcp_central.errors import ConfigError, ConfigProblem
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -54,14 +66,17 @@ RESERVED_NAMES = frozenset(
 )
 TOP_LEVEL_KEYS = {"mcpProxy", "mcpServers", "server", "clients", "$schema", "groups"}
 PROXY_KEYS = {"baseURL", "addr", "name", "version", "type", "options", "separator", "aggregateTimeout"}
+GLOBAL_ONLY_OPTIONS = {"allowedOrigins", "defaultTimeout", "maxSessions", "shutdownGrace"}
 OPTION_KEYS = {
     "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
-    "disabled", "allowedOrigins",
+    "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
 }  # fmt: skip
 SEPARATOR_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,8}$")
+RESTART_KEYS = {"initialDelay", "maxDelay", "multiplier", "jitter", "maxAttempts"}
+MIN_MESSAGE_BYTES = 1024
 SERVER_KEYS = {
     "transportType", "type", "command", "args", "env", "url", "headers", "timeout", "options",
-    "cwd", "required", "sessionMode", "maxSessions", "idleTimeout",
+    "cwd", "required", "sessionMode", "maxSessions", "idleTimeout", "restart", "lazyStart", "idleStop",
     # Harmless keys that Claude Desktop, VS Code and Cursor files carry:
     "description", "disabled", "enabled", "autoApprove", "alwaysAllow",
 }  # fmt: skip
@@ -214,6 +229,7 @@ def _proxy(raw: Any, problems: _Problems) -> tuple[ProxyConfig, dict[str, Any]]:
             f"expected 1 to 8 letters, digits, '_' or '-' (all a tool name may hold), got {separator!r}",
         )
         separator = DEFAULT_SEPARATOR
+    global_only = {key: options.pop(key) for key in GLOBAL_ONLY_OPTIONS if key in options}
     config = ProxyConfig(
         base_url=base_url,
         host=host,
@@ -230,8 +246,14 @@ def _proxy(raw: Any, problems: _Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         aggregate_timeout=_duration(
             proxy, "aggregateTimeout", "mcpProxy", problems, DEFAULT_AGGREGATE_TIMEOUT_SECONDS
         ),
+        default_timeout=global_only.get("defaultTimeout", DEFAULT_TIMEOUT_SECONDS),
+        max_sessions=global_only.get("maxSessions", DEFAULT_ROUTE_MAX_SESSIONS),
+        shutdown_grace=global_only.get("shutdownGrace", DEFAULT_SHUTDOWN_GRACE_SECONDS),
+        max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),
+        max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
     )
-    return config, options
+    # Servers inherit the options and the default timeout, not the proxy-wide limits.
+    return config, {**options, "defaultTimeout": config.default_timeout}
 
 
 def _addr(addr: str | None, base_port: int | None, problems: _Problems) -> tuple[str, int]:
@@ -273,7 +295,45 @@ def _options(raw: Any, path: str, problems: _Problems) -> dict[str, Any]:
     for key in ("toolFilter", "promptFilter", "resourceFilter"):
         if options.get(key) is not None:
             out[key] = _name_filter(options[key], f"{path}.{key}", problems)
+    for key, least in (("maxBodyBytes", MIN_MESSAGE_BYTES), ("maxMessageBytes", MIN_MESSAGE_BYTES)):
+        if key in options:
+            out[key] = _count(options, key, path, problems, least)
+    if "maxSessions" in options:
+        out["maxSessions"] = _count(options, "maxSessions", path, problems, 1)
+    for key in ("defaultTimeout", "shutdownGrace"):
+        if key in options:
+            out[key] = _duration(options, key, path, problems, 1.0)
     return out
+
+
+def _count(obj: dict[str, Any], key: str, path: str, problems: _Problems, least: int) -> int:
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        problems.add(f"{path}.{key}", f"expected a whole number ≥ {least}, got {value!r}")
+        return least
+    return value
+
+
+def _restart(raw: Any, path: str, problems: _Problems) -> RestartPolicy:
+    """``restart``: the backoff schedule after a crash or a failed start; absent keys keep defaults."""
+    default = RestartPolicy()
+    spec = _object(raw, path, problems)
+    _unknown(spec, RESTART_KEYS, path, problems)
+    initial = _duration(spec, "initialDelay", path, problems, default.initial_delay)
+    maximum = _duration(spec, "maxDelay", path, problems, max(default.max_delay, initial))
+    if maximum < initial:
+        problems.add(f"{path}.maxDelay", f"must not be shorter than initialDelay ({initial:g}s)")
+    multiplier, jitter = spec.get("multiplier", default.multiplier), spec.get("jitter", default.jitter)
+    if isinstance(multiplier, bool) or not isinstance(multiplier, int | float) or not 1 <= multiplier <= 100:
+        problems.add(f"{path}.multiplier", f"expected a number from 1 to 100, got {multiplier!r}")
+        multiplier = default.multiplier
+    if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
+        problems.add(f"{path}.jitter", f"expected a fraction from 0 to 1, got {jitter!r}")
+        jitter = default.jitter
+    attempts = spec.get("maxAttempts")
+    if attempts is not None:
+        attempts = _count(spec, "maxAttempts", path, problems, 1)
+    return RestartPolicy(initial, maximum, float(multiplier), float(jitter), attempts)
 
 
 def _name_filter(raw: Any, path: str, problems: _Problems) -> NameFilter | None:
@@ -302,8 +362,9 @@ def _server(
     entry = _object(raw, path, problems)
     _unknown(entry, SERVER_KEYS, path, problems)
     own = _options(entry.get("options", {}), options_path, problems)
+    for key in sorted(GLOBAL_ONLY_OPTIONS & own.keys()):
+        problems.add(f"{options_path}.{key}", "is a proxy-wide option: set it in mcpProxy.options")
     options = {**inherited, **own}
-    options.pop("allowedOrigins", None)
     disabled = bool(options.get("disabled", False))
     if entry.get("disabled") is True or entry.get("enabled") is False:
         disabled = True
@@ -331,12 +392,13 @@ def _server(
     if kind and kind != "stdio" and kind != "sse" and kind not in STREAMABLE_NAMES:
         problems.add(f"{path}.transportType", f"expected 'stdio', 'sse' or 'streamable-http', got {kind!r}")
 
-    timeout = _duration(entry, "timeout", path, problems, DEFAULT_TIMEOUT_SECONDS)
+    timeout = _duration(
+        entry, "timeout", path, problems, options.get("defaultTimeout", DEFAULT_TIMEOUT_SECONDS)
+    )
     idle_timeout = _duration(entry, "idleTimeout", path, problems, DEFAULT_IDLE_TIMEOUT_SECONDS)
-    max_sessions = entry.get("maxSessions", DEFAULT_MAX_SESSIONS)
-    if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or max_sessions < 1:
-        problems.add(f"{path}.maxSessions", f"expected a whole number ≥ 1, got {max_sessions!r}")
-        max_sessions = DEFAULT_MAX_SESSIONS
+    max_sessions = _count(entry, "maxSessions", path, problems, 1) if "maxSessions" in entry else None
+    idle_stop = _duration(entry, "idleStop", path, problems, 0.0) if "idleStop" in entry else None
+    restart = _restart(entry["restart"], f"{path}.restart", problems) if "restart" in entry else None
     session_mode = _string(entry, "sessionMode", path, problems) or "shared"
     if session_mode not in ("shared", "isolated"):
         problems.add(f"{path}.sessionMode", f"expected 'shared' or 'isolated', got {session_mode!r}")
@@ -362,6 +424,11 @@ def _server(
         session_mode="isolated" if session_mode == "isolated" else "shared",
         max_sessions=max_sessions,
         idle_timeout=idle_timeout,
+        restart=restart or RestartPolicy(),
+        lazy_start=bool(_boolean(entry, "lazyStart", path, problems)),
+        idle_stop=idle_stop,
+        max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),
+        max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mcp_central.core.supervision import RestartPolicy
+
 TransportKind = Literal["stdio", "sse", "streamable-http"]
 SessionMode = Literal["shared", "isolated"]
 FilterMode = Literal["allow", "block"]
@@ -22,6 +24,10 @@ DEFAULT_IDLE_TIMEOUT_SECONDS = 1800.0
 DEFAULT_SEPARATOR = "__"
 DEFAULT_AGGREGATE_TIMEOUT_SECONDS = 5.0
 ALL_GROUP = "all"
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+DEFAULT_ROUTE_MAX_SESSIONS = 1000
+DEFAULT_SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -62,10 +68,27 @@ class ServerConfig:
     required: bool = False
     """``/readyz`` reports not-ready while a required upstream is not ready."""
     session_mode: SessionMode = "shared"
-    max_sessions: int = DEFAULT_MAX_SESSIONS
-    """Isolated mode: at most this many sessions (each with its own upstream link) at once."""
+    max_sessions: int | None = None
+    """At most this many client sessions with this upstream at once (``session_cap``)."""
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT_SECONDS
     """A streamable-HTTP session with nothing in flight and no open stream for this long is closed."""
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    """When to restart it after a crash or a failed start (``upstream.supervisor``)."""
+    lazy_start: bool = False
+    """Start it when the first client needs it, not with the gateway."""
+    idle_stop: float | None = None
+    """Stop it after this many seconds without traffic, subscriptions or requests in flight."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest request body a client may POST to this server's routes."""
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    """Largest single message accepted from the upstream (a stdio line, an HTTP body or SSE event)."""
+
+    @property
+    def session_cap(self) -> int | None:
+        """``maxSessions`` as set; isolated servers default to 100 (each session is a process)."""
+        if self.max_sessions is None and self.session_mode == "isolated":
+            return DEFAULT_MAX_SESSIONS
+        return self.max_sessions
 
 
 @dataclass(frozen=True)
@@ -90,6 +113,14 @@ class ProxyConfig:
     """Joins a server's name and a tool's or prompt's on aggregated routes: ``fetch__get``."""
     aggregate_timeout: float = DEFAULT_AGGREGATE_TIMEOUT_SECONDS
     """Aggregated lists answer after this long with what the upstreams that did answer returned."""
+    default_timeout: float = DEFAULT_TIMEOUT_SECONDS
+    """The ``timeout`` of every server that sets none."""
+    max_sessions: int = DEFAULT_ROUTE_MAX_SESSIONS
+    """At most this many client sessions on one route at once."""
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
+    """On SIGTERM/SIGINT, how long requests in flight may take to finish before streams are closed."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ def shape_problem(value: Any) -> str | None:
         if "id" in value and not _valid_id(value["id"]):
             return 'member "id" must be a string or an integer'
         params = value.get("params")
-        if params is not None and not isinstance(params, dict | list):
+        if params is not None and not isinstance(params, dict):
+            # JSON-RPC allows arrays, MCP does not: every MCP request and notification names its params.
             return 'member "params" must be an object'
         return None
     if "id" in value and ("result" in value or "error" in value):

@@ -27,6 +27,11 @@ class SSEParser:
         self._retry: int | None = None
         self._pending_cr = False
 
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes held for an event not complete yet (lets a reader bound the size of one event)."""
+        return len(self._buffer) + sum(len(part) for part in self._data)
+
     def feed(self, chunk: bytes) -> list[Event]:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the \n of a \r\n split across chunks

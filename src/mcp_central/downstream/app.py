@@ -9,7 +9,8 @@
 
 For MCP routes the order is: unknown route → 404, foreign ``Origin`` → 403, bad token → 401;
 only then does a request reach a session, so nothing unauthenticated ever reaches an upstream.
-The ASGI lifespan starts and stops the upstream links.
+The ASGI lifespan starts and stops the upstream links. While draining (shutdown), new sessions
+get 503 and ``drain`` waits for requests in flight, up to ``shutdownGrace``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from mcp_central.downstream.session import Route, ServerRoute
 from mcp_central.ops import health
 from mcp_central.ops.reload import Reloader
 from mcp_central.types import Receive, Scope, Send
+from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.manager import UpstreamManager
+from mcp_central.upstream.pool import IsolatedPool
 
 log = logging.getLogger("mcp_central")
 
@@ -47,7 +50,12 @@ class Gateway:
         self.origins = OriginPolicy(config.proxy.base_url, config.proxy.allowed_origins)
         self.routes = {
             name: ServerRoute(
-                name, server, self.manager.links.get(name), self.manager.pools.get(name), server.auth_tokens
+                name,
+                server,
+                self.manager.links.get(name),
+                self.manager.pools.get(name),
+                server.auth_tokens,
+                max_sessions=config.proxy.max_sessions,
             )
             for name, server in config.enabled_servers.items()
         }
@@ -58,6 +66,7 @@ class Gateway:
             watched = config.source if watch and config.source and os.path.isfile(config.source) else None
             self.reloader = Reloader(self, load, watched)
         self._watcher: asyncio.Task[None] | None = None
+        self.draining = False
 
     def _group_route(self, name: str) -> GroupRoute:
         group = self.config.group(name)
@@ -122,6 +131,9 @@ class Gateway:
         if not auth.authorized(scope, route.auth_tokens):
             await auth.reject(scope, send)
             return
+        if self.draining and _opens_session(scope, leaf):
+            await respond_json(send, 503, {"error": "unavailable", "detail": "mcp-central is shutting down"})
+            return
         if leaf == "mcp":
             await streamable_http.handle(route, scope, receive, send)
         elif leaf == "sse":
@@ -166,6 +178,26 @@ class Gateway:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _links(self) -> list[UpstreamLink | IsolatedPool]:
+        return [*self.manager.links.values(), *self.manager.pools.values()]
+
+    def in_flight(self) -> int:
+        """Requests sent upstream and not answered yet, over every link."""
+        return sum(link.in_flight for link in self._links())
+
+    async def drain(self, grace: float) -> None:
+        """Refuse new sessions and let requests in flight finish for up to ``grace`` seconds; then
+        answer the rest with an error, so no client is left waiting on a stream that just ends."""
+        self.draining = True
+        deadline = time.monotonic() + grace
+        # Answers arrive through other tasks and links; counting them is simpler than an event each.
+        while self.in_flight() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        if left := self.in_flight():
+            log.warning("shutdown: %d request(s) still in flight after %gs get an error", left, grace)
+            for link in self._links():
+                link.fail_in_flight("mcp-central is shutting down")
+
     async def close_sessions(self) -> None:
         """End every downstream session (their streams finish); upstream links stay up."""
         for route in self.all_routes():
@@ -205,3 +237,10 @@ class Gateway:
             self._reaper.cancel()
         await self.close_sessions()
         await self.manager.close()
+
+
+def _opens_session(scope: Scope, leaf: str) -> bool:
+    """A request that would start a new session (or a stateless exchange): refused while draining."""
+    if leaf == "sse":
+        return True
+    return leaf == "mcp" and scope["method"] == "POST" and header(scope, b"mcp-session-id") is None

@@ -23,7 +23,13 @@ from mcp_central.core import aggregate, jsonrpc, protocol
 from mcp_central.core.filters import allows, filter_listed
 from mcp_central.downstream.relay import Relay, call_member, list_all
 from mcp_central.downstream.session import Route, ServerRoute, Session
-from mcp_central.errors import INVALID_PARAMS, METHOD_NOT_FOUND, UpstreamError, to_jsonrpc_error
+from mcp_central.errors import (
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    LimitExceeded,
+    UpstreamError,
+    to_jsonrpc_error,
+)
 from mcp_central.types import Message, RequestId
 
 log = logging.getLogger("mcp_central.downstream")
@@ -86,7 +92,7 @@ class GroupSession:
         async def connect() -> None:
             try:
                 await self.relay(member)
-            except UpstreamError as exc:
+            except (UpstreamError, LimitExceeded) as exc:
                 self.route.skip(member, exc.detail)
 
         task = asyncio.get_running_loop().create_task(connect())
@@ -103,10 +109,11 @@ class GroupRoute(Route):
     def __init__(self, group: GroupConfig, members: dict[str, ServerRoute], proxy: ProxyConfig) -> None:
         idle = min((route.idle_timeout for route in members.values()), default=1800.0)
         path = "" if group.name == ALL_GROUP else f"/groups/{group.name}"
-        super().__init__(f"group {group.name}", path, group.auth_tokens, idle)
+        super().__init__(f"group {group.name}", path, group.auth_tokens, idle, proxy.max_sessions)
         self.group = group
         self.members = members
         self.proxy = proxy
+        self.max_body_bytes = proxy.max_body_bytes
         self.tool_names = aggregate.Namespace(proxy.separator)
         self.prompt_names = aggregate.Namespace(proxy.separator)
         self.skipped: dict[str, dict[str, Any]] = {}
@@ -142,7 +149,7 @@ class GroupRoute(Route):
         async def connect(member: str) -> None:
             try:
                 await state.relay(member)
-            except UpstreamError as exc:
+            except (UpstreamError, LimitExceeded) as exc:
                 self.skip(member, exc.detail)
 
         shared = [name for name, route in self.members.items() if route.link is not None]
@@ -170,6 +177,7 @@ class GroupRoute(Route):
             self.prompt_names = aggregate.Namespace(proxy.separator)
         self.group, self.members, self.proxy = group, members, proxy
         self.auth_tokens = group.auth_tokens
+        self.max_body_bytes, self.max_sessions = proxy.max_body_bytes, proxy.max_sessions
         for name in gone:
             self.skipped.pop(name, None)
         for state in self._states.values():
@@ -201,7 +209,7 @@ class GroupRoute(Route):
             return
         try:
             answer = await self._request(state, message)
-        except UpstreamError as exc:
+        except (UpstreamError, LimitExceeded) as exc:
             answer = {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}
         if answer is not None:
             session.deliver(answer, message["id"])
@@ -347,7 +355,7 @@ class GroupRoute(Route):
                 self.skip(member, f"no answer to {method} within {self.proxy.aggregate_timeout:g}s")
             elif task.exception() is not None:
                 error = task.exception()
-                detail = error.detail if isinstance(error, UpstreamError) else str(error)
+                detail = error.detail if isinstance(error, UpstreamError | LimitExceeded) else str(error)
                 self.skip(member, f"{method} failed: {detail}")
             else:
                 results[member] = task.result()

@@ -14,7 +14,6 @@ from mcp_central.types import Message, Receive, Scope, Send
 
 JSON = b"application/json"
 EVENT_STREAM = b"text/event-stream"
-MAX_BODY_BYTES = 4 * 1024 * 1024
 KEEPALIVE_SECONDS = 15.0
 """An idle stream gets an SSE comment this often, so proxies and clients do not time it out."""
 

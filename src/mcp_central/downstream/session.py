@@ -14,9 +14,9 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
-from mcp_central.config.model import ServerConfig
+from mcp_central.config.model import DEFAULT_MAX_BODY_BYTES, DEFAULT_ROUTE_MAX_SESSIONS, ServerConfig
 from mcp_central.core import jsonrpc, protocol
-from mcp_central.errors import INVALID_REQUEST, UpstreamError, to_jsonrpc_error
+from mcp_central.errors import INVALID_REQUEST, LimitExceeded, UpstreamError, to_jsonrpc_error
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.pool import IsolatedPool
@@ -35,7 +35,14 @@ class Route:
     """The one shared link stateless (2026-07-28) requests use; ``None`` where they cannot be served."""
     stateless_refusal = "this route needs a session: connect with initialize (protocol 2025-11-25 or earlier)"
 
-    def __init__(self, name: str, path: str, auth_tokens: tuple[str, ...], idle_timeout: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        auth_tokens: tuple[str, ...],
+        idle_timeout: float,
+        max_sessions: int = DEFAULT_ROUTE_MAX_SESSIONS,
+    ) -> None:
         self.name = name
         self.path = path
         """Where the route lives under ``baseURL``: ``/NAME``, ``/groups/NAME``, or ``""`` (group ``all``)."""
@@ -46,6 +53,17 @@ class Route:
         """Stateless requests waiting for the client's input, by their ``requestState``."""
         self.listeners: set[Listener] = set()
         """Open ``subscriptions/listen`` streams."""
+        self.max_sessions = max_sessions
+        """``mcpProxy.options.maxSessions``: client sessions this route holds at once."""
+        self.max_body_bytes = DEFAULT_MAX_BODY_BYTES
+        """The largest request body a client may POST here."""
+
+    def refuse_new_session(self) -> LimitExceeded | None:
+        """Why a new session cannot be opened on this route now, if it cannot."""
+        if len(self.sessions) >= self.max_sessions:
+            detail = f"route '{self.name}' already serves {self.max_sessions} sessions: end one, retry later"
+            return LimitExceeded("mcpProxy.options.maxSessions", detail)
+        return None
 
     def new_session_id(self) -> str:
         # token_urlsafe: visible ASCII only, as Mcp-Session-Id requires, and unguessable.
@@ -83,9 +101,12 @@ class ServerRoute(Route):
         link: UpstreamLink | None,
         pool: IsolatedPool | None,
         auth_tokens: tuple[str, ...],
+        *,
+        max_sessions: int = DEFAULT_ROUTE_MAX_SESSIONS,
     ) -> None:
-        super().__init__(name, f"/{name}", auth_tokens, server.idle_timeout)
+        super().__init__(name, f"/{name}", auth_tokens, server.idle_timeout, max_sessions)
         self.server = server
+        self.max_body_bytes = server.max_body_bytes
         self.link = link
         self.pool = pool
         """Isolated servers: each session gets its own link from the pool (then ``link`` is ``None``)."""
@@ -96,8 +117,13 @@ class ServerRoute(Route):
             )
 
     async def open_link(self, client_capabilities: dict[str, Any]) -> UpstreamLink:
-        """The link a new session talks to; ``UpstreamError`` if there is none to be had."""
+        """The link a new session talks to; ``UpstreamError`` if there is none to be had, or
+        ``LimitExceeded`` when the upstream already serves its ``maxSessions``."""
         if self.link is not None:
+            cap = self.server.session_cap
+            if cap is not None and self.link.session_count >= cap:
+                detail = f"upstream '{self.name}' already serves {cap} sessions: end one or retry later"
+                raise LimitExceeded(f"mcpServers.{self.name}.maxSessions", detail)
             await self.link.ensure_ready()
             return self.link
         assert self.pool is not None
@@ -110,7 +136,7 @@ class ServerRoute(Route):
             session.initializing = True
             try:
                 session.link = await self.open_link(session.client_capabilities)
-            except UpstreamError as exc:
+            except (UpstreamError, LimitExceeded) as exc:
                 return {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}
             finally:
                 session.initializing = False

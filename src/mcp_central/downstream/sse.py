@@ -15,7 +15,6 @@ from urllib.parse import parse_qs
 from mcp_central.core import jsonrpc
 from mcp_central.downstream.channel import Channel
 from mcp_central.downstream.http import (
-    MAX_BODY_BYTES,
     BodyTooLarge,
     header,
     pump,
@@ -65,6 +64,9 @@ async def handle_stream(route: Route, base_path: str, scope: Scope, receive: Rec
     if scope["method"] != "GET":
         await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"GET")])
         return
+    if (refusal := route.refuse_new_session()) is not None:
+        await respond(send, 503, str(refusal).encode(), headers=[(b"retry-after", b"5")])
+        return
     session = SSESession(route, route.new_session_id())
     endpoint = f"{base_path}{route.path}/message?sessionId={session.id}".encode()
     watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive, session.stream))
@@ -98,10 +100,11 @@ async def handle_post(route: Route, scope: Scope, receive: Receive, send: Send) 
     if content_type and not content_type.lower().startswith("application/json"):
         await respond(send, 415, b"Unsupported Media Type: Content-Type must be application/json")
         return
+    limit = route.max_body_bytes
     try:
-        message = jsonrpc.decode(await read_body(receive, MAX_BODY_BYTES))
+        message = jsonrpc.decode(await read_body(receive, limit))
     except BodyTooLarge:
-        await respond(send, 413, f"Request body larger than {MAX_BODY_BYTES} bytes".encode())
+        await respond(send, 413, f"Request body larger than {limit} bytes (maxBodyBytes)".encode())
         return
     except jsonrpc.DecodeError as exc:
         await respond_json(send, 400, {"jsonrpc": "2.0", "id": None, "error": exc.error})

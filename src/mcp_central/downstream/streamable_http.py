@@ -19,7 +19,6 @@ from mcp_central.downstream import resumable
 from mcp_central.downstream.channel import Channel, ChannelClosed
 from mcp_central.downstream.http import (
     JSON,
-    MAX_BODY_BYTES,
     BodyTooLarge,
     accepts,
     header,
@@ -29,7 +28,7 @@ from mcp_central.downstream.http import (
 )
 from mcp_central.downstream.resumable import StreamRegistry
 from mcp_central.downstream.session import Route, Session
-from mcp_central.errors import INVALID_REQUEST
+from mcp_central.errors import INVALID_REQUEST, error_response, to_jsonrpc_error
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
 log = logging.getLogger("mcp_central.downstream")
@@ -145,10 +144,11 @@ async def _post(route: Route, scope: Scope, receive: Receive, send: Send) -> Non
             send, 415, INVALID_REQUEST, "Unsupported Media Type: Content-Type must be application/json"
         )
         return
+    limit = route.max_body_bytes
     try:
-        message = jsonrpc.decode(await read_body(receive, MAX_BODY_BYTES))
+        message = jsonrpc.decode(await read_body(receive, limit))
     except BodyTooLarge:
-        await _rpc_error(send, 413, INVALID_REQUEST, f"Request body larger than {MAX_BODY_BYTES} bytes")
+        await _rpc_error(send, 413, INVALID_REQUEST, f"Request body larger than {limit} bytes (maxBodyBytes)")
         return
     except jsonrpc.DecodeError as exc:
         await respond_json(send, 400, {"jsonrpc": "2.0", "id": None, "error": exc.error})
@@ -179,6 +179,10 @@ async def _post(route: Route, scope: Scope, receive: Receive, send: Send) -> Non
 async def _initialize(route: Route, message: Message, send: Send) -> None:
     if "id" not in message:
         await _rpc_error(send, 400, INVALID_REQUEST, "initialize must be a request (it has no id)")
+        return
+    if (refusal := route.refuse_new_session()) is not None:
+        answer = error_response(message["id"], to_jsonrpc_error(refusal))
+        await respond_json(send, 503, answer, [(b"retry-after", b"5")])
         return
     session = StreamableSession(route, route.new_session_id())
     answer = await session.initialize(message)

@@ -10,14 +10,13 @@ from typing import Any
 from mcp_central import __version__
 from mcp_central.downstream.http import respond, respond_json
 from mcp_central.types import Send
-from mcp_central.upstream.link import LinkState
 from mcp_central.upstream.manager import UpstreamManager
 
 STARTED = time.time()
 
 
 async def root(manager: UpstreamManager, send: Send) -> None:
-    ready = sum(link.state is LinkState.READY for link in manager.links.values())
+    ready = sum(link.lifecycle.serving for link in manager.links.values())
     body = f"mcp-central {__version__}: serving, {ready}/{len(manager.links)} upstreams ready\n"
     await respond(send, 200, body.encode())
 

@@ -137,10 +137,17 @@ async def apply(gateway: Gateway, new: Config) -> str:
             await manager.remove(name)
         manager.add(server)
         gateway.routes[name] = ServerRoute(
-            name, server, manager.links.get(name), manager.pools.get(name), server.auth_tokens
+            name,
+            server,
+            manager.links.get(name),
+            manager.pools.get(name),
+            server.auth_tokens,
+            max_sessions=new.proxy.max_sessions,
         )
     for name in changes.retokened:
         gateway.routes[name].auth_tokens = new.enabled_servers[name].auth_tokens
+    for route in gateway.routes.values():
+        route.max_sessions = new.proxy.max_sessions
     gateway.update_groups()
     gateway.origins = OriginPolicy(new.proxy.base_url, new.proxy.allowed_origins)
     for route in retired:

@@ -11,10 +11,17 @@ def create_transport(server: ServerConfig) -> UpstreamTransport:
         from mcp_central.upstream.stdio import StdioTransport
 
         assert server.command is not None, "the config loader guarantees a command for stdio"
-        return StdioTransport(server.name, server.command, server.args, server.env, server.cwd)
+        return StdioTransport(
+            server.name, server.command, server.args, server.env, server.cwd, server.max_message_bytes
+        )
     from mcp_central.upstream.http import HTTPTransport
 
     assert server.url is not None, "the config loader guarantees a url for HTTP transports"
     return HTTPTransport(
-        server.name, server.url, server.headers, server.timeout, legacy_sse=server.transport == "sse"
+        server.name,
+        server.url,
+        server.headers,
+        server.timeout,
+        legacy_sse=server.transport == "sse",
+        max_message_bytes=server.max_message_bytes,
     )

@@ -4,7 +4,9 @@ Both POST one JSON-RPC message per request, concurrently, through one pooled ``h
 with the server's configured ``headers``; they differ only in where answers come from (the POST's
 own body or stream, versus one long GET stream). A request the server cannot take (HTTP error,
 connection failure) is answered here with a JSON-RPC error carrying its id, so the link's caller
-never waits for an answer that cannot come. No MCP semantics, no retries of requests.
+never waits for an answer that cannot come. A server that cannot be reached any more (connection
+refused, its session gone) ends the transport, so the link's supervisor reconnects. No MCP
+semantics, no retries of requests.
 """
 
 from __future__ import annotations
@@ -26,15 +28,29 @@ from mcp_central.upstream.base import OnClose, OnMessage
 
 ACCEPT_BOTH = "application/json, text/event-stream"
 GET_STREAM_RETRIES = 3
+DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+SESSION_EXPIRED = "the upstream session expired (HTTP 404)"
+
+
+class MessageTooLarge(Exception):
+    pass
 
 
 class HTTPTransport:
     """One transport class for both HTTP kinds; ``legacy_sse`` picks the 2024-11-05 behaviour."""
 
     def __init__(
-        self, name: str, url: str, headers: dict[str, str], timeout: float, *, legacy_sse: bool = False
+        self,
+        name: str,
+        url: str,
+        headers: dict[str, str],
+        timeout: float,
+        *,
+        legacy_sse: bool = False,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.name = name
+        self.max_message_bytes = max_message_bytes
         self.url = url
         self.headers = headers
         self.timeout = timeout
@@ -107,10 +123,15 @@ class HTTPTransport:
                 "POST", target, content=orjson.dumps(message), headers=headers
             ) as response:
                 await self._handle_post_response(message, response)
+        except httpx.ConnectError as exc:
+            self._answer_error(message, f"cannot connect: {exc}")
+            self._report_close(self._unreachable(exc))
         except httpx.HTTPError as exc:
             self._answer_error(message, f"HTTP request failed: {type(exc).__name__}: {exc}")
         except orjson.JSONDecodeError as exc:
             self._answer_error(message, f"the upstream sent invalid JSON: {exc}")
+        except MessageTooLarge:
+            self._answer_error(message, self._too_large())
 
     async def _handle_post_response(self, message: Message, response: httpx.Response) -> None:
         status = response.status_code
@@ -120,7 +141,7 @@ class HTTPTransport:
             body = (await response.aread())[:200].decode(errors="replace")
             self._answer_error(message, f"HTTP {status}: {body}")
             if status == 404 and self.session_id and not self.legacy_sse:
-                self._report_close(UpstreamError(self.name, "the upstream session expired (HTTP 404)"))
+                self._report_close(UpstreamError(self.name, SESSION_EXPIRED))
             return
         if self.legacy_sse or status in (202, 204):
             return
@@ -132,8 +153,14 @@ class HTTPTransport:
                 for event in parser.feed(chunk):
                     if event.data and event.event == "message":
                         answered |= self._deliver(orjson.loads(event.data), message)
+                self._check_size(parser.pending_bytes)
         else:
-            payload = await response.aread()
+            parts, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                self._check_size(size)
+                parts.append(chunk)
+            payload = b"".join(parts)
             if payload.strip():
                 answered = self._deliver(orjson.loads(payload), message)
         if not answered and "id" in message and "method" in message:
@@ -162,6 +189,16 @@ class HTTPTransport:
         else:
             self._log.warning("could not deliver %s: %s", message.get("method", "a response"), detail)
 
+    def _unreachable(self, exc: Exception) -> UpstreamError:
+        return UpstreamUnavailable(self.name, f"cannot connect to {self.describe()}: {exc}")
+
+    def _check_size(self, size: int) -> None:
+        if size > self.max_message_bytes:
+            raise MessageTooLarge
+
+    def _too_large(self) -> str:
+        return f"a message larger than {self.max_message_bytes} bytes (maxMessageBytes) was refused"
+
     def _session_headers(self) -> dict[str, str]:
         headers = {}
         if self.session_id:
@@ -173,7 +210,9 @@ class HTTPTransport:
     # ----------------------------------------------------------------- server → client streams
 
     async def _get_stream(self) -> None:
-        """The optional GET stream of streamable HTTP, for messages not tied to a request."""
+        """The optional GET stream of streamable HTTP, for messages not tied to a request. When it
+        drops, it is opened again; if the server cannot be reached or forgot the session, the
+        transport ends (the link reconnects with a new session)."""
         for attempt in range(GET_STREAM_RETRIES):
             client = self._client
             if client is None or self._closing:
@@ -181,6 +220,9 @@ class HTTPTransport:
             try:
                 headers = {**self._session_headers(), "Accept": "text/event-stream"}
                 async with client.stream("GET", self.url, headers=headers) as response:
+                    if response.status_code == 404:
+                        self._report_close(UpstreamError(self.name, SESSION_EXPIRED))
+                        return
                     if response.status_code != 200:
                         return  # 405: the server offers no GET stream; that is allowed
                     parser = SSEParser()
@@ -188,9 +230,13 @@ class HTTPTransport:
                         for event in parser.feed(chunk):
                             if event.data and event.event == "message":
                                 self._deliver(orjson.loads(event.data), {})
-            except httpx.HTTPError as exc:
-                self._log.debug("GET stream dropped: %s", exc)
-            await asyncio.sleep(0.5 * 2**attempt)
+                        self._check_size(parser.pending_bytes)
+            except httpx.ConnectError as exc:
+                self._report_close(self._unreachable(exc))
+                return
+            except (httpx.HTTPError, orjson.JSONDecodeError, MessageTooLarge) as exc:
+                self._log.info("GET stream dropped: %s", exc)
+            await asyncio.sleep(0.2 * 2**attempt)
 
     async def _open_legacy_stream(self) -> None:
         ready = asyncio.get_running_loop().create_future()
@@ -216,6 +262,8 @@ class HTTPTransport:
                     )
                 parser = SSEParser()
                 async for chunk in response.aiter_bytes():
+                    if parser.pending_bytes + len(chunk) > self.max_message_bytes:
+                        raise UpstreamUnavailable(self.name, self._too_large())
                     for event in parser.feed(chunk):
                         if event.event == "endpoint":
                             self.endpoint = urljoin(self.url, event.data.strip())

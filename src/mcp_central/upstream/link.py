@@ -4,7 +4,8 @@ The link performs the upstream ``initialize`` handshake once, then forwards raw 
 requests get fresh ids and progress tokens (``core.requests``) and a deadline; answers, progress
 and server→client requests go back to the downstream session they belong to; other server
 notifications go to every attached session. It never parses messages into models and never
-blocks a caller beyond the server's ``timeout``.
+blocks a caller beyond the server's ``timeout``. When its connection is lost, everything in flight
+is answered with an error at once and ``upstream.supervisor`` brings it back; sessions stay attached.
 
 It must not know about HTTP or any downstream transport: sessions are reached only through
 ``Downstream.deliver``.
@@ -13,19 +14,19 @@ It must not know about HTTP or any downstream transport: sessions are reached on
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any
 
 from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
 from mcp_central.core import jsonrpc, protocol
 from mcp_central.core.fanout import LogLevels, Subscriptions
 from mcp_central.core.filters import ServerFilters, filter_listed
-from mcp_central.core.requests import Pending, RequestTable
+from mcp_central.core.requests import RequestTable
 from mcp_central.core.server_requests import ServerRequests, refusal
+from mcp_central.core.supervision import Lifecycle, LinkState
 from mcp_central.core.tasks import BY_TASK_ID, TaskOwners, creates_task, task_id_of
 from mcp_central.errors import (
     INVALID_PARAMS,
@@ -35,14 +36,15 @@ from mcp_central.errors import (
     UpstreamUnavailable,
     to_jsonrpc_error,
 )
-from mcp_central.types import Message, RequestId
+from mcp_central.types import Message
 from mcp_central.upstream.base import UpstreamTransport
 from mcp_central.upstream.factory import create_transport
+from mcp_central.upstream.owners import Downstream, Waiter, answer_with_error, cancelled
+from mcp_central.upstream.supervisor import Supervisor, describe_failure
+
+__all__ = ["Downstream", "LinkState", "UpstreamLink"]
 
 log = logging.getLogger("mcp_central.upstream")
-
-RETRY_AFTER_FAILURE_SECONDS = 5.0
-"""A failed link is not restarted on demand more often than this, so a dead upstream answers fast."""
 
 REQUEST_CANCELLED = -32800
 
@@ -60,39 +62,6 @@ _CREATES_TASK = "creates-task"
 """``Pending.context`` of a task-augmented request, whose answer names the task its owner gets."""
 
 
-class Downstream(Protocol):
-    """What a link needs of a downstream session: somewhere to put messages, and what it can answer."""
-
-    @property
-    def client_capabilities(self) -> dict[str, Any]:
-        """What the client declared (server→client requests are refused for what it did not)."""
-        ...
-
-    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
-        """Queue ``message`` for the client; ``related_request_id`` names the client request it belongs to."""
-        ...
-
-
-class LinkState(enum.Enum):
-    STOPPED = "stopped"
-    STARTING = "starting"
-    READY = "ready"
-    FAILED = "failed"
-
-
-class _Waiter:
-    """The owner of the link's own requests (initialize, tools/list for the tool count)."""
-
-    client_capabilities: dict[str, Any] = {}
-
-    def __init__(self) -> None:
-        self.future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-
-    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
-        if "method" not in message and not self.future.done():
-            self.future.set_result(message)
-
-
 class UpstreamLink:
     def __init__(
         self,
@@ -103,8 +72,7 @@ class UpstreamLink:
         transport_factory: Callable[[ServerConfig], UpstreamTransport] = create_transport,
     ) -> None:
         self.server = server
-        self.state = LinkState.STOPPED
-        self.last_error: str | None = None
+        self.lifecycle = Lifecycle(server.restart)
         self.init_result: dict[str, Any] | None = None
         self.tool_count: int | None = None
         self.ready_since: float | None = None
@@ -123,31 +91,41 @@ class UpstreamLink:
         self._task_owners: TaskOwners[Downstream] = TaskOwners()
         self._filters = ServerFilters(server.tool_filter, server.prompt_filter, server.resource_filter)
         self._start_lock = asyncio.Lock()
-        self._failed_at = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._closed = False
+        self._last_activity = time.monotonic()
+        self.closed = False
+        self.supervisor = Supervisor(self)
+
+    @property
+    def state(self) -> LinkState:
+        return self.lifecycle.state
+
+    @property
+    def last_error(self) -> str | None:
+        return self.lifecycle.last_error
 
     @property
     def name(self) -> str:
         return self.server.name
 
     @property
-    def _startup_deadline(self) -> float:
+    def startup_deadline(self) -> float:
         return max(self.server.timeout, STARTUP_SECONDS)
 
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        """Connect and initialize; raise ``UpstreamUnavailable`` (and stay FAILED) if that fails."""
+        """Connect and initialize (one attempt); ``UpstreamUnavailable`` if that fails, and the
+        supervisor plans the next attempt."""
         async with self._start_lock:
-            if self.state is LinkState.READY or self._closed:
+            if self.lifecycle.serving or self.closed:
                 return
-            self.state = LinkState.STARTING
+            self.lifecycle.attempting()
             self.starts += 1
             transport = self._transport_factory(self.server)
             try:
-                async with asyncio.timeout(self._startup_deadline):
-                    await transport.start(self._on_message, self._on_transport_close)
+                async with asyncio.timeout(self.startup_deadline):
+                    await transport.start(self._on_message, lambda error: self._on_close(transport, error))
                     self._transport = transport
                     result = await self._call("initialize", self._initialize_params())
                 if "error" in result:
@@ -160,38 +138,60 @@ class UpstreamLink:
             except BaseException as exc:
                 self._transport = None
                 await transport.close()
-                self._fail(_describe(exc, self._startup_deadline))
+                self.lifecycle.attempt_failed(describe_failure(exc, self.startup_deadline))
+                self.fail_in_flight(self.last_error or "start failed")
+                self.supervisor.attempt_finished()
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 raise UpstreamUnavailable(self.name, self.last_error or "start failed") from exc
             self.init_result = init
-            self.state = LinkState.READY
-            self.last_error = None
+            restarts = self.lifecycle.restarts
+            self.lifecycle.ready(time.monotonic())
             self.ready_since = time.time()
-            log.info("upstream '%s' ready (%s)", self.name, transport.describe())
+            self._last_activity = time.monotonic()
+            log.info("upstream '%s' ready (%s, restarts: %d)", self.name, transport.describe(), restarts)
             self._spawn(self._refresh_tool_count())
+            self._restore_fan_out()
+            self.supervisor.attempt_finished()
 
     async def ensure_ready(self) -> None:
-        if self.state is LinkState.READY:
-            return
-        if self._closed:
-            raise UpstreamUnavailable(self.name, "stopped")
-        if (
-            self.state is LinkState.FAILED
-            and time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE_SECONDS
-        ):
-            raise UpstreamUnavailable(self.name, self.last_error or "failed")
-        await self.start()
+        """Return once the link serves (starting or waiting for it as the supervisor allows)."""
+        if not self.lifecycle.serving:
+            await self.supervisor.ensure_ready()
+
+    async def stop(self) -> None:
+        """Stop the upstream for now (``idleStop``); the next client to need it starts it again."""
+        async with self._start_lock:
+            transport, self._transport = self._transport, None
+            self.lifecycle.stopped()
+            self.fail_in_flight("the upstream was stopped while idle")
+            if transport is not None:
+                await transport.close()
 
     async def close(self) -> None:
-        self._closed = True
-        self.state = LinkState.STOPPED
-        self._fail_pending("upstream link closed")
+        self.closed = True
+        self.supervisor.close()
+        self.lifecycle.stopped()
+        self.fail_in_flight("upstream link closed")
         for task in list(self._tasks):
             task.cancel()
         transport, self._transport = self._transport, None
         if transport is not None:
             await transport.close()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._table)
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    def idle_for(self, now: float) -> float:
+        """Seconds since the last traffic; 0 while a request or a resource subscription is open."""
+        if len(self._table) or self._subscriptions.uris():
+            return 0.0
+        return now - self._last_activity
 
     def status(self) -> dict[str, Any]:
         info = (self.init_result or {}).get("serverInfo") or {}
@@ -205,6 +205,7 @@ class UpstreamLink:
             "protocolVersion": (self.init_result or {}).get("protocolVersion"),
             "lastError": self.last_error,
             "starts": self.starts,
+            **self.supervisor.status(),
             "readySince": self.ready_since,
             "inFlight": len(self._table),
             "sessions": len(self._sessions),
@@ -222,7 +223,7 @@ class UpstreamLink:
             pending = self._table.pop(upstream_id)
             if pending is not None and pending.timer is not None:
                 pending.timer.cancel()
-            self._send_soon(_cancelled(upstream_id, "client session ended"))
+            self._send_soon(cancelled(upstream_id, "client session ended"))
         for uri in self._subscriptions.drop(session):
             self._spawn(self._call_quietly("resources/unsubscribe", {"uri": uri}))
         self._task_owners.drop(session)
@@ -242,8 +243,7 @@ class UpstreamLink:
 
     async def subscribe(self, owner: Downstream, uris: list[str]) -> list[str]:
         """Subscribe ``owner`` to resource updates for ``uris``; the ones the upstream accepted."""
-        if self.state is not LinkState.READY:
-            await self.ensure_ready()
+        await self.ensure_ready()
         accepted = []
         for uri in uris:
             if self._subscriptions.subscribe(owner, uri):
@@ -260,8 +260,9 @@ class UpstreamLink:
 
     async def forward_request(self, session: Downstream, message: Message) -> None:
         """Send a client request upstream; its answer arrives later through ``session.deliver``."""
-        if self.state is not LinkState.READY:
+        if not self.lifecycle.serving:
             await self.ensure_ready()
+        self._last_activity = time.monotonic()
         method = message["method"]
         if method in _FANNED_OUT and self._answer_locally(session, message):
             return
@@ -298,9 +299,10 @@ class UpstreamLink:
                 if pending.timer is not None:
                     pending.timer.cancel()
                 # The client ignores any answer now, but whoever waits on its behalf must be released.
-                _answer(pending, {"code": REQUEST_CANCELLED, "message": "request cancelled by the client"})
+                cancelled_error = {"code": REQUEST_CANCELLED, "message": "request cancelled by the client"}
+                answer_with_error(pending, cancelled_error)
             message = {**message, "params": {**params, "requestId": upstream_id}}
-        if self.state is LinkState.READY and self._transport is not None:
+        if self.lifecycle.serving and self._transport is not None:
             await self._transport.send(message)
 
     async def forward_response(self, session: Downstream, message: Message) -> None:
@@ -312,6 +314,9 @@ class UpstreamLink:
     # ----------------------------------------------------------------- upstream → downstream
 
     def _on_message(self, message: Message) -> None:
+        if self.lifecycle.state is LinkState.DEGRADED:
+            self.lifecycle.heard_from()
+            log.info("upstream '%s' answers again", self.name)
         if "method" in message:
             if "id" in message:
                 self._on_server_request(message)
@@ -382,7 +387,7 @@ class UpstreamLink:
             self._send_soon(jsonrpc.result_response(message["id"], {}))
             return
         owner = self._table.latest_owner()
-        if isinstance(owner, _Waiter):
+        if isinstance(owner, Waiter):
             owner = None
         capabilities = owner.client_capabilities if owner else {}
         problem = refusal(message["method"], owner, capabilities, self._client_capabilities)
@@ -392,12 +397,17 @@ class UpstreamLink:
             return
         owner.deliver(self._server_requests.downstream(message, owner), self._table.latest_of(owner))
 
-    def _on_transport_close(self, error: BaseException | None) -> None:
-        if self._closed:
-            return
+    def _on_close(self, transport: UpstreamTransport, error: BaseException | None) -> None:
+        """The transport ended by itself: answer everything in flight now, and let it be restarted."""
+        if self.closed or transport is not self._transport:
+            return  # an old transport, or one that never got going (its start attempt fails instead)
         self._transport = None
-        self._fail(f"connection lost: {error}" if error else "connection closed by the server")
-        log.warning("upstream '%s' %s", self.name, self.last_error)
+        self._spawn(transport.close())  # its HTTP client, or what a dead server left in its group
+        reason = f"connection lost: {error}" if error else "connection closed by the server"
+        self.fail_in_flight(reason)
+        if self.lifecycle.serving:
+            self.lifecycle.lost(reason, time.monotonic())
+            self.supervisor.lost()
 
     # ----------------------------------------------------------------- internals
 
@@ -410,7 +420,7 @@ class UpstreamLink:
         """A request of the link's own; the caller bounds the wait."""
         if self._transport is None:
             raise UpstreamUnavailable(self.name, "not connected")
-        waiter = _Waiter()
+        waiter = Waiter()
         message: Message = {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
         self._table.outgoing(waiter, message)
         upstream_id = message["id"]
@@ -475,7 +485,7 @@ class UpstreamLink:
                 if pending.timer is not None:
                     pending.timer.cancel()
                 error = exc if isinstance(exc, UpstreamError) else UpstreamUnavailable(self.name, str(exc))
-                _answer(pending, to_jsonrpc_error(error))
+                answer_with_error(pending, to_jsonrpc_error(error))
 
     def _expire(self, upstream_id: int) -> None:
         pending = self._table.pop(upstream_id)
@@ -484,21 +494,26 @@ class UpstreamLink:
         timeout = UpstreamTimeout(
             self.name, f"no answer to '{pending.method}' within {self.server.timeout:g}s"
         )
-        _answer(pending, to_jsonrpc_error(timeout))
-        self._send_soon(_cancelled(upstream_id, "timed out in mcp-central"))
+        answer_with_error(pending, to_jsonrpc_error(timeout))
+        self._send_soon(cancelled(upstream_id, "timed out in mcp-central"))
+        if self.lifecycle.state is LinkState.READY:
+            self.lifecycle.deadline_missed()
+            log.warning("upstream '%s' degraded: %s", self.name, timeout.detail)
 
-    def _fail(self, reason: str) -> None:
-        self.state = LinkState.FAILED
-        self.last_error = reason
-        self._failed_at = time.monotonic()
-        self._fail_pending(reason)
+    def _restore_fan_out(self) -> None:
+        """After a restart the new upstream session knows nothing: subscribe and set the level again."""
+        for uri in self._subscriptions.uris():
+            self._spawn(self._call_quietly("resources/subscribe", {"uri": uri}))
+        if (level := self._log_levels.upstream_level()) is not None:
+            self._spawn(self._call_quietly("logging/setLevel", {"level": level}))
 
-    def _fail_pending(self, reason: str) -> None:
+    def fail_in_flight(self, reason: str) -> None:
+        """Answer every request in flight with an error now (lost connection, stop, shutdown)."""
         error = to_jsonrpc_error(UpstreamUnavailable(self.name, reason))
         for pending in self._table.drain():
             if pending.timer is not None:
                 pending.timer.cancel()
-            _answer(pending, error)
+            answer_with_error(pending, error)
         self._server_requests.clear()
 
     def _send_soon(self, message: Message) -> None:
@@ -509,25 +524,3 @@ class UpstreamLink:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _answer(pending: Pending[Downstream], error: dict[str, Any]) -> None:
-    pending.owner.deliver(
-        {"jsonrpc": "2.0", "id": pending.downstream_id, "error": error}, pending.downstream_id
-    )
-
-
-def _cancelled(upstream_id: int, reason: str) -> Message:
-    return {
-        "jsonrpc": "2.0",
-        "method": "notifications/cancelled",
-        "params": {"requestId": upstream_id, "reason": reason},
-    }
-
-
-def _describe(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"no answer to initialize within {timeout:g}s"
-    if isinstance(exc, UpstreamError):
-        return exc.detail
-    return f"{type(exc).__name__}: {exc}"

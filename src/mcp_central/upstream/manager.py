@@ -46,8 +46,9 @@ class UpstreamManager:
 
     async def start(self) -> None:
         """Start every link concurrently; wait only for those whose failure must stop us."""
-        strict = [link for link in self.links.values() if link.server.panic_if_invalid]
-        relaxed = [link for link in self.links.values() if not link.server.panic_if_invalid]
+        eager = [link for link in self.links.values() if not link.server.lazy_start]
+        strict = [link for link in eager if link.server.panic_if_invalid]
+        relaxed = [link for link in eager if not link.server.panic_if_invalid]
         self._starter = asyncio.get_running_loop().create_task(self._start_all(relaxed))
         results = await asyncio.gather(*(link.start() for link in strict), return_exceptions=True)
         failures = [
@@ -79,6 +80,8 @@ class UpstreamManager:
             self.pools[server.name] = IsolatedPool(server, client_name=self.config.proxy.name)
             return
         link = self.links[server.name] = UpstreamLink(server, client_name=self.config.proxy.name)
+        if server.lazy_start:
+            return  # started by the first client that needs it
         task = asyncio.get_running_loop().create_task(self._start_all([link]))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -110,7 +113,8 @@ class UpstreamManager:
         if not self.settled.is_set():
             reasons.append("upstreams are still starting")
         for link in self.links.values():
-            if link.server.required and link.state is not LinkState.READY:
+            unused = link.server.lazy_start and link.state is LinkState.STOPPED
+            if link.server.required and not link.lifecycle.serving and not unused:
                 reasons.append(f"required upstream '{link.name}' is {link.state.value}")
         return not reasons, reasons
 

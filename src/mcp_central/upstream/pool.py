@@ -34,10 +34,9 @@ class IsolatedPool:
 
     async def open(self, client_capabilities: dict[str, Any]) -> UpstreamLink:
         """A new started link for one session; ``UpstreamUnavailable`` at the cap or if it cannot start."""
-        if len(self.links) >= self.server.max_sessions:
-            raise UpstreamUnavailable(
-                self.name, f"all {self.server.max_sessions} isolated sessions are in use (maxSessions)"
-            )
+        cap = self.server.session_cap
+        if cap is not None and len(self.links) >= cap:
+            raise UpstreamUnavailable(self.name, f"all {cap} isolated sessions are in use (maxSessions)")
         link = UpstreamLink(
             self.server, client_name=self.client_name, client_capabilities=client_capabilities
         )
@@ -47,9 +46,18 @@ class IsolatedPool:
         except UpstreamError as exc:
             self.links.discard(link)
             self.last_error = exc.detail
+            await link.close()  # no session will use it: its supervisor must not retry
             raise
         self.opened += 1
         return link
+
+    @property
+    def in_flight(self) -> int:
+        return sum(link.in_flight for link in self.links)
+
+    def fail_in_flight(self, reason: str) -> None:
+        for link in self.links:
+            link.fail_in_flight(reason)
 
     def release(self, link: UpstreamLink) -> None:
         """The session is over: close its link (in the background; the caller may not wait)."""
@@ -72,7 +80,7 @@ class IsolatedPool:
             "sessionMode": "isolated",
             "state": "isolated",
             "links": len(self.links),
-            "maxSessions": self.server.max_sessions,
+            "maxSessions": self.server.session_cap,
             "opened": self.opened,
             "lastError": self.last_error,
             "sessions": len(self.links),

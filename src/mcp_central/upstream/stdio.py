@@ -1,9 +1,12 @@
 """stdio upstream transport: one child process, newline-delimited JSON on stdin/stdout.
 
-The child runs in its own process group with ``PR_SET_PDEATHSIG`` so it dies with the proxy even
-on ``kill -9``; its stderr is drained continuously into the log (a chatty server must never block
-on a full pipe); lines up to ``max_line_bytes`` are read whole. This module does not interpret
-MCP: it only frames, spawns, and reaps.
+The child runs in its own process group, started through a tiny ``sh`` keeper that gets
+``PR_SET_PDEATHSIG``: when the proxy dies, even by ``kill -9``, the keeper kills the whole group,
+so the server's own helpers (``npx`` → ``node``, a browser) die too. Its stderr is drained
+continuously into the log (a chatty server must never block on a full pipe). Lines up to
+``max_line_bytes`` (``maxMessageBytes``) are read whole; a longer one is skipped — its request
+answered with an error when its id can be seen — without losing the framing of the lines after it.
+This module does not interpret MCP: it only frames, spawns, and reaps.
 """
 
 from __future__ import annotations
@@ -13,25 +16,41 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
+import shutil
 import signal
 import sys
 from collections import deque
 
 import orjson
 
-from mcp_central.errors import INTERNAL_ERROR, UpstreamUnavailable
+from mcp_central.errors import INTERNAL_ERROR, UpstreamError, UpstreamUnavailable, to_jsonrpc_error
 from mcp_central.types import Message
 from mcp_central.upstream.base import OnClose, OnMessage
 
 DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
 STOP_GRACE_SECONDS = 2.0
 STDERR_TAIL_LINES = 20
+_LEADING_ID = re.compile(rb'\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(\d+)\s*[,}]')
+"""The id of a response whose serializer writes ``jsonrpc``/``id`` first (the SDKs do): enough to
+answer the request behind an over-long line. Other orders leave that request to its deadline."""
+
+
+_KEEPER = (
+    'exec 3<&0; trap "kill -KILL 0" USR2; trap : TERM; "$0" "$@" <&3 3<&- & exec 3<&-; child=$!; '
+    "while :; do wait $child; status=$?; kill -0 $child 2>/dev/null || exit $status; done"
+)
+"""Runs the server as its child and waits for it, passing its exit status on. Its death signal
+(SIGUSR2) makes it SIGKILL its process group: the server and everything the server started. It
+outlives SIGTERM, so a server stopping gracefully is waited for, not cut short; a background
+command's stdin is /dev/null in sh unless given explicitly: hence fd 3."""
+USE_KEEPER = sys.platform.startswith("linux") and os.path.exists("/bin/sh")
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGUSR2 if USE_KEEPER else signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 class StdioTransport:
@@ -64,14 +83,21 @@ class StdioTransport:
         pass  # stdio carries no version header
 
     async def start(self, on_message: OnMessage, on_close: OnClose) -> None:
+        env = {**os.environ, **self.env}
+        # Found here, not by the keeper's sh, so a missing command is a clear error, not "exit 127".
+        executable = shutil.which(self.command, path=env.get("PATH"))
+        if executable is None:
+            problem = f"cannot start '{self.command}': not found or not executable"
+            raise UpstreamUnavailable(self.name, problem)
+        argv = ("/bin/sh", "-c", _KEEPER, executable) if USE_KEEPER else (executable,)
         try:
             self.process = await asyncio.create_subprocess_exec(
-                self.command,
+                *argv,
                 *self.args,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                env={**os.environ, **self.env},
+                env=env,
                 cwd=self.cwd,
                 limit=self.max_line_bytes,
                 start_new_session=True,
@@ -117,8 +143,8 @@ class StdioTransport:
                 if not await self._wait(process, STOP_GRACE_SECONDS):
                     self._signal_group(process, signal.SIGKILL)
                     await process.wait()
-        elif process is not None:
-            # The leader exited; its group may still hold grandchildren (npx → node).
+        if process is not None:
+            # The server is gone; its group may still hold what it started (npx → node, a browser).
             self._signal_group(process, signal.SIGKILL)
         for task in self._tasks:
             task.cancel()
@@ -127,17 +153,17 @@ class StdioTransport:
     async def _read_stdout(self, on_message: OnMessage, on_close: OnClose) -> None:
         assert self.process is not None and self.process.stdout is not None
         stdout = self.process.stdout
-        error: BaseException | None = None
         try:
             while True:
                 try:
-                    line = await stdout.readline()
-                except ValueError:
-                    # Longer than max_line_bytes: the framing is lost, so this link cannot go on.
-                    error = ConnectionError(f"a message exceeded {self.max_line_bytes} bytes")
-                    break
-                if not line:
-                    break
+                    line = await stdout.readuntil(b"\n")
+                except asyncio.IncompleteReadError as exc:
+                    line = exc.partial  # end of output: a last line without its newline, or nothing
+                    if not line:
+                        break
+                except asyncio.LimitOverrunError as exc:
+                    await self._skip_long_line(stdout, exc.consumed, on_message)
+                    continue
                 try:
                     message = orjson.loads(line)
                 except orjson.JSONDecodeError:
@@ -155,7 +181,31 @@ class StdioTransport:
         if self._closing:
             return
         code = await self.process.wait()
-        on_close(error or ConnectionError(f"process exited with code {code}{self._stderr_hint()}"))
+        on_close(ConnectionError(f"process exited with code {code}{self._stderr_hint()}"))
+
+    async def _skip_long_line(
+        self, stdout: asyncio.StreamReader, buffered: int, on_message: OnMessage
+    ) -> None:
+        """Discard a line longer than ``max_line_bytes`` up to its newline, keeping its first bytes."""
+        start = await stdout.read(buffered)
+        size, head = len(start), start[:256]
+        del start
+        while True:
+            try:
+                size += len(await stdout.readuntil(b"\n"))
+                break
+            except asyncio.IncompleteReadError as exc:
+                size += len(exc.partial)
+                break
+            except asyncio.LimitOverrunError as exc:
+                size += len(await stdout.read(exc.consumed))
+        limit = self.max_line_bytes
+        self._log.warning("dropped a message of %d bytes, over maxMessageBytes (%d)", size, limit)
+        match = _LEADING_ID.match(head)
+        if match is not None:
+            detail = f"its answer was {size} bytes, more than maxMessageBytes ({self.max_line_bytes})"
+            error = to_jsonrpc_error(UpstreamError(self.name, detail))
+            on_message({"jsonrpc": "2.0", "id": int(match.group(1)), "error": error})
 
     async def _drain_stderr(self) -> None:
         assert self.process is not None and self.process.stderr is not None
