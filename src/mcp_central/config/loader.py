@@ -39,8 +39,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcp_central.config import jsonc
-from mcp_central.config.durations import parse_duration
 from mcp_central.config.expand import expand
+from mcp_central.config.fields import (
+    Problems,
+    as_object,
+    boolean,
+    count,
+    duration,
+    string,
+    string_list,
+    string_map,
+    unknown,
+)
 from mcp_central.config.groups import read_groups
 from mcp_central.config.model import (
     DEFAULT_AGGREGATE_TIMEOUT_SECONDS,
@@ -83,15 +93,6 @@ SERVER_KEYS = {
 STREAMABLE_NAMES = {"streamable-http", "http", "streamablehttp", "streamable_http"}
 
 
-class _Problems:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.items: list[ConfigProblem] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(ConfigProblem(self.source, path, message))
-
-
 def default_config() -> Config:
     """What ``serve`` runs with no config: the built-in demo upstream on 127.0.0.1:9090."""
     demo = ServerConfig(
@@ -132,7 +133,7 @@ def load_config_text(
         raise ConfigError(
             [ConfigProblem(source, f"line {exc.line}, column {exc.column}", str(exc))]
         ) from None
-    problems = _Problems(source)
+    problems = Problems(source)
     if not isinstance(raw, dict):
         raise ConfigError([ConfigProblem(source, "", "expected a JSON object at the top level")])
     if expand_env:
@@ -146,7 +147,7 @@ def load_config_text(
         proxy_raw = raw.get("mcpProxy")
         entries = [
             (name, entry, f"mcpServers.{name}", f"mcpServers.{name}.options")
-            for name, entry in _object(raw.get("mcpServers", {}), "mcpServers", problems).items()
+            for name, entry in as_object(raw.get("mcpServers", {}), "mcpServers", problems).items()
         ]
     proxy, inherited = _proxy(proxy_raw, problems)
     servers = {}
@@ -170,18 +171,18 @@ def load_config_text(
 # --------------------------------------------------------------------------- layouts
 
 
-def _from_v1(raw: dict[str, Any], problems: _Problems) -> tuple[Any, list[tuple[str, Any, str, str]]]:
+def _from_v1(raw: dict[str, Any], problems: Problems) -> tuple[Any, list[tuple[str, Any, str, str]]]:
     """TBXark's legacy layout: ``server`` + ``clients{NAME: {type, config, …options}}``."""
-    server = _object(raw.get("server", {}), "server", problems)
+    server = as_object(raw.get("server", {}), "server", problems)
     global_tokens = server.get("globalAuthTokens", [])
     proxy_raw: dict[str, Any] = {
         k: v for k, v in server.items() if k in ("baseURL", "addr", "name", "version")
     }
     entries = []
-    for name, client in _object(raw.get("clients", {}), "clients", problems).items():
+    for name, client in as_object(raw.get("clients", {}), "clients", problems).items():
         path = f"clients.{name}"
-        client = _object(client, path, problems)
-        entry = dict(_object(client.get("config", {}), f"{path}.config", problems))
+        client = as_object(client, path, problems)
+        entry = dict(as_object(client.get("config", {}), f"{path}.config", problems))
         if "type" in client:
             entry["transportType"] = client["type"]
         tokens = client.get("authTokens", [])
@@ -198,10 +199,10 @@ def _from_v1(raw: dict[str, Any], problems: _Problems) -> tuple[Any, list[tuple[
 # --------------------------------------------------------------------------- mcpProxy
 
 
-def _proxy(raw: Any, problems: _Problems) -> tuple[ProxyConfig, dict[str, Any]]:
-    proxy = _object(raw if raw is not None else {}, "mcpProxy", problems)
-    _unknown(proxy, PROXY_KEYS, "mcpProxy", problems)
-    base_url = _string(proxy, "baseURL", "mcpProxy", problems) or ""
+def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
+    proxy = as_object(raw if raw is not None else {}, "mcpProxy", problems)
+    unknown(proxy, PROXY_KEYS, "mcpProxy", problems)
+    base_url = string(proxy, "baseURL", "mcpProxy", problems) or ""
     base_path, base_port = "", None
     if base_url:
         parts = urlsplit(base_url)
@@ -213,8 +214,8 @@ def _proxy(raw: Any, problems: _Problems) -> tuple[ProxyConfig, dict[str, Any]]:
                 base_port = parts.port
             except ValueError:
                 problems.add("mcpProxy.baseURL", f"invalid port in {base_url!r}")
-    host, port = _addr(_string(proxy, "addr", "mcpProxy", problems), base_port, problems)
-    served = (_string(proxy, "type", "mcpProxy", problems) or "sse").lower()
+    host, port = _addr(string(proxy, "addr", "mcpProxy", problems), base_port, problems)
+    served = (string(proxy, "type", "mcpProxy", problems) or "sse").lower()
     if served in STREAMABLE_NAMES:
         served = "streamable-http"
     elif served != "sse":
@@ -222,7 +223,7 @@ def _proxy(raw: Any, problems: _Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         served = "sse"
     options = _options(proxy.get("options", {}), "mcpProxy.options", problems)
     origins = options.pop("allowedOrigins", ())
-    separator = _string(proxy, "separator", "mcpProxy", problems) or DEFAULT_SEPARATOR
+    separator = string(proxy, "separator", "mcpProxy", problems) or DEFAULT_SEPARATOR
     if not SEPARATOR_PATTERN.match(separator):
         problems.add(
             "mcpProxy.separator",
@@ -235,15 +236,15 @@ def _proxy(raw: Any, problems: _Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         host=host,
         port=port,
         base_path=base_path,
-        name=_string(proxy, "name", "mcpProxy", problems) or "mcp-central",
-        version=_string(proxy, "version", "mcpProxy", problems) or "",
+        name=string(proxy, "name", "mcpProxy", problems) or "mcp-central",
+        version=string(proxy, "version", "mcpProxy", problems) or "",
         type="streamable-http" if served == "streamable-http" else "sse",
         auth_tokens=tuple(options.get("authTokens", ())),
         allowed_origins=tuple(origins),
         log_enabled=bool(options.get("logEnabled", False)),
         panic_if_invalid=bool(options.get("panicIfInvalid", False)),
         separator=separator,
-        aggregate_timeout=_duration(
+        aggregate_timeout=duration(
             proxy, "aggregateTimeout", "mcpProxy", problems, DEFAULT_AGGREGATE_TIMEOUT_SECONDS
         ),
         default_timeout=global_only.get("defaultTimeout", DEFAULT_TIMEOUT_SECONDS),
@@ -256,7 +257,7 @@ def _proxy(raw: Any, problems: _Problems) -> tuple[ProxyConfig, dict[str, Any]]:
     return config, {**options, "defaultTimeout": config.default_timeout}
 
 
-def _addr(addr: str | None, base_port: int | None, problems: _Problems) -> tuple[str, int]:
+def _addr(addr: str | None, base_port: int | None, problems: Problems) -> tuple[str, int]:
     if not addr:
         return "127.0.0.1", base_port or 9090
     host, sep, port_text = addr.rpartition(":")
@@ -273,19 +274,19 @@ def _addr(addr: str | None, base_port: int | None, problems: _Problems) -> tuple
 # --------------------------------------------------------------------------- options
 
 
-def _options(raw: Any, path: str, problems: _Problems) -> dict[str, Any]:
+def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
     """Only the options present in ``raw``, so absent ones can be inherited."""
-    options = _object(raw, path, problems)
-    _unknown(options, OPTION_KEYS, path, problems)
+    options = as_object(raw, path, problems)
+    unknown(options, OPTION_KEYS, path, problems)
     out: dict[str, Any] = {}
     for key in ("logEnabled", "panicIfInvalid", "disabled"):
         if key in options:
-            flag = _boolean(options, key, path, problems)
+            flag = boolean(options, key, path, problems)
             if flag is not None:
                 out[key] = flag
     for key in ("authTokens", "allowedOrigins"):
         if key in options:
-            values = _string_list(options, key, path, problems)
+            values = string_list(options, key, path, problems)
             for index, text in enumerate(values):
                 if not text.strip():
                     problems.add(
@@ -297,30 +298,22 @@ def _options(raw: Any, path: str, problems: _Problems) -> dict[str, Any]:
             out[key] = _name_filter(options[key], f"{path}.{key}", problems)
     for key, least in (("maxBodyBytes", MIN_MESSAGE_BYTES), ("maxMessageBytes", MIN_MESSAGE_BYTES)):
         if key in options:
-            out[key] = _count(options, key, path, problems, least)
+            out[key] = count(options, key, path, problems, least)
     if "maxSessions" in options:
-        out["maxSessions"] = _count(options, "maxSessions", path, problems, 1)
+        out["maxSessions"] = count(options, "maxSessions", path, problems, 1)
     for key in ("defaultTimeout", "shutdownGrace"):
         if key in options:
-            out[key] = _duration(options, key, path, problems, 1.0)
+            out[key] = duration(options, key, path, problems, 1.0)
     return out
 
 
-def _count(obj: dict[str, Any], key: str, path: str, problems: _Problems, least: int) -> int:
-    value = obj[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        problems.add(f"{path}.{key}", f"expected a whole number ≥ {least}, got {value!r}")
-        return least
-    return value
-
-
-def _restart(raw: Any, path: str, problems: _Problems) -> RestartPolicy:
+def _restart(raw: Any, path: str, problems: Problems) -> RestartPolicy:
     """``restart``: the backoff schedule after a crash or a failed start; absent keys keep defaults."""
     default = RestartPolicy()
-    spec = _object(raw, path, problems)
-    _unknown(spec, RESTART_KEYS, path, problems)
-    initial = _duration(spec, "initialDelay", path, problems, default.initial_delay)
-    maximum = _duration(spec, "maxDelay", path, problems, max(default.max_delay, initial))
+    spec = as_object(raw, path, problems)
+    unknown(spec, RESTART_KEYS, path, problems)
+    initial = duration(spec, "initialDelay", path, problems, default.initial_delay)
+    maximum = duration(spec, "maxDelay", path, problems, max(default.max_delay, initial))
     if maximum < initial:
         problems.add(f"{path}.maxDelay", f"must not be shorter than initialDelay ({initial:g}s)")
     multiplier, jitter = spec.get("multiplier", default.multiplier), spec.get("jitter", default.jitter)
@@ -332,15 +325,15 @@ def _restart(raw: Any, path: str, problems: _Problems) -> RestartPolicy:
         jitter = default.jitter
     attempts = spec.get("maxAttempts")
     if attempts is not None:
-        attempts = _count(spec, "maxAttempts", path, problems, 1)
+        attempts = count(spec, "maxAttempts", path, problems, 1)
     return RestartPolicy(initial, maximum, float(multiplier), float(jitter), attempts)
 
 
-def _name_filter(raw: Any, path: str, problems: _Problems) -> NameFilter | None:
-    spec = _object(raw, path, problems)
-    _unknown(spec, {"mode", "list"}, path, problems)
-    mode = (_string(spec, "mode", path, problems) or "").lower()
-    patterns = _string_list(spec, "list", path, problems)
+def _name_filter(raw: Any, path: str, problems: Problems) -> NameFilter | None:
+    spec = as_object(raw, path, problems)
+    unknown(spec, {"mode", "list"}, path, problems)
+    mode = (string(spec, "mode", path, problems) or "").lower()
+    patterns = string_list(spec, "list", path, problems)
     if mode not in ("allow", "block"):
         problems.add(f"{path}.mode", f"expected 'allow' or 'block', got {spec.get('mode')!r}")
         return None
@@ -351,7 +344,7 @@ def _name_filter(raw: Any, path: str, problems: _Problems) -> NameFilter | None:
 
 
 def _server(
-    name: str, raw: Any, path: str, options_path: str, inherited: dict[str, Any], problems: _Problems
+    name: str, raw: Any, path: str, options_path: str, inherited: dict[str, Any], problems: Problems
 ) -> ServerConfig | None:
     if not NAME_PATTERN.match(name):
         problems.add(
@@ -359,8 +352,8 @@ def _server(
         )
     elif name in RESERVED_NAMES:
         problems.add(path, f"'{name}' is reserved for a gateway route; choose another server name")
-    entry = _object(raw, path, problems)
-    _unknown(entry, SERVER_KEYS, path, problems)
+    entry = as_object(raw, path, problems)
+    unknown(entry, SERVER_KEYS, path, problems)
     own = _options(entry.get("options", {}), options_path, problems)
     for key in sorted(GLOBAL_ONLY_OPTIONS & own.keys()):
         problems.add(f"{options_path}.{key}", "is a proxy-wide option: set it in mcpProxy.options")
@@ -370,10 +363,10 @@ def _server(
         disabled = True
 
     kind = (
-        _string(entry, "transportType", path, problems) or _string(entry, "type", path, problems) or ""
+        string(entry, "transportType", path, problems) or string(entry, "type", path, problems) or ""
     ).lower()
-    command = _string(entry, "command", path, problems)
-    url = _string(entry, "url", path, problems)
+    command = string(entry, "command", path, problems)
+    url = string(entry, "url", path, problems)
     transport: TransportKind
     if command or kind == "stdio":
         transport = "stdio"
@@ -392,14 +385,14 @@ def _server(
     if kind and kind != "stdio" and kind != "sse" and kind not in STREAMABLE_NAMES:
         problems.add(f"{path}.transportType", f"expected 'stdio', 'sse' or 'streamable-http', got {kind!r}")
 
-    timeout = _duration(
+    timeout = duration(
         entry, "timeout", path, problems, options.get("defaultTimeout", DEFAULT_TIMEOUT_SECONDS)
     )
-    idle_timeout = _duration(entry, "idleTimeout", path, problems, DEFAULT_IDLE_TIMEOUT_SECONDS)
-    max_sessions = _count(entry, "maxSessions", path, problems, 1) if "maxSessions" in entry else None
-    idle_stop = _duration(entry, "idleStop", path, problems, 0.0) if "idleStop" in entry else None
+    idle_timeout = duration(entry, "idleTimeout", path, problems, DEFAULT_IDLE_TIMEOUT_SECONDS)
+    max_sessions = count(entry, "maxSessions", path, problems, 1) if "maxSessions" in entry else None
+    idle_stop = duration(entry, "idleStop", path, problems, 0.0) if "idleStop" in entry else None
     restart = _restart(entry["restart"], f"{path}.restart", problems) if "restart" in entry else None
-    session_mode = _string(entry, "sessionMode", path, problems) or "shared"
+    session_mode = string(entry, "sessionMode", path, problems) or "shared"
     if session_mode not in ("shared", "isolated"):
         problems.add(f"{path}.sessionMode", f"expected 'shared' or 'isolated', got {session_mode!r}")
         session_mode = "shared"
@@ -407,11 +400,11 @@ def _server(
         name=name,
         transport=transport,
         command=command,
-        args=tuple(_string_list(entry, "args", path, problems)),
-        env=_string_map(entry, "env", path, problems),
-        cwd=_string(entry, "cwd", path, problems),
+        args=tuple(string_list(entry, "args", path, problems)),
+        env=string_map(entry, "env", path, problems),
+        cwd=string(entry, "cwd", path, problems),
         url=url,
-        headers=_string_map(entry, "headers", path, problems),
+        headers=string_map(entry, "headers", path, problems),
         timeout=timeout,
         auth_tokens=tuple(options.get("authTokens", ())),
         tool_filter=options.get("toolFilter"),
@@ -420,109 +413,16 @@ def _server(
         log_enabled=bool(options.get("logEnabled", False)),
         panic_if_invalid=bool(options.get("panicIfInvalid", False)),
         disabled=disabled,
-        required=bool(_boolean(entry, "required", path, problems)),
+        required=bool(boolean(entry, "required", path, problems)),
         session_mode="isolated" if session_mode == "isolated" else "shared",
         max_sessions=max_sessions,
         idle_timeout=idle_timeout,
         restart=restart or RestartPolicy(),
-        lazy_start=bool(_boolean(entry, "lazyStart", path, problems)),
+        lazy_start=bool(boolean(entry, "lazyStart", path, problems)),
         idle_stop=idle_stop,
         max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),
         max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
     )
-
-
-# --------------------------------------------------------------------------- typed getters
-
-
-def _object(value: Any, path: str, problems: _Problems) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    problems.add(path, f"expected an object, got {_kind(value)}")
-    return {}
-
-
-def _string(obj: dict[str, Any], key: str, path: str, problems: _Problems) -> str | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    problems.add(f"{path}.{key}", f"expected a string, got {_kind(value)}")
-    return None
-
-
-def _boolean(obj: dict[str, Any], key: str, path: str, problems: _Problems) -> bool | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, bool):
-        return value
-    problems.add(f"{path}.{key}", f"expected true or false, got {_kind(value)}")
-    return None
-
-
-def _string_list(obj: dict[str, Any], key: str, path: str, problems: _Problems) -> list[str]:
-    value = obj.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        problems.add(f"{path}.{key}", f"expected a list of strings, got {_kind(value)}")
-        return []
-    out = []
-    for index, item in enumerate(value):
-        if isinstance(item, str | int | float) and not isinstance(item, bool):
-            out.append(str(item))
-        else:
-            problems.add(f"{path}.{key}[{index}]", f"expected a string, got {_kind(item)}")
-    return out
-
-
-def _string_map(obj: dict[str, Any], key: str, path: str, problems: _Problems) -> dict[str, str]:
-    value = obj.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        problems.add(f"{path}.{key}", f"expected an object of strings, got {_kind(value)}")
-        return {}
-    out = {}
-    for name, item in value.items():
-        if isinstance(item, str):
-            out[name] = item
-        elif isinstance(item, bool):
-            out[name] = "true" if item else "false"
-        elif isinstance(item, int | float):
-            out[name] = str(item)
-        else:
-            problems.add(f"{path}.{key}.{name}", f"expected a string, got {_kind(item)}")
-    return out
-
-
-def _duration(obj: dict[str, Any], key: str, path: str, problems: _Problems, default: float) -> float:
-    if key not in obj:
-        return default
-    seconds = parse_duration(obj[key])
-    if seconds is None:
-        problems.add(
-            f"{path}.{key}", f'expected a duration like "30s" or "5m", or seconds > 0, got {obj[key]!r}'
-        )
-        return default
-    return seconds
-
-
-def _unknown(obj: dict[str, Any], known: set[str], path: str, problems: _Problems) -> None:
-    for key in obj:
-        if key not in known:
-            problems.add(f"{path}.{key}", f"unknown key (known keys: {', '.join(sorted(known))})")
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
 
 
 def _fetch(url: str, insecure: bool, http_headers: str, timeout: float) -> str:

@@ -1,0 +1,117 @@
+"""Typed reads of config values that record a problem (file, key path, what was expected) instead
+of raising, so one pass over a file reports every mistake at once. Pure: no files, no environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp_central.config.durations import parse_duration
+from mcp_central.errors import ConfigProblem
+
+
+class Problems:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[ConfigProblem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(ConfigProblem(self.source, path, message))
+
+
+def as_object(value: Any, path: str, problems: Problems) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    problems.add(path, f"expected an object, got {kind(value)}")
+    return {}
+
+
+def string(obj: dict[str, Any], key: str, path: str, problems: Problems) -> str | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    problems.add(f"{path}.{key}", f"expected a string, got {kind(value)}")
+    return None
+
+
+def boolean(obj: dict[str, Any], key: str, path: str, problems: Problems) -> bool | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    problems.add(f"{path}.{key}", f"expected true or false, got {kind(value)}")
+    return None
+
+
+def string_list(obj: dict[str, Any], key: str, path: str, problems: Problems) -> list[str]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problems.add(f"{path}.{key}", f"expected a list of strings, got {kind(value)}")
+        return []
+    out = []
+    for index, item in enumerate(value):
+        if isinstance(item, str | int | float) and not isinstance(item, bool):
+            out.append(str(item))
+        else:
+            problems.add(f"{path}.{key}[{index}]", f"expected a string, got {kind(item)}")
+    return out
+
+
+def string_map(obj: dict[str, Any], key: str, path: str, problems: Problems) -> dict[str, str]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add(f"{path}.{key}", f"expected an object of strings, got {kind(value)}")
+        return {}
+    out = {}
+    for name, item in value.items():
+        if isinstance(item, str):
+            out[name] = item
+        elif isinstance(item, bool):
+            out[name] = "true" if item else "false"
+        elif isinstance(item, int | float):
+            out[name] = str(item)
+        else:
+            problems.add(f"{path}.{key}.{name}", f"expected a string, got {kind(item)}")
+    return out
+
+
+def duration(obj: dict[str, Any], key: str, path: str, problems: Problems, default: float) -> float:
+    if key not in obj:
+        return default
+    seconds = parse_duration(obj[key])
+    if seconds is None:
+        problems.add(
+            f"{path}.{key}", f'expected a duration like "30s" or "5m", or seconds > 0, got {obj[key]!r}'
+        )
+        return default
+    return seconds
+
+
+def unknown(obj: dict[str, Any], known: set[str], path: str, problems: Problems) -> None:
+    for key in obj:
+        if key not in known:
+            problems.add(f"{path}.{key}", f"unknown key (known keys: {', '.join(sorted(known))})")
+
+
+def kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def count(obj: dict[str, Any], key: str, path: str, problems: Problems, least: int) -> int:
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        problems.add(f"{path}.{key}", f"expected a whole number ≥ {least}, got {value!r}")
+        return least
+    return value
