@@ -315,3 +315,14 @@ def test_group_and_filter_mistakes_are_named() -> None:
     assert any("groups.g.colour" in p and "unknown key" in p for p in problems)
     assert any("groups.empty.servers" in p and "required" in p for p in problems)
     assert any("groups.bad name!" in p for p in problems)
+
+
+def test_protocol_version_pins_are_checked() -> None:
+    config = load_config_text(
+        '{"mcpServers": {"new": {"url": "http://h/mcp", "type": "http", "protocolVersion": "2026-07-28"}}}',
+        "cfg.json",
+        environ={},
+    )
+    assert config.servers["new"].protocol_version == "2026-07-28"
+    problems = problems_of('{"mcpServers": {"x": {"command": "x", "protocolVersion": "2030-01-01"}}}')
+    assert any("mcpServers.x.protocolVersion" in p and "2026-07-28" in p for p in problems)

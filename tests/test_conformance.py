@@ -26,6 +26,9 @@ EXPECTED_FAILURES = TESTS / "conformance" / "expected-failures.yml"
 
 pytestmark = [
     pytest.mark.anyio,
+    # The whole suite (32 scenarios, a Node process each) can outlast the default 120 s on a busy
+    # 2-core machine; run_suite bounds each run itself.
+    pytest.mark.timeout(900),
     pytest.mark.skipif(
         not (NODE22.exists() and SUITE.exists()), reason="npm peers not installed: run `make test`"
     ),

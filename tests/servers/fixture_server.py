@@ -92,6 +92,7 @@ async def gated(gate: str, ctx: Context) -> str:
         _cancelled_gates.append(gate)
         with anyio.CancelScope(shield=True):
             await ctx.session.send_resource_updated(f"gate://{gate}")
+            await ctx.notify_resource_updated(f"gate://{gate}")
         raise
     return f"passed {gate}"
 
@@ -147,6 +148,22 @@ async def ask_llm(prompt: str, ctx: Context) -> str:
 
 
 @server.tool()
+async def ask_llm_stateless(prompt: str, ctx: Context) -> str | types.InputRequiredResult:
+    """The stateless (2026-07-28) way to ask the client's LLM: an input-required result, then the retry."""
+    answer = (ctx.input_responses or {}).get("llm")
+    if answer is None:
+        message = types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))
+        request = types.CreateMessageRequest(
+            params=types.CreateMessageRequestParams(messages=[message], max_tokens=50)
+        )
+        return types.InputRequiredResult(input_requests={"llm": request}, request_state="asked-once")
+    assert ctx.request_state == "asked-once"
+    content = answer.get("content") if isinstance(answer, dict) else getattr(answer, "content", None)
+    text = content.get("text") if isinstance(content, dict) else getattr(content, "text", None)
+    return f"llm said: {text}"
+
+
+@server.tool()
 async def ask_user(question: str, ctx: Context) -> str:
     """Ask the user (elicitation/create) for a name; return 'action:name'."""
     schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
@@ -167,7 +184,8 @@ async def log_each_level(ctx: Context) -> str:
 @server.tool()
 async def touch(uri: str, ctx: Context) -> str:
     """Announce that resource `uri` changed (notifications/resources/updated)."""
-    await ctx.session.send_resource_updated(uri)
+    await ctx.session.send_resource_updated(uri)  # handshake-era sessions
+    await ctx.notify_resource_updated(uri)  # 2026-07-28 subscriptions/listen streams
     return "touched"
 
 
@@ -176,6 +194,7 @@ async def grow(name: str, ctx: Context) -> str:
     """Add a tool called `name` and announce the change (notifications/tools/list_changed)."""
     server.add_tool(lambda: f"I am {name}", name=name, description="added at run time")
     await ctx.session.send_tool_list_changed()
+    await ctx.notify_tools_changed()
     return "grown"
 
 

@@ -12,6 +12,7 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpServers.NAME.maxSessions       cap on concurrent client sessions with it (isolated: default 100)
     mcpServers.NAME.idleTimeout       close sessions idle this long (default "30m")
     mcpServers.NAME.cwd               working directory of a stdio server
+    mcpServers.NAME.protocolVersion   the revision to speak upstream ("2026-07-28": stateless)
     mcpProxy.separator                joins server and tool/prompt names on aggregated routes ("__")
     mcpProxy.aggregateTimeout         aggregated lists answer after this long at most ("5s")
     options.promptFilter / resourceFilter   like toolFilter, for prompt names and resource URIs
@@ -67,6 +68,7 @@ from mcp_central.config.model import (
     ServerConfig,
     TransportKind,
 )
+from mcp_central.core.modern import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
 from mcp_central.errors import ConfigError, ConfigProblem
 
@@ -87,6 +89,7 @@ MIN_MESSAGE_BYTES = 1024
 SERVER_KEYS = {
     "transportType", "type", "command", "args", "env", "url", "headers", "timeout", "options",
     "cwd", "required", "sessionMode", "maxSessions", "idleTimeout", "restart", "lazyStart", "idleStop",
+    "protocolVersion",
     # Harmless keys that Claude Desktop, VS Code and Cursor files carry:
     "description", "disabled", "enabled", "autoApprove", "alwaysAllow",
 }  # fmt: skip
@@ -329,6 +332,15 @@ def _restart(raw: Any, path: str, problems: Problems) -> RestartPolicy:
     return RestartPolicy(initial, maximum, float(multiplier), float(jitter), attempts)
 
 
+def _protocol_version(entry: dict[str, Any], path: str, problems: Problems) -> str | None:
+    version = string(entry, "protocolVersion", path, problems)
+    if version is not None and version not in ALL_VERSIONS:
+        expected = ", ".join(ALL_VERSIONS)
+        problems.add(f"{path}.protocolVersion", f"expected one of {expected}, got {version!r}")
+        return None
+    return version
+
+
 def _name_filter(raw: Any, path: str, problems: Problems) -> NameFilter | None:
     spec = as_object(raw, path, problems)
     unknown(spec, {"mode", "list"}, path, problems)
@@ -418,6 +430,7 @@ def _server(
         max_sessions=max_sessions,
         idle_timeout=idle_timeout,
         restart=restart or RestartPolicy(),
+        protocol_version=_protocol_version(entry, path, problems),
         lazy_start=bool(boolean(entry, "lazyStart", path, problems)),
         idle_stop=idle_stop,
         max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),

@@ -74,6 +74,9 @@ class ServerConfig:
     """A streamable-HTTP session with nothing in flight and no open stream for this long is closed."""
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     """When to restart it after a crash or a failed start (``upstream.supervisor``)."""
+    protocol_version: str | None = None
+    """``protocolVersion``: the revision to ask the upstream for; ``"2026-07-28"`` skips ``initialize``
+    (a stateless upstream). Unset: ``initialize`` at the newest, ``server/discover`` if refused."""
     lazy_start: bool = False
     """Start it when the first client needs it, not with the gateway."""
     idle_stop: float | None = None

@@ -72,6 +72,9 @@ class LogLevels(Generic[Owner]):
         after = self.upstream_level()
         return after if after is not None and after != before else None
 
+    def level_of(self, owner: Owner) -> str | None:
+        return self._levels.get(owner)
+
     def upstream_level(self) -> str | None:
         if not self._levels:
             return None

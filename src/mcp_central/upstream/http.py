@@ -5,13 +5,15 @@ with the server's configured ``headers``; they differ only in where answers come
 own body or stream, versus one long GET stream). A request the server cannot take (HTTP error,
 connection failure) is answered here with a JSON-RPC error carrying its id, so the link's caller
 never waits for an answer that cannot come. A server that cannot be reached any more (connection
-refused, its session gone) ends the transport, so the link's supervisor reconnects. No MCP
-semantics, no retries of requests.
+refused, its session gone) ends the transport, so the link's supervisor reconnects. Speaking
+2026-07-28 (stateless), it sends no session, mirrors ``Mcp-Method``/``Mcp-Name`` into headers, and
+cancels a request by closing its reply. No MCP semantics beyond that, no retries of requests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import Coroutine
@@ -21,6 +23,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 import orjson
 
+from mcp_central.core.modern import MODERN_VERSIONS, NAMED
 from mcp_central.core.sse_parser import SSEParser
 from mcp_central.errors import INTERNAL_ERROR, UpstreamError, UpstreamUnavailable
 from mcp_central.types import Message
@@ -65,6 +68,8 @@ class HTTPTransport:
         self._closing = False
         self._closed_reported = False
         self._get_stream_started = False
+        self._requests: dict[str | int, asyncio.Task[Any]] = {}
+        """Stateless mode: the POST carrying each request in flight, by its id (for cancellation)."""
         self._log = logging.getLogger(f"mcp_central.upstream.{name}")
 
     def describe(self) -> str:
@@ -90,8 +95,23 @@ class HTTPTransport:
         if self.legacy_sse:
             await self._open_legacy_stream()
 
+    @property
+    def stateless(self) -> bool:
+        """Speaking 2026-07-28: no session, mirrored headers, cancellation by closing the reply."""
+        return self.protocol_version in MODERN_VERSIONS
+
     async def send(self, message: Message) -> None:
-        self._spawn(self._post(message))
+        if self.stateless and message.get("method") == "notifications/cancelled":
+            request_id = (message.get("params") or {}).get("requestId")
+            task = self._requests.pop(request_id, None) if isinstance(request_id, str | int) else None
+            if task is not None:
+                task.cancel()  # closing the reply stream is how a stateless server hears it
+            return
+        task = self._spawn(self._post(message))
+        if self.stateless and "method" in message and isinstance(message.get("id"), str | int):
+            request_id = message["id"]
+            self._requests[request_id] = task
+            task.add_done_callback(lambda _: self._requests.pop(request_id, None))
 
     async def close(self) -> None:
         self._closing = True
@@ -118,6 +138,8 @@ class HTTPTransport:
         if not self.legacy_sse:
             headers.update(self._session_headers())
             headers["Accept"] = ACCEPT_BOTH
+        if self.stateless:
+            headers.update(mirrored_headers(message))
         try:
             async with client.stream(
                 "POST", target, content=orjson.dumps(message), headers=headers
@@ -289,7 +311,25 @@ class HTTPTransport:
             self._closed_reported = True
             self._on_close(error)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def mirrored_headers(message: Message) -> dict[str, str]:
+    """``Mcp-Method`` and ``Mcp-Name`` as a 2026-07-28 server requires them to mirror the body."""
+    method = message.get("method")
+    if not isinstance(method, str) or "id" not in message:
+        return {}
+    headers = {"Mcp-Method": method}
+    field = NAMED.get(method)
+    value = (message.get("params") or {}).get(field) if field else None
+    if isinstance(value, str):
+        plain = all(0x20 <= ord(ch) <= 0x7E for ch in value) and value == value.strip()
+        if plain and not (value.startswith("=?base64?") and value.endswith("?=")):
+            headers["Mcp-Name"] = value
+        else:
+            headers["Mcp-Name"] = "=?base64?" + base64.b64encode(value.encode()).decode() + "?="
+    return headers

@@ -21,9 +21,10 @@ from typing import Any
 
 from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
-from mcp_central.core import jsonrpc, protocol
+from mcp_central.core import jsonrpc, modern_client, protocol
 from mcp_central.core.fanout import LogLevels, Subscriptions
 from mcp_central.core.filters import ServerFilters, filter_listed
+from mcp_central.core.modern import MODERN_VERSIONS
 from mcp_central.core.requests import RequestTable
 from mcp_central.core.server_requests import ServerRequests, refusal
 from mcp_central.core.supervision import Lifecycle, LinkState
@@ -40,6 +41,7 @@ from mcp_central.types import Message
 from mcp_central.upstream.base import UpstreamTransport
 from mcp_central.upstream.factory import create_transport
 from mcp_central.upstream.owners import Downstream, Waiter, answer_with_error, cancelled
+from mcp_central.upstream.stateless import StatelessUpstream, is_round_id
 from mcp_central.upstream.supervisor import Supervisor, describe_failure
 
 __all__ = ["Downstream", "LinkState", "UpstreamLink"]
@@ -77,7 +79,9 @@ class UpstreamLink:
         self.tool_count: int | None = None
         self.ready_since: float | None = None
         self.starts = 0
-        self._client_name = client_name
+        self.client_name = client_name
+        self.stateless: StatelessUpstream | None = None
+        """Set while the upstream speaks only the stateless 2026-07-28 revision."""
         self._client_capabilities = (
             SHARED_CLIENT_CAPABILITIES if client_capabilities is None else client_capabilities
         )
@@ -127,14 +131,7 @@ class UpstreamLink:
                 async with asyncio.timeout(self.startup_deadline):
                     await transport.start(self._on_message, lambda error: self._on_close(transport, error))
                     self._transport = transport
-                    result = await self._call("initialize", self._initialize_params())
-                if "error" in result:
-                    raise UpstreamError(self.name, f"initialize failed: {result['error'].get('message')}")
-                init = result.get("result")
-                if not isinstance(init, dict):
-                    raise UpstreamError(self.name, "initialize answered without a result object")
-                transport.set_protocol_version(str(init.get("protocolVersion", protocol.LATEST_VERSION)))
-                await transport.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+                    init = await self._handshake(transport)
             except BaseException as exc:
                 self._transport = None
                 await transport.close()
@@ -151,8 +148,35 @@ class UpstreamLink:
             self._last_activity = time.monotonic()
             log.info("upstream '%s' ready (%s, restarts: %d)", self.name, transport.describe(), restarts)
             self._spawn(self._refresh_tool_count())
-            self._restore_fan_out()
+            if self.stateless is not None:
+                self.stateless.listen()
+            else:
+                self._restore_fan_out()
             self.supervisor.attempt_finished()
+
+    async def _handshake(self, transport: UpstreamTransport) -> dict[str, Any]:
+        """``initialize`` (``server/discover`` if stateless): how the upstream describes itself."""
+        self.stateless = None
+        pinned = self.server.protocol_version
+        if pinned not in MODERN_VERSIONS:
+            result = await self._call("initialize", self._initialize_params())
+            if "error" not in result:
+                init = result.get("result")
+                if not isinstance(init, dict):
+                    raise UpstreamError(self.name, "initialize answered without a result object")
+                transport.set_protocol_version(str(init.get("protocolVersion", protocol.LATEST_VERSION)))
+                await transport.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+                return init
+            refused = f"initialize failed: {result['error'].get('message')}"
+        # A stateless upstream has no handshake: ask it what it is (also after initialize was refused).
+        self.stateless = StatelessUpstream(self)
+        transport.set_protocol_version(MODERN_VERSIONS[-1])
+        discovered = (await self._call("server/discover", {})).get("result")
+        if not modern_client.speaks_modern(discovered):
+            self.stateless = None
+            raise UpstreamError(self.name, refused if pinned is None else "server/discover failed")
+        assert isinstance(discovered, dict)
+        return modern_client.handshake_result(discovered)
 
     async def ensure_ready(self) -> None:
         """Return once the link serves (starting or waiting for it as the supervisor allows)."""
@@ -229,7 +253,11 @@ class UpstreamLink:
         self._task_owners.drop(session)
         if (level := self._log_levels.drop(session)) is not None:
             self._spawn(self._call_quietly("logging/setLevel", {"level": level}))
+        if self.stateless is not None:
+            self.stateless.forget(session)
         for server_request_id in self._server_requests.drop(session):
+            if is_round_id(server_request_id):
+                continue  # asked on behalf of a stateless upstream, which waits for nothing
             self._send_soon(
                 jsonrpc.error_response(server_request_id, METHOD_NOT_FOUND, "the client session ended")
             )
@@ -244,6 +272,11 @@ class UpstreamLink:
     async def subscribe(self, owner: Downstream, uris: list[str]) -> list[str]:
         """Subscribe ``owner`` to resource updates for ``uris``; the ones the upstream accepted."""
         await self.ensure_ready()
+        if self.stateless is not None:
+            for uri in uris:
+                self._subscriptions.subscribe(owner, uri)
+            self.stateless.listen()
+            return list(uris)
         accepted = []
         for uri in uris:
             if self._subscriptions.subscribe(owner, uri):
@@ -266,6 +299,10 @@ class UpstreamLink:
         method = message["method"]
         if method in _FANNED_OUT and self._answer_locally(session, message):
             return
+        stateless = self.stateless
+        if stateless is not None and stateless.answers_locally(method):
+            session.deliver(jsonrpc.result_response(message["id"], {}), message["id"])
+            return
         if method in BY_TASK_ID:
             task_id = (message.get("params") or {}).get("taskId")
             if not self._task_owners.allows(session, task_id):
@@ -275,7 +312,11 @@ class UpstreamLink:
         if (refused := self._filters.refusal(method, message.get("params"))) is not None:
             session.deliver(jsonrpc.error_response(message["id"], INVALID_PARAMS, refused), message["id"])
             return
+        if stateless is not None:
+            remembered, message = stateless.outgoing(session, message)
         pending = self._table.outgoing(session, message)
+        if stateless is not None:
+            stateless.sent[message["id"]] = remembered
         if pending.method == "resources/subscribe":
             pending.context = (message.get("params") or {}).get("uri")
         elif creates_task(message):
@@ -308,7 +349,10 @@ class UpstreamLink:
     async def forward_response(self, session: Downstream, message: Message) -> None:
         """A client's answer to a server→client request (sampling, elicitation, roots)."""
         answer = self._server_requests.upstream(session, message)
-        if answer is not None and self._transport is not None:
+        if answer is not None and is_round_id(answer.get("id")):
+            if self.stateless is not None:
+                self.stateless.answered(answer)
+        elif answer is not None and self._transport is not None:
             await self._transport.send(answer)
 
     # ----------------------------------------------------------------- upstream → downstream
@@ -323,12 +367,15 @@ class UpstreamLink:
             else:
                 self._on_notification(message)
             return
+        upstream_id = message.get("id")
         pending = self._table.incoming_response(message)
         if pending is None:
-            log.debug("upstream '%s': response to unknown id %r dropped", self.name, message.get("id"))
+            log.debug("upstream '%s': response to unknown id %r dropped", self.name, upstream_id)
             return
         if pending.timer is not None:
             pending.timer.cancel()
+        if self.stateless is not None and self.stateless.incoming(upstream_id, pending, message):
+            return
         if "result" in message:
             self._filters.apply(pending.method, message["result"])
         if pending.method == "resources/subscribe" and "error" in message:
@@ -356,6 +403,8 @@ class UpstreamLink:
         if method == "notifications/tasks/status":
             self._on_task_status(message)
             return
+        if method == "notifications/subscriptions/acknowledged":
+            return  # the link's own listen stream: nobody downstream asked
         if method == "notifications/message":
             level = (message.get("params") or {}).get("level")
             for session in list(self._sessions):
@@ -412,8 +461,10 @@ class UpstreamLink:
     # ----------------------------------------------------------------- internals
 
     def _initialize_params(self) -> dict[str, Any]:
-        message = protocol.initialize_request(0, self._client_name, __version__, self._client_capabilities)
+        message = protocol.initialize_request(0, self.client_name, __version__, self._client_capabilities)
         params: dict[str, Any] = message["params"]
+        if self.server.protocol_version is not None:
+            params["protocolVersion"] = self.server.protocol_version
         return params
 
     async def _call(self, method: str, params: dict[str, Any]) -> Message:
@@ -422,6 +473,8 @@ class UpstreamLink:
             raise UpstreamUnavailable(self.name, "not connected")
         waiter = Waiter()
         message: Message = {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
+        if self.stateless is not None:
+            message = self.stateless.envelope_for(None, message)
         self._table.outgoing(waiter, message)
         upstream_id = message["id"]
         try:
@@ -449,6 +502,8 @@ class UpstreamLink:
 
     async def _call_quietly(self, method: str, params: dict[str, Any]) -> None:
         """A bookkeeping request of the link's own whose answer nobody needs."""
+        if self.stateless is not None and self.stateless.answers_locally(method):
+            return  # levels travel with each request; subscriptions with the listen stream
         try:
             async with asyncio.timeout(self.server.timeout):
                 await self._call(method, params)
@@ -489,6 +544,8 @@ class UpstreamLink:
 
     def _expire(self, upstream_id: int) -> None:
         pending = self._table.pop(upstream_id)
+        if self.stateless is not None:
+            self.stateless.sent.pop(upstream_id, None)
         if pending is None:
             return
         timeout = UpstreamTimeout(
@@ -515,6 +572,38 @@ class UpstreamLink:
                 pending.timer.cancel()
             answer_with_error(pending, error)
         self._server_requests.clear()
+        if self.stateless is not None:
+            self.stateless.sent.clear()
+            self.stateless.rounds.clear()
+
+    # ----------------------------------------------------------------- for the stateless side
+
+    @property
+    def client_capabilities(self) -> dict[str, Any]:
+        """What this link told (or tells, per request) its upstream the client side can do."""
+        return self._client_capabilities
+
+    def log_level_of(self, owner: Downstream) -> str | None:
+        return self._log_levels.level_of(owner)
+
+    def subscribed_uris(self) -> list[str]:
+        return self._subscriptions.uris()
+
+    def server_request_for(self, owner: Downstream, message: Message) -> Message:
+        return self._server_requests.downstream(message, owner)
+
+    def send_soon(self, message: Message) -> None:
+        self._send_soon(message)
+
+    def resend(self, owner: Downstream, request: Message) -> None:
+        """Send ``request`` (a client's call, its own id) upstream again, with a new deadline."""
+        assert self.stateless is not None
+        remembered, message = self.stateless.outgoing(owner, request)
+        pending = self._table.outgoing(owner, message)
+        self.stateless.sent[message["id"]] = remembered
+        upstream_id = message["id"]
+        pending.timer = asyncio.get_running_loop().call_later(self.server.timeout, self._expire, upstream_id)
+        self._spawn(self._send_or_answer(message, upstream_id))
 
     def _send_soon(self, message: Message) -> None:
         if self._transport is not None:
