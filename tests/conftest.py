@@ -12,12 +12,14 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import httpx2
 import pytest
 import uvicorn
@@ -178,6 +180,38 @@ def wait_for_port(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
         assert proc.poll() is None, f"{what} exited with {proc.returncode}"
         assert time.monotonic() < deadline, f"{what} did not listen within 30 s"
         time.sleep(0.05)
+
+
+CLI = [sys.executable, "-m", "mcp_central"]
+
+
+@contextmanager
+def running_gateway(
+    args: list[str], port: int, env: dict[str, str] | None = None, ready: str = "/healthz"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``mcp-central ARGS`` as a process until ``GET ready`` on 127.0.0.1:``port`` answers 200 (60 s at
+    most); stopped by PID afterwards. Its output goes to a file, not a pipe nobody drains."""
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen(
+            CLI + args, env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    output.seek(0)
+                    log = output.read().decode()
+                    raise AssertionError(f"mcp-central exited with {proc.returncode}:\n{log}")
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, f"mcp-central did not answer {ready} within 60 s"
+                time.sleep(0.05)
+            yield proc
+        finally:
+            stop_process(proc)
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:

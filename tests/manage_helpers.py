@@ -3,24 +3,20 @@ and start `mcp-central serve` on a free loopback port (stopped by PID)."""
 
 from __future__ import annotations
 
-import os
-import signal
+import contextlib
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from conftest import CLI as CLI  # re-exported for the operator-verb tests
+from conftest import running_gateway
 from mcp_central.cli.main import main
 
 TESTS = Path(__file__).parent
 SEED_DIR = TESTS / "fixtures" / "configs"
-CLI = [sys.executable, "-m", "mcp_central"]
 BACKUPS = ".mcp-central-backups"
 
 
@@ -62,40 +58,9 @@ def wait_until(predicate: object, what: str, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-@contextmanager
 def serving(
     config: Path, port: int, env: dict[str, str] | None = None, *extra: str
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """``mcp-central serve --config CONFIG --port PORT [EXTRA…]`` on 127.0.0.1 until /readyz says ready."""
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port), *extra],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise AssertionError(f"mcp-central serve exited with {proc.returncode}:\n{err}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "mcp-central serve was not ready within 60 s"
-            time.sleep(0.05)
-        yield proc
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    args = ["serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port), *extra]
+    return running_gateway(args, port, env, ready="/readyz")

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 
-from conftest import FIXTURE_SERVER, TESTS, free_port, mcp_client
+from conftest import CLI, FIXTURE_SERVER, TESTS, free_port, mcp_client, running_gateway
 from mcp_central.cli.main import translate_tbxark
 
-CLI = [sys.executable, "-m", "mcp_central"]
 SEED = TESTS / "fixtures" / "configs" / "seed_central.json"
 
 
@@ -50,36 +47,11 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-@contextmanager
 def running(
     args: list[str], port: int, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """Start ``mcp-central`` with ``args``; wait until /healthz answers; stop it by PID afterwards."""
-    proc = subprocess.Popen(
-        CLI + args, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                output = proc.stdout.read().decode() if proc.stdout else ""
-                raise AssertionError(f"mcp-central exited with {proc.returncode}:\n{output}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "mcp-central did not start listening within 60 s"
-            time.sleep(0.05)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    return running_gateway(args, port, env)
 
 
 def write_config(path: Path, port: int, tokens: str = "${TEST_TOKEN}") -> Path:

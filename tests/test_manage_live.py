@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURE_SERVER, free_port
-from manage_helpers import CLI, cli, operator_env, serving, stop, wait_until  # noqa: F401 - autouse fixture
+from manage_helpers import CLI, cli, operator_env, serving, wait_until  # noqa: F401 - autouse fixture
 
 TOKEN = "live-token"
 ENV = {"TEST_TOKEN": TOKEN}

@@ -35,6 +35,7 @@ from conftest import (
 )
 from mcp_central.config.model import ServerConfig
 from mcp_central.core.supervision import RestartPolicy
+from test_features import Inbox
 
 pytestmark = pytest.mark.anyio
 
@@ -129,6 +130,29 @@ async def test_a_killed_stdio_upstream_restarts_and_its_sessions_carry_on(
     logged = caplog.text
     assert "upstream 'victim' restarting: connection lost: process exited with code" in logged
     assert "upstream 'victim' ready (" in logged and f"restarts: {before + 1})" in logged
+
+
+async def test_subscriptions_and_log_levels_survive_a_restart(gateway: str) -> None:
+    inbox = Inbox()
+    await wait_status(gateway, "victim", lambda up: up["state"] == "ready")
+    before = (await status_of(gateway, "victim"))["restarts"]
+    url = route_url(gateway, "victim", "streamable-http")
+    async with (
+        mcp_client(
+            url, "streamable-http", logging_callback=inbox.on_log, message_handler=inbox.on_message
+        ) as client,
+        mcp_client(url, "streamable-http") as other,
+    ):
+        await client.subscribe_resource("fixture://hello")
+        await client.set_logging_level("error")
+        os.kill(int(text(await client.call_tool("pid", {}))), signal.SIGKILL)
+        await wait_status(
+            gateway, "victim", lambda up: up["restarts"] == before + 1 and up["state"] == "ready"
+        )
+        # The new process was told again what the sessions asked of the old one.
+        await other.call_tool("touch", {"uri": "fixture://hello"})
+        await client.call_tool("log_each_level", {})
+        await inbox.wait_for(lambda: inbox.updated == ["fixture://hello"] and inbox.logs == ["error"])
 
 
 async def test_an_isolated_session_gets_its_own_server_back(gateway: str) -> None:

@@ -7,8 +7,10 @@ notifications go to every attached session. It never parses messages into models
 blocks a caller beyond the server's ``timeout``. When its connection is lost, everything in flight
 is answered with an error at once and ``upstream.supervisor`` brings it back; sessions stay attached.
 
-It must not know about HTTP or any downstream transport: sessions are reached only through
-``Downstream.deliver``.
+Routing what the upstream sends lives in ``upstream.inbound``, the subscription and log-level
+bookkeeping in ``upstream.fan_out``, the stateless (2026-07-28) upstream side in
+``upstream.stateless``. It must not know about HTTP or any downstream transport: sessions are
+reached only through ``Downstream.deliver``.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from mcp_central.core.fanout import LogLevels, Subscriptions
 from mcp_central.core.filters import ServerFilters, filter_listed
 from mcp_central.core.modern import MODERN_VERSIONS
 from mcp_central.core.requests import RequestTable
-from mcp_central.core.server_requests import ServerRequests, refusal
+from mcp_central.core.server_requests import ServerRequests
 from mcp_central.core.supervision import Lifecycle, LinkState
-from mcp_central.core.tasks import BY_TASK_ID, TaskOwners, creates_task, task_id_of
+from mcp_central.core.tasks import BY_TASK_ID, TaskOwners, creates_task
 from mcp_central.errors import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
@@ -40,6 +42,8 @@ from mcp_central.errors import (
 from mcp_central.types import Message
 from mcp_central.upstream.base import UpstreamTransport
 from mcp_central.upstream.factory import create_transport
+from mcp_central.upstream.fan_out import FanOut
+from mcp_central.upstream.inbound import CREATES_TASK, InboundRouting
 from mcp_central.upstream.owners import Downstream, Waiter, answer_with_error, cancelled
 from mcp_central.upstream.stateless import StatelessUpstream, is_round_id
 from mcp_central.upstream.supervisor import Supervisor, describe_failure
@@ -60,11 +64,9 @@ start-up gets the server's ``timeout`` or this, whichever is longer."""
 
 
 _FANNED_OUT = frozenset({"resources/subscribe", "resources/unsubscribe", "logging/setLevel"})
-_CREATES_TASK = "creates-task"
-"""``Pending.context`` of a task-augmented request, whose answer names the task its owner gets."""
 
 
-class UpstreamLink:
+class UpstreamLink(InboundRouting, FanOut):
     def __init__(
         self,
         server: ServerConfig,
@@ -262,35 +264,6 @@ class UpstreamLink:
                 jsonrpc.error_response(server_request_id, METHOD_NOT_FOUND, "the client session ended")
             )
 
-    def follow_logs(self, owner: Downstream, level: str) -> None:
-        """Let ``owner`` hear log messages at ``level`` and up (attached; the upstream's level follows)."""
-        self._sessions.add(owner)
-        new_level = self._log_levels.set(owner, level)
-        if new_level is not None:
-            self._spawn(self._call_quietly("logging/setLevel", {"level": new_level}))
-
-    async def subscribe(self, owner: Downstream, uris: list[str]) -> list[str]:
-        """Subscribe ``owner`` to resource updates for ``uris``; the ones the upstream accepted."""
-        await self.ensure_ready()
-        if self.stateless is not None:
-            for uri in uris:
-                self._subscriptions.subscribe(owner, uri)
-            self.stateless.listen()
-            return list(uris)
-        accepted = []
-        for uri in uris:
-            if self._subscriptions.subscribe(owner, uri):
-                try:
-                    async with asyncio.timeout(self.server.timeout):
-                        reply = await self._call("resources/subscribe", {"uri": uri})
-                except (TimeoutError, UpstreamError):
-                    reply = {"error": {}}
-                if "error" in reply:
-                    self._subscriptions.unsubscribe(owner, uri)
-                    continue
-            accepted.append(uri)
-        return accepted
-
     async def forward_request(self, session: Downstream, message: Message) -> None:
         """Send a client request upstream; its answer arrives later through ``session.deliver``."""
         if not self.lifecycle.serving:
@@ -320,7 +293,7 @@ class UpstreamLink:
         if pending.method == "resources/subscribe":
             pending.context = (message.get("params") or {}).get("uri")
         elif creates_task(message):
-            pending.context = _CREATES_TASK
+            pending.context = CREATES_TASK
         upstream_id = message["id"]
         pending.timer = asyncio.get_running_loop().call_later(self.server.timeout, self._expire, upstream_id)
         await self._send_or_answer(message, upstream_id)
@@ -356,95 +329,6 @@ class UpstreamLink:
             await self._transport.send(answer)
 
     # ----------------------------------------------------------------- upstream → downstream
-
-    def _on_message(self, message: Message) -> None:
-        if self.lifecycle.state is LinkState.DEGRADED:
-            self.lifecycle.heard_from()
-            log.info("upstream '%s' answers again", self.name)
-        if "method" in message:
-            if "id" in message:
-                self._on_server_request(message)
-            else:
-                self._on_notification(message)
-            return
-        upstream_id = message.get("id")
-        pending = self._table.incoming_response(message)
-        if pending is None:
-            log.debug("upstream '%s': response to unknown id %r dropped", self.name, upstream_id)
-            return
-        if pending.timer is not None:
-            pending.timer.cancel()
-        if self.stateless is not None and self.stateless.incoming(upstream_id, pending, message):
-            return
-        if "result" in message:
-            self._filters.apply(pending.method, message["result"])
-        if pending.method == "resources/subscribe" and "error" in message:
-            self._subscriptions.unsubscribe(pending.owner, str(pending.context))  # it did not take
-        elif pending.context == _CREATES_TASK and (task_id := task_id_of(message.get("result"))):
-            self._task_owners.claim(pending.owner, task_id)
-        elif pending.method == "tasks/list" and isinstance(message.get("result"), dict):
-            self._task_owners.filter_list(pending.owner, message["result"])
-        pending.owner.deliver(message, pending.downstream_id)
-
-    def _on_notification(self, message: Message) -> None:
-        method = message["method"]
-        if method == "notifications/progress":
-            params = message.get("params") or {}
-            pending = self._table.progress_owner(params.get("progressToken"))
-            if pending is not None:
-                params["progressToken"] = pending.progress_token
-                pending.owner.deliver(message, pending.downstream_id)
-            return
-        if method == "notifications/resources/updated":
-            uri = str((message.get("params") or {}).get("uri"))
-            for session in self._subscriptions.subscribers(uri):
-                session.deliver(message, None)
-            return
-        if method == "notifications/tasks/status":
-            self._on_task_status(message)
-            return
-        if method == "notifications/subscriptions/acknowledged":
-            return  # the link's own listen stream: nobody downstream asked
-        if method == "notifications/message":
-            level = (message.get("params") or {}).get("level")
-            for session in list(self._sessions):
-                if self._log_levels.wants(session, level):
-                    session.deliver(message, None)
-            return
-        if method == "notifications/tools/list_changed":
-            self._spawn(self._refresh_tool_count())
-        for session in list(self._sessions):
-            session.deliver(message, None)
-
-    def _on_task_status(self, message: Message) -> None:
-        """A task's status goes to its owner only; a status that beats the ``CreateTaskResult`` to us
-        belongs to the newest task-creating request in flight."""
-        task_id = task_id_of(message.get("params"))
-        owner = self._task_owners.owner_of(task_id)
-        if owner is not None:
-            owner.deliver(message, None)
-            return
-        creating = self._table.latest_where(lambda pending: pending.context == _CREATES_TASK)
-        if creating is None or task_id is None:
-            log.debug("upstream '%s': status of unknown task %r dropped", self.name, task_id)
-            return
-        self._task_owners.claim(creating.owner, task_id)
-        creating.owner.deliver(message, creating.downstream_id)
-
-    def _on_server_request(self, message: Message) -> None:
-        if message["method"] == "ping":
-            self._send_soon(jsonrpc.result_response(message["id"], {}))
-            return
-        owner = self._table.latest_owner()
-        if isinstance(owner, Waiter):
-            owner = None
-        capabilities = owner.client_capabilities if owner else {}
-        problem = refusal(message["method"], owner, capabilities, self._client_capabilities)
-        if problem is not None or owner is None:
-            error = jsonrpc.error_response(message["id"], METHOD_NOT_FOUND, f"mcp-central: {problem}")
-            self._send_soon(error)
-            return
-        owner.deliver(self._server_requests.downstream(message, owner), self._table.latest_of(owner))
 
     def _on_close(self, transport: UpstreamTransport, error: BaseException | None) -> None:
         """The transport ended by itself: answer everything in flight now, and let it be restarted."""
@@ -482,33 +366,6 @@ class UpstreamLink:
             return await waiter.future
         finally:
             self._table.pop(upstream_id)
-
-    def _answer_locally(self, session: Downstream, message: Message) -> bool:
-        """Fan-out bookkeeping for subscribe/unsubscribe/setLevel; True if answered without the upstream."""
-        method = message["method"]
-        params = message.get("params") or {}
-        if method == "resources/subscribe":
-            must_ask = self._subscriptions.subscribe(session, str(params.get("uri")))
-        elif method == "resources/unsubscribe":
-            must_ask = self._subscriptions.unsubscribe(session, str(params.get("uri")))
-        else:
-            new_level = self._log_levels.set(session, str(params.get("level")))
-            must_ask = new_level is not None
-            if must_ask:
-                message["params"] = {**params, "level": new_level}
-        if not must_ask:
-            session.deliver(jsonrpc.result_response(message["id"], {}), message["id"])
-        return not must_ask
-
-    async def _call_quietly(self, method: str, params: dict[str, Any]) -> None:
-        """A bookkeeping request of the link's own whose answer nobody needs."""
-        if self.stateless is not None and self.stateless.answers_locally(method):
-            return  # levels travel with each request; subscriptions with the listen stream
-        try:
-            async with asyncio.timeout(self.server.timeout):
-                await self._call(method, params)
-        except (TimeoutError, UpstreamError):
-            log.debug("upstream '%s': %s %s got no answer", self.name, method, params)
 
     async def _refresh_tool_count(self) -> None:
         count, cursor = 0, None
@@ -557,13 +414,6 @@ class UpstreamLink:
             self.lifecycle.deadline_missed()
             log.warning("upstream '%s' degraded: %s", self.name, timeout.detail)
 
-    def _restore_fan_out(self) -> None:
-        """After a restart the new upstream session knows nothing: subscribe and set the level again."""
-        for uri in self._subscriptions.uris():
-            self._spawn(self._call_quietly("resources/subscribe", {"uri": uri}))
-        if (level := self._log_levels.upstream_level()) is not None:
-            self._spawn(self._call_quietly("logging/setLevel", {"level": level}))
-
     def fail_in_flight(self, reason: str) -> None:
         """Answer every request in flight with an error now (lost connection, stop, shutdown)."""
         error = to_jsonrpc_error(UpstreamUnavailable(self.name, reason))
@@ -582,12 +432,6 @@ class UpstreamLink:
     def client_capabilities(self) -> dict[str, Any]:
         """What this link told (or tells, per request) its upstream the client side can do."""
         return self._client_capabilities
-
-    def log_level_of(self, owner: Downstream) -> str | None:
-        return self._log_levels.level_of(owner)
-
-    def subscribed_uris(self) -> list[str]:
-        return self._subscriptions.uris()
 
     def server_request_for(self, owner: Downstream, message: Message) -> Message:
         return self._server_requests.downstream(message, owner)
