@@ -7,8 +7,10 @@ say what is wrong and where.
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import sys
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -148,14 +150,26 @@ def test_unwritable_backup_location_refuses_the_edit(seed: Path, capsys: pytest.
     assert snapshot(seed.parent) == before
 
 
-@pytest.mark.skipif(sys.platform == "win32" or __import__("os").geteuid() == 0, reason="root ignores modes")
+def _lock(folder: Path) -> Callable[[], None]:
+    """Make ``folder`` unwritable — by mode, or for root (whom modes do not stop) as immutable."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    if (
+        shutil.which("chattr") is None
+        or subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False).returncode
+    ):
+        pytest.skip("root, and this file system cannot mark a folder immutable")
+    return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
 def test_read_only_directory_refuses_the_edit(seed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(seed.parent)
-    seed.parent.chmod(0o555)
+    unlock = _lock(seed.parent)
     try:
         run = cli(capsys, "server", "add", "time", "-c", str(seed), "--command", "uvx")
     finally:
-        seed.parent.chmod(0o755)
+        unlock()
     assert run.code == 1
     assert str(seed) in run.err
     assert snapshot(seed.parent) == before
