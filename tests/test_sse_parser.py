@@ -33,3 +33,14 @@ def test_bare_carriage_returns_and_retry() -> None:
     parser = SSEParser()
     assert parser.feed(b"retry: 3000\rdata: x\r") == []
     assert parser.feed(b"\r") == [Event("message", "x", None, 3000)]
+
+
+def test_a_long_line_fed_in_small_chunks_arrives_whole() -> None:
+    parser = SSEParser()
+    stream = b"id: 7\r\ndata: " + b"x" * 100_000 + b"\r\n\r\n"
+    events = []
+    for start in range(0, len(stream), 1000):
+        events += parser.feed(stream[start : start + 1000])
+        assert parser.pending_bytes <= 100_010  # what waits is the unfinished event, nothing more
+    assert [(event.id, len(event.data)) for event in events] == [("7", 100_000)]
+    assert parser.pending_bytes == 0

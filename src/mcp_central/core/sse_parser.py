@@ -20,7 +20,10 @@ class Event:
 
 class SSEParser:
     def __init__(self) -> None:
-        self._buffer = b""
+        self._partial: list[bytes] = []
+        """The chunks of a line not finished yet, joined only once its end arrives: a long ``data``
+        line fed in many chunks costs linear time, not quadratic."""
+        self._partial_bytes = 0
         self._data: list[str] = []
         self._event = ""
         self._id: str | None = None
@@ -30,13 +33,17 @@ class SSEParser:
     @property
     def pending_bytes(self) -> int:
         """Bytes held for an event not complete yet (lets a reader bound the size of one event)."""
-        return len(self._buffer) + sum(len(part) for part in self._data)
+        return self._partial_bytes + sum(len(part) for part in self._data)
 
     def feed(self, chunk: bytes) -> list[Event]:
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the \n of a \r\n split across chunks
         self._pending_cr = False
-        buffer = self._buffer + chunk
+        if b"\n" not in chunk and b"\r" not in chunk:
+            self._partial.append(chunk)
+            self._partial_bytes += len(chunk)
+            return []
+        buffer = b"".join((*self._partial, chunk)) if self._partial else chunk
         events: list[Event] = []
         start = 0
         length = len(buffer)
@@ -57,7 +64,9 @@ class SSEParser:
             if event is not None:
                 events.append(event)
             start = next_start
-        self._buffer = buffer[start:]
+        rest = buffer[start:]
+        self._partial = [rest] if rest else []
+        self._partial_bytes = len(rest)
         return events
 
     def _line(self, line: str) -> Event | None:
