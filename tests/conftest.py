@@ -27,7 +27,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from mcp_central.cli.serve import GatewayServer
+from mcp_central.cli.serve import KEEP_ALIVE_SECONDS, GatewayServer
 from mcp_central.config.model import Config, GroupConfig, ProxyConfig, ServerConfig
 from mcp_central.downstream.app import Gateway
 
@@ -99,7 +99,15 @@ async def serve(config: Config, **gateway: Any) -> AsyncIterator[tuple[str, Gate
     app = Gateway(config, **gateway)
     server = GatewayServer(
         app,
-        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning", log_config=None),
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            lifespan="on",
+            log_level="warning",
+            log_config=None,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        ),
     )
     task = asyncio.get_running_loop().create_task(server.serve())
     try:

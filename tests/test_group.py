@@ -16,9 +16,11 @@ import anyio
 import httpx
 import mcp_types as types
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from conftest import ECHO_SERVER, fixture_stdio, make_config, mcp_client, serve, time_stdio
+from conftest import ECHO_SERVER, fixture_stdio, http_client, make_config, mcp_client, serve, time_stdio
 from mcp_central.config.model import GroupConfig, NameFilter, ServerConfig
 from test_features import Inbox, llm
 from test_node_peers import EVERYTHING
@@ -185,3 +187,31 @@ async def test_a_stalled_upstream_does_not_stall_the_group(downstream: str) -> N
             status: dict[str, Any] = (await http.get(f"{base}/status")).json()
     group = next(group for group in status["groups"] if group["name"] == "all")
     assert "tools/list" in group["skipped"]["stuck"]["reason"]
+
+
+async def test_a_2026_client_uses_the_group_statelessly(gateway: str) -> None:
+    asked: list[str] = []
+    steps: list[float] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        steps.append(progress)
+
+    async with (
+        http_client() as http,
+        Client(
+            streamable_http_client(f"{gateway}/mcp", http_client=http), sampling_callback=llm("Oslo", asked)
+        ) as client,
+    ):
+        assert client.session.protocol_version == "2026-07-28"  # no session: discover, then requests
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"a__add", "b__add", "time__get_current_time"} <= names
+        assert text(await client.call_tool("b__add", {"a": 40, "b": 2})) == "42"
+        # a's legacy sampling request reaches this client as an input_required round trip
+        assert text(await client.call_tool("a__ask_llm", {"prompt": "capital of Norway?"})) == "Oslo"
+        assert (
+            text(await client.call_tool("a__progress", {"steps": 2}, progress_callback=on_progress))
+            == "2 steps"
+        )
+        read = await client.read_resource("mcp-central://a/fixture://hello")
+        assert isinstance(read.contents[0], types.TextResourceContents) and read.contents[0].text == "hello"
+    assert asked == ["Oslo"] and steps == [1, 2]

@@ -13,6 +13,10 @@ import uvicorn
 from mcp_central.config.model import Config
 from mcp_central.downstream.app import Gateway
 
+KEEP_ALIVE_SECONDS = 75
+"""Idle client connections stay open this long: longer than the usual load-balancer idle timeout
+(60 s), and long enough that a client pausing a few seconds does not race uvicorn's 5 s default
+closing the connection it is about to reuse."""
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
@@ -75,6 +79,7 @@ def serve(
             log_level=log_level,
             access_log=config.proxy.log_enabled,
             timeout_graceful_shutdown=10,  # after the drain: only closing connections is left
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
             log_config=None,
         ),
     )

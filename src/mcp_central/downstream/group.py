@@ -31,6 +31,7 @@ from mcp_central.errors import (
     to_jsonrpc_error,
 )
 from mcp_central.types import Message, RequestId
+from mcp_central.upstream.owners import Downstream
 
 log = logging.getLogger("mcp_central.downstream")
 
@@ -42,9 +43,10 @@ _BY_TASK = frozenset({"tasks/get", "tasks/result", "tasks/cancel"})
 class GroupSession:
     """What a group route keeps per session: its relays and what is in flight through them."""
 
-    def __init__(self, route: GroupRoute, session: Session) -> None:
+    def __init__(self, route: GroupRoute, session: Downstream) -> None:
         self.route = route
         self.session = session
+        """The client: a group route's ``Session``, or one stateless exchange."""
         self.relays: dict[str, Relay] = {}
         self.in_flight: dict[RequestId, Relay] = {}
         """The client's requests sent to one member, by the client's id (for cancellation)."""
@@ -208,13 +210,13 @@ class GroupRoute(Route):
             await self._notification(state, message)
             return
         try:
-            answer = await self._request(state, message)
+            answer = await self.route_request(state, message)
         except (UpstreamError, LimitExceeded) as exc:
             answer = {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}
         if answer is not None:
             session.deliver(answer, message["id"])
 
-    async def _request(self, state: GroupSession, message: Message) -> Message | None:
+    async def route_request(self, state: GroupSession, message: Message) -> Message | None:
         """Route one request; the answer if the group gives it itself, ``None`` if a member will."""
         method, request_id = message["method"], message["id"]
         params = message.get("params") or {}

@@ -26,6 +26,7 @@ import orjson
 from mcp_central.core import jsonrpc, modern
 from mcp_central.core.fanout import LEVELS
 from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import (
     JSON,
     KEEPALIVE_SECONDS,
@@ -36,6 +37,7 @@ from mcp_central.downstream.http import (
     start_event_stream,
 )
 from mcp_central.downstream.session import Route
+from mcp_central.downstream.targets import GroupTarget, LinkTarget, Target
 from mcp_central.errors import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -45,7 +47,6 @@ from mcp_central.errors import (
     to_jsonrpc_error,
 )
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
-from mcp_central.upstream.link import UpstreamLink
 
 PARK_GRACE_SECONDS = 30.0
 """How long past the server's ``timeout`` a request waiting for the client's input is kept."""
@@ -55,8 +56,11 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 class Exchange:
     """One modern request in flight on a shared link: the link's ``Downstream`` for that request."""
 
-    def __init__(self, route: Route, message: Message, envelope: modern.Envelope, principal: str) -> None:
+    def __init__(
+        self, route: Route, target: Target, message: Message, envelope: modern.Envelope, principal: str
+    ) -> None:
         self.route = route
+        self.target = target
         self.request_id: RequestId = message["id"]
         self.method: str = message["method"]
         self.name = (message.get("params") or {}).get(modern.NAMED.get(self.method, ""))
@@ -86,12 +90,12 @@ class Exchange:
         name = (message.get("params") or {}).get(modern.NAMED.get(self.method, ""))
         return message.get("method") == self.method and name == self.name and principal == self.principal
 
-    def end(self, link: UpstreamLink) -> None:
+    def end(self) -> None:
         """Stop: cancel what is still in flight upstream and refuse its open server→client requests."""
         if self.expiry is not None:
             self.expiry.cancel()
         self.channel.close()
-        link.detach(self)
+        self.target.abort(self)
 
 
 async def handle(route: Route, scope: Scope, receive: Receive, send: Send, message: Message) -> None:
@@ -104,11 +108,16 @@ async def handle(route: Route, scope: Scope, receive: Receive, send: Send, messa
             return
         if not isinstance(request_id, str | int) or isinstance(request_id, bool):
             raise modern.Rejection(INVALID_REQUEST, "a request id must be a string or an integer")
-        link = route.link
-        if link is None:
+        target = _target(route)
+        if target is None:
             # Not a modern error on purpose: dual-era clients then fall back to initialize and get a
-            # session, which is what isolated (stateful) servers and groups need.
+            # session, which is what isolated (stateful) servers need.
             raise modern.Rejection(INVALID_REQUEST, route.stateless_refusal)
+        if message["method"] == "subscriptions/listen" and not isinstance(target, LinkTarget):
+            raise modern.Rejection(
+                METHOD_NOT_FOUND,
+                "subscriptions/listen is served on each server's own /NAME/mcp, not on groups",
+            )
         if message["method"] in modern.REMOVED:
             raise modern.Rejection(
                 METHOD_NOT_FOUND, f"'{message['method']}' does not exist in protocol 2026-07-28"
@@ -117,22 +126,27 @@ async def handle(route: Route, scope: Scope, receive: Receive, send: Send, messa
         await respond_json(send, rejection.status, error_response(request_id, rejection.error()))
         return
     if message["method"] == "server/discover":
-        await _discover(link, message, send)
-    elif message["method"] == "subscriptions/listen":
+        await _discover(target, message, send)
+    elif isinstance(target, LinkTarget) and message["method"] == "subscriptions/listen":
         from mcp_central.downstream import listen
 
-        await listen.serve(route, link, message, receive, send)
+        await listen.serve(route, target.link, message, receive, send)
     else:
-        await _exchange(route, link, message, envelope, scope, receive, send)
+        await _exchange(route, target, message, envelope, scope, receive, send)
 
 
-async def _discover(link: UpstreamLink, message: Message, send: Send) -> None:
+def _target(route: Route) -> Target | None:
+    if isinstance(route, GroupRoute):
+        return GroupTarget(route)
+    return LinkTarget(route.link) if route.link is not None else None
+
+
+async def _discover(target: Target, message: Message, send: Send) -> None:
     try:
-        await link.ensure_ready()
+        result = await target.discover()
     except UpstreamError as exc:
         await respond_json(send, 200, error_response(message["id"], to_jsonrpc_error(exc)))
         return
-    result = modern.discover_result(link.init_result or {})
     await respond_json(send, 200, jsonrpc.result_response(message["id"], result))
 
 
@@ -143,7 +157,7 @@ def _principal(scope: Scope) -> str:
 
 async def _exchange(
     route: Route,
-    link: UpstreamLink,
+    target: Target,
     message: Message,
     envelope: modern.Envelope,
     scope: Scope,
@@ -167,20 +181,15 @@ async def _exchange(
         exchange.parked = False
         if exchange.expiry is not None:
             exchange.expiry.cancel()
-        await _answer_inputs(link, exchange, params.get("inputResponses"))
+        await _answer_inputs(exchange, params.get("inputResponses"))
     else:
-        exchange = Exchange(route, message, envelope, principal)
-        if exchange.log_rank is not None and envelope.log_level is not None:
-            exchange.follows_logs = True
-            link.follow_logs(exchange, envelope.log_level)
-        try:
-            await link.forward_request(exchange, modern.upstream_request(message))
-        except UpstreamError as exc:
-            exchange.deliver(error_response(exchange.request_id, to_jsonrpc_error(exc)), None)
-    await _reply(route, link, exchange, message["id"], receive, send)
+        exchange = Exchange(route, target, message, envelope, principal)
+        level = envelope.log_level if exchange.log_rank is not None else None
+        await target.forward(exchange, modern.upstream_request(message), level)
+    await _reply(route, exchange, message["id"], receive, send)
 
 
-async def _answer_inputs(link: UpstreamLink, exchange: Exchange, responses: Any) -> None:
+async def _answer_inputs(exchange: Exchange, responses: Any) -> None:
     """Send the client's ``inputResponses`` upstream as answers to the requests they belong to."""
     if not isinstance(responses, dict):
         return  # nothing answered: the same inputs are asked for again
@@ -188,24 +197,23 @@ async def _answer_inputs(link: UpstreamLink, exchange: Exchange, responses: Any)
         request = exchange.inputs.pop(key, None)
         if request is not None:
             answer = {"jsonrpc": "2.0", "id": request["id"], "result": value}
-            await link.forward_response(exchange, answer)
+            await exchange.target.answer_input(exchange, answer)
 
 
 async def _reply(
     route: Route,
-    link: UpstreamLink,
     exchange: Exchange,
     reply_id: RequestId,
     receive: Receive,
     send: Send,
 ) -> None:
     """Write what the exchange brings as this POST's reply, until its answer or an input request."""
-    watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, exchange, link))
+    watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, exchange))
     streaming = False
     try:
         while True:
             if exchange.inputs:
-                await _finish(send, streaming, _park(route, link, exchange, reply_id))
+                await _finish(send, streaming, _park(route, exchange, reply_id))
                 return
             try:
                 item = await exchange.channel.get(timeout=KEEPALIVE_SECONDS if streaming else None)
@@ -219,9 +227,8 @@ async def _reply(
                 continue
             if "method" not in item:
                 exchange.done = True
-                await _finish(send, streaming, _final(link, exchange, item, reply_id))
-                if exchange.follows_logs:
-                    link.detach(exchange)
+                await _finish(send, streaming, _final(exchange, item, reply_id))
+                exchange.target.finish(exchange)
                 return
             if not streaming:
                 await start_event_stream(send)
@@ -231,16 +238,15 @@ async def _reply(
         watcher.cancel()
 
 
-def _final(link: UpstreamLink, exchange: Exchange, answer: Message, reply_id: RequestId) -> Message:
+def _final(exchange: Exchange, answer: Message, reply_id: RequestId) -> Message:
     answer["id"] = reply_id
     result = answer.get("result")
     if isinstance(result, dict):
-        server_info = (link.init_result or {}).get("serverInfo")
-        modern.complete(result, exchange.method, server_info)
+        modern.complete(result, exchange.method, exchange.target.server_info)
     return answer
 
 
-def _park(route: Route, link: UpstreamLink, exchange: Exchange, reply_id: RequestId) -> Message:
+def _park(route: Route, exchange: Exchange, reply_id: RequestId) -> Message:
     """Keep the exchange for the client's retry; the ``InputRequiredResult`` that asks for its inputs."""
     token = secrets.token_urlsafe(24)
     route.parked[token] = exchange
@@ -249,9 +255,10 @@ def _park(route: Route, link: UpstreamLink, exchange: Exchange, reply_id: Reques
     def expire() -> None:
         if route.parked.get(token) is exchange:
             del route.parked[token]
-            exchange.end(link)
+            exchange.end()
 
-    exchange.expiry = asyncio.get_running_loop().call_later(link.server.timeout + PARK_GRACE_SECONDS, expire)
+    grace = exchange.target.timeout + PARK_GRACE_SECONDS
+    exchange.expiry = asyncio.get_running_loop().call_later(grace, expire)
     return jsonrpc.result_response(reply_id, modern.input_required(exchange.inputs, token))
 
 
@@ -267,11 +274,11 @@ async def _finish(send: Send, streaming: bool, message: Message) -> None:
     await respond(send, status, body, JSON)
 
 
-async def _cancel_on_disconnect(receive: Receive, exchange: Exchange, link: UpstreamLink) -> None:
+async def _cancel_on_disconnect(receive: Receive, exchange: Exchange) -> None:
     """A modern client cancels by closing the connection: end the request upstream."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             if not (exchange.parked or exchange.done):
-                exchange.end(link)
+                exchange.end()
             return

@@ -85,9 +85,8 @@ class Route:
             session.close()
         for listener in list(self.listeners):
             listener.end()
-        if self.link is not None:
-            for exchange in list(self.parked.values()):
-                exchange.end(self.link)
+        for exchange in list(self.parked.values()):
+            exchange.end()
         self.parked.clear()
 
 
