@@ -4,8 +4,9 @@
 
 Measures set-up time, per-call p50/p99, throughput at 1/8/32 sessions, 32 concurrent 100 ms calls
 on one session, the proxy's RSS with 100 open sessions, and errors — for the direct stdio pipe,
-streamable HTTP (sessions, and stateless 2026-07-28 requests) and legacy SSE. Everything runs on 127.0.0.1; every process started is stopped by
-PID. Not part of the test suite: speed is written down in bench/README.md, never asserted.
+streamable HTTP (sessions, and stateless 2026-07-28 requests) and legacy SSE. Everything runs on
+127.0.0.1; every process started is stopped by PID. Not part of the test suite: speed is written
+down in bench/README.md, never asserted.
 """
 
 from __future__ import annotations
