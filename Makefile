@@ -28,8 +28,8 @@ test: $(VENV)/.test-stamp node_modules/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-stamp
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src/mcp_central
 
 bench: $(VENV)/.run-stamp
