@@ -19,6 +19,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import ResourceUpdated, ToolsListChanged
 
 from conftest import ECHO_SERVER, fixture_stdio, http_client, make_config, mcp_client, serve, time_stdio
 from mcp_central.config.model import GroupConfig, NameFilter, ServerConfig
@@ -215,3 +216,27 @@ async def test_a_2026_client_uses_the_group_statelessly(gateway: str) -> None:
         read = await client.read_resource("mcp-central://a/fixture://hello")
         assert isinstance(read.contents[0], types.TextResourceContents) and read.contents[0].text == "hello"
     assert asked == ["Oslo"] and steps == [1, 2]
+
+
+async def test_a_2026_client_listens_to_the_whole_group(gateway: str) -> None:
+    async with (
+        http_client() as http,
+        Client(streamable_http_client(f"{gateway}/mcp", http_client=http)) as listener,
+        mcp_client(group_url(gateway, "streamable-http"), "streamable-http") as actor,
+    ):
+        wanted = ["mcp-central://b/fixture://hello", "mcp-central://nobody/x"]
+        async with listener.listen(tools_list_changed=True, resource_subscriptions=wanted) as sub:
+            assert sub.honored is not None
+            assert list(sub.honored.resource_subscriptions or ()) == ["mcp-central://b/fixture://hello"]
+            await actor.call_tool("a__touch", {"uri": "fixture://hello"})  # a's URI: not subscribed
+            await actor.call_tool("b__touch", {"uri": "fixture://hello"})
+            await actor.call_tool("a__grow", {"name": "grown_for_group_listen"})
+            seen: list[Any] = []
+            with anyio.fail_after(10):
+                async for event in sub:
+                    seen.append(event)
+                    if any(isinstance(e, ToolsListChanged) for e in seen) and any(
+                        isinstance(e, ResourceUpdated) for e in seen
+                    ):
+                        break
+        assert [e.uri for e in seen if isinstance(e, ResourceUpdated)] == ["mcp-central://b/fixture://hello"]

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mcp_central.core import jsonrpc, modern
+from mcp_central.core import aggregate, jsonrpc, modern
+from mcp_central.core.filters import allows
 from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import (
     KEEPALIVE_SECONDS,
     respond_json,
@@ -81,6 +83,68 @@ async def serve(route: Route, link: UpstreamLink, message: Message, receive: Rec
     finally:
         route.listeners.discard(listener)
         link.detach(listener)
+
+
+class MemberTap:
+    """A group listener's ear at one member's link: the member's URIs become the group's."""
+
+    client_capabilities: dict[str, Any] = {}
+
+    def __init__(self, listener: Listener, member: str) -> None:
+        self.listener = listener
+        self.member = member
+
+    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
+        if message.get("method") == "notifications/resources/updated":
+            params = dict(message.get("params") or {})
+            if isinstance(params.get("uri"), str):
+                params["uri"] = aggregate.expose_uri(self.member, params["uri"])
+            message = {**message, "params": params}
+        self.listener.deliver(message, related_request_id)
+
+
+async def serve_group(route: GroupRoute, message: Message, receive: Receive, send: Send) -> None:
+    """``subscriptions/listen`` on a group: one tap per shared member, URIs in the group's form."""
+    request_id = message["id"]
+    try:
+        agreed = modern.listen_agreement(message.get("params"))
+    except modern.Rejection as rejection:
+        await respond_json(send, rejection.status, error_response(request_id, rejection.error()))
+        return
+    listener = Listener(request_id, agreed)
+    wanted: dict[str, list[str]] = {}
+    for uri in agreed.get("resourceSubscriptions") or []:
+        found = aggregate.resolve_uri(uri)
+        if found is not None and found[0] in route.members and allows(found[1], route.group.resource_filter):
+            wanted.setdefault(found[0], []).append(found[1])
+    taps: list[tuple[UpstreamLink, MemberTap]] = []
+    accepted: list[str] = []
+    try:
+        for name, member in route.members.items():
+            if member.link is None:
+                continue  # an isolated member has no shared session to listen on
+            tap = MemberTap(listener, name)
+            member.link.attach(tap)
+            taps.append((member.link, tap))
+            if name in wanted:
+                try:
+                    async with asyncio.timeout(route.proxy.aggregate_timeout):
+                        subscribed = await member.link.subscribe(tap, wanted[name])
+                except (TimeoutError, UpstreamError) as exc:
+                    route.skip(name, f"subscriptions/listen: {exc or 'no answer in time'}")
+                    continue
+                accepted += [aggregate.expose_uri(name, uri) for uri in subscribed]
+        if accepted:
+            agreed["resourceSubscriptions"] = accepted
+        else:
+            agreed.pop("resourceSubscriptions", None)
+        listener.methods = modern.listened_methods(agreed)
+        route.listeners.add(listener)
+        await _stream(listener, agreed, receive, send)
+    finally:
+        route.listeners.discard(listener)
+        for link, tap in taps:
+            link.detach(tap)
 
 
 async def _stream(listener: Listener, agreed: dict[str, Any], receive: Receive, send: Send) -> None:

@@ -113,11 +113,6 @@ async def handle(route: Route, scope: Scope, receive: Receive, send: Send, messa
             # Not a modern error on purpose: dual-era clients then fall back to initialize and get a
             # session, which is what isolated (stateful) servers need.
             raise modern.Rejection(INVALID_REQUEST, route.stateless_refusal)
-        if message["method"] == "subscriptions/listen" and not isinstance(target, LinkTarget):
-            raise modern.Rejection(
-                METHOD_NOT_FOUND,
-                "subscriptions/listen is served on each server's own /NAME/mcp, not on groups",
-            )
         if message["method"] in modern.REMOVED:
             raise modern.Rejection(
                 METHOD_NOT_FOUND, f"'{message['method']}' does not exist in protocol 2026-07-28"
@@ -127,10 +122,13 @@ async def handle(route: Route, scope: Scope, receive: Receive, send: Send, messa
         return
     if message["method"] == "server/discover":
         await _discover(target, message, send)
-    elif isinstance(target, LinkTarget) and message["method"] == "subscriptions/listen":
+    elif message["method"] == "subscriptions/listen":
         from mcp_central.downstream import listen
 
-        await listen.serve(route, target.link, message, receive, send)
+        if isinstance(target, LinkTarget):
+            await listen.serve(route, target.link, message, receive, send)
+        else:
+            await listen.serve_group(target.route, message, receive, send)
     else:
         await _exchange(route, target, message, envelope, scope, receive, send)
 
