@@ -19,11 +19,12 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.shared.subscriptions import ResourceUpdated, ToolsListChanged
+from mcp.shared.subscriptions import ResourceUpdated
 
 from conftest import ECHO_SERVER, fixture_stdio, http_client, make_config, mcp_client, serve, time_stdio
 from mcp_central.config.model import GroupConfig, NameFilter, ServerConfig
 from test_features import Inbox, llm
+from test_modern import until_tools_changed_and_updated
 from test_node_peers import EVERYTHING
 
 pytestmark = pytest.mark.anyio
@@ -231,12 +232,5 @@ async def test_a_2026_client_listens_to_the_whole_group(gateway: str) -> None:
             await actor.call_tool("a__touch", {"uri": "fixture://hello"})  # a's URI: not subscribed
             await actor.call_tool("b__touch", {"uri": "fixture://hello"})
             await actor.call_tool("a__grow", {"name": "grown_for_group_listen"})
-            seen: list[Any] = []
-            with anyio.fail_after(10):
-                async for event in sub:
-                    seen.append(event)
-                    if any(isinstance(e, ToolsListChanged) for e in seen) and any(
-                        isinstance(e, ResourceUpdated) for e in seen
-                    ):
-                        break
+            seen = await until_tools_changed_and_updated(sub)
         assert [e.uri for e in seen if isinstance(e, ResourceUpdated)] == ["mcp-central://b/fixture://hello"]

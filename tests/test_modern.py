@@ -87,6 +87,18 @@ async def post(client: httpx.AsyncClient, url: str, body: dict[str, Any], **head
     return await client.post(url, content=orjson.dumps(body), headers=base)
 
 
+async def until_tools_changed_and_updated(sub: Any) -> list[Any]:
+    """Events of a listen stream until both a tools list change and a resource update came (10 s)."""
+    seen: list[Any] = []
+    with anyio.fail_after(10):
+        async for event in sub:
+            seen.append(event)
+            kinds = {type(e) for e in seen}
+            if ToolsListChanged in kinds and ResourceUpdated in kinds:
+                break
+    return seen
+
+
 # ---------------------------------------------------------------- with the SDK client
 
 
@@ -160,14 +172,7 @@ async def test_listen_delivers_opted_in_changes_to_that_stream(gateway: str) -> 
             await actor.call_tool("touch", {"uri": "fixture://other"})  # not subscribed: must not arrive
             await actor.call_tool("touch", {"uri": "fixture://hello"})
             await actor.call_tool("grow", {"name": "grown_for_listen"})
-            seen: list[Any] = []
-            with anyio.fail_after(10):
-                async for event in sub:
-                    seen.append(event)
-                    if any(isinstance(e, ToolsListChanged) for e in seen) and any(
-                        isinstance(e, ResourceUpdated) for e in seen
-                    ):
-                        break
+            seen = await until_tools_changed_and_updated(sub)
         assert [e.uri for e in seen if isinstance(e, ResourceUpdated)] == ["fixture://hello"]
         assert "grown_for_listen" in {tool.name for tool in (await listener.list_tools()).tools}
 
