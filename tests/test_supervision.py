@@ -160,12 +160,14 @@ async def test_an_isolated_session_gets_its_own_server_back(gateway: str) -> Non
         first = int(text(await client.call_tool("pid", {})))
         os.kill(first, signal.SIGKILL)
         with anyio.fail_after(BACK_WITHIN):
-            while True:  # its link is not in /status (isolated): the session's own calls tell
+            while True:  # the session's own calls tell when its server is back
                 try:
                     second = int(text(await client.call_tool("pid", {})))
                     break
                 except MCPError:
                     await anyio.sleep(0.05)
+        solo = await status_of(gateway, "solo")  # one entry for all of the server's session links
+        assert solo["restarts"] >= 1 and solo["linkStates"].get("ready", 0) >= 1
     assert second != first
 
 

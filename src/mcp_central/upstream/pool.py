@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from mcp_central.config.model import ServerConfig
@@ -80,6 +81,8 @@ class IsolatedPool:
             "sessionMode": "isolated",
             "state": "isolated",
             "links": len(self.links),
+            "linkStates": _count_states(self.links),
+            "restarts": sum(link.lifecycle.restarts for link in self.links),
             "maxSessions": self.server.session_cap,
             "opened": self.opened,
             "lastError": self.last_error,
@@ -87,3 +90,11 @@ class IsolatedPool:
             "inFlight": sum(link.status()["inFlight"] for link in self.links),
             "tools": next((link.tool_count for link in self.links if link.tool_count is not None), None),
         }
+
+
+def _count_states(links: Iterable[UpstreamLink]) -> dict[str, int]:
+    """How many of the session links are in each state (``{"ready": 3, "restarting": 1}``)."""
+    counts: dict[str, int] = {}
+    for link in links:
+        counts[link.state.value] = counts.get(link.state.value, 0) + 1
+    return counts
