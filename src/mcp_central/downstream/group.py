@@ -31,6 +31,7 @@ from mcp_central.errors import (
     to_jsonrpc_error,
 )
 from mcp_central.types import Message, RequestId
+from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.owners import Downstream
 
 log = logging.getLogger("mcp_central.downstream")
@@ -131,19 +132,25 @@ class GroupRoute(Route):
             await self._connect_shared(state)
         finally:
             session.initializing = False
-        ready = [r.link.init_result or {} for r in state.relays.values()]
-        result: dict[str, Any] = {
-            "protocolVersion": protocol.negotiate((message.get("params") or {}).get("protocolVersion")),
-            "capabilities": aggregate.merge_capabilities(init.get("capabilities") or {} for init in ready),
+        described = self.describe({member: relay.link for member, relay in state.relays.items()})
+        version = protocol.negotiate((message.get("params") or {}).get("protocolVersion"))
+        result = {"protocolVersion": version, **described}
+        return jsonrpc.result_response(message["id"], result)
+
+    def describe(self, links: dict[str, UpstreamLink]) -> dict[str, Any]:
+        """The group as one server (an ``InitializeResult`` without the version): the capabilities
+        and instructions of the members whose ``links`` have done their handshake."""
+        ready = {member: link.init_result for member, link in links.items() if link.init_result is not None}
+        described: dict[str, Any] = {
+            "capabilities": aggregate.merge_capabilities(
+                init.get("capabilities") or {} for init in ready.values()
+            ),
             "serverInfo": {"name": f"{self.proxy.name} ({self.group.name})", "version": __version__},
         }
-        instructions = aggregate.merge_instructions(
-            {member: (r.link.init_result or {}).get("instructions") for member, r in state.relays.items()},
-            self.proxy.separator,
-        )
-        if instructions:
-            result["instructions"] = instructions
-        return jsonrpc.result_response(message["id"], result)
+        by_member = {member: init.get("instructions") for member, init in ready.items()}
+        if instructions := aggregate.merge_instructions(by_member, self.proxy.separator):
+            described["instructions"] = instructions
+        return described
 
     async def _connect_shared(self, state: GroupSession) -> None:
         """Relays to every shared member that is (or gets) ready within the deadline."""

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mcp_central import __version__
-from mcp_central.core import aggregate, modern
+from mcp_central.core import modern
 from mcp_central.downstream.group import GroupRoute, GroupSession
 from mcp_central.errors import LimitExceeded, UpstreamError, error_response, to_jsonrpc_error
 from mcp_central.types import Message
@@ -68,24 +67,11 @@ class GroupTarget:
 
     @property
     def server_info(self) -> Any:
-        return {"name": f"{self.route.proxy.name} ({self.route.group.name})", "version": __version__}
+        return self.route.describe({})["serverInfo"]
 
     async def discover(self) -> dict[str, Any]:
-        links = [route.link for route in self.route.members.values() if route.link is not None]
-        ready = [link.init_result or {} for link in links if link.init_result is not None]
-        result: dict[str, Any] = {
-            "supportedVersions": list(modern.ALL_VERSIONS),
-            "capabilities": aggregate.merge_capabilities(init.get("capabilities") or {} for init in ready),
-        }
-        by_member = {
-            name: (route.link.init_result or {}).get("instructions")
-            for name, route in self.route.members.items()
-            if route.link is not None
-        }
-        instructions = aggregate.merge_instructions(by_member, self.route.proxy.separator)
-        if instructions:
-            result["instructions"] = instructions
-        return modern.complete(result, "server/discover", self.server_info)
+        links = {name: route.link for name, route in self.route.members.items() if route.link is not None}
+        return modern.discover_result(self.route.describe(links))
 
     async def forward(self, exchange: Exchange, message: Message, log_level: str | None) -> None:
         state = self._state = GroupSession(self.route, exchange)
