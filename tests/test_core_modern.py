@@ -119,7 +119,8 @@ def test_requests_to_a_modern_upstream_carry_the_envelope() -> None:
     assert meta[modern.META_VERSION] == "2026-07-28" and meta["progressToken"] == 3
     assert meta[modern.META_CAPABILITIES] == {"sampling": {}} and meta[modern.META_LOG_LEVEL] == "warning"
     assert original["params"]["_meta"] == {"progressToken": 3}
-    discover = modern_client.discover_request(1, {}, {"name": "gw", "version": "1"})
+    request = {"jsonrpc": "2.0", "id": 1, "method": "server/discover"}
+    discover = modern_client.stamped(request, {}, {"name": "gw", "version": "1"}, None)
     assert (
         discover["method"] == "server/discover" and modern.META_LOG_LEVEL not in discover["params"]["_meta"]
     )

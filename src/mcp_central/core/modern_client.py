@@ -21,11 +21,6 @@ from mcp_central.core.modern import (
 from mcp_central.types import Message
 
 
-def discover_request(request_id: int, capabilities: dict[str, Any], client_info: Any) -> Message:
-    request: Message = {"jsonrpc": "2.0", "id": request_id, "method": "server/discover", "params": {}}
-    return stamped(request, capabilities, client_info, None)
-
-
 def stamped(
     message: Message, capabilities: dict[str, Any], client_info: Any, log_level: str | None
 ) -> Message:

@@ -341,16 +341,15 @@ class GroupRoute(Route):
         self, state: GroupSession, method: str, params: dict[str, Any]
     ) -> dict[str, dict[str, Any]]:
         """Ask every member at once; the results of those that answered within the deadline."""
-        capabilities = state.session.client_capabilities
 
         async def ask(member: str) -> dict[str, Any]:
             relay = await state.relay(member)
             if method in aggregate.LIST_KEYS:
-                return await list_all(relay.link, method, capabilities)
+                return await list_all(relay.link, method)
             if method == "logging/setLevel":  # as the session's relay: the link keeps levels per owner
                 await relay.call(method, params)
                 return {}
-            return await call_member(relay.link, method, params, capabilities)
+            return await call_member(relay.link, method, params)
 
         members = list(self.members)
         tasks = {member: asyncio.ensure_future(ask(member)) for member in members}

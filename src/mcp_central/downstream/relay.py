@@ -4,10 +4,10 @@ A ``Relay`` is what one member's link sees of one session on an aggregated route
 ``Downstream`` for that pair. Whatever the member sends back — answers, progress, its requests to
 the client, its notifications — the relay translates into the group's names and URIs and hands to
 the session; the member's server→client requests get group-unique ids, so the client's answer finds
-its way back. A ``Collector`` is a one-request ``Downstream`` for the group's own fan-out calls
-(merged lists), whose answer nobody but the group sees.
+its way back. The group's own fan-out calls (merged lists) are owned by a ``Waiter``, like a link's
+own requests: their answers reach nobody but the group.
 
-Neither knows HTTP; neither decides where a request goes (that is ``downstream.group``).
+It knows no HTTP and does not decide where a request goes (that is ``downstream.group``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from mcp_central.core import aggregate
 from mcp_central.core.tasks import task_id_of
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
+from mcp_central.upstream.owners import Waiter
 from mcp_central.upstream.pool import IsolatedPool
 
 if TYPE_CHECKING:
@@ -94,31 +95,17 @@ class Relay:
             self.state.task_members[task_id] = self.member
 
 
-class Collector:
-    """The owner of one fan-out request: resolves ``answer`` with the member's reply."""
-
-    def __init__(self, client_capabilities: dict[str, Any]) -> None:
-        self.client_capabilities = client_capabilities
-        self.answer: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-
-    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
-        if "method" not in message and not self.answer.done():
-            self.answer.set_result(message)
-
-
-async def call_member(
-    link: UpstreamLink, method: str, params: dict[str, Any], capabilities: dict[str, Any]
-) -> dict[str, Any]:
+async def call_member(link: UpstreamLink, method: str, params: dict[str, Any]) -> dict[str, Any]:
     """One request of the group's own to a member; its result (``ValueError`` on an error answer).
 
     The caller bounds the wait; if it gives up, the request is cancelled upstream.
     """
-    collector = Collector(capabilities)
+    waiter = Waiter()  # as for the link's own requests: nobody to ask for sampling or input
     try:
-        await link.forward_request(collector, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-        reply = await collector.answer
+        await link.forward_request(waiter, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        reply = await waiter.future
     finally:
-        link.detach(collector)  # cancels it upstream if still in flight
+        link.detach(waiter)  # cancels it upstream if still in flight
     result = reply.get("result")
     if not isinstance(result, dict):
         error = reply.get("error") or {}
@@ -126,13 +113,13 @@ async def call_member(
     return result
 
 
-async def list_all(link: UpstreamLink, method: str, capabilities: dict[str, Any]) -> dict[str, Any]:
+async def list_all(link: UpstreamLink, method: str) -> dict[str, Any]:
     """Every page of a member's ``*/list``, as one result."""
     key = aggregate.LIST_KEYS[method]
     items: list[Any] = []
     cursor: Any = None
     for _ in range(100):
-        page = await call_member(link, method, {"cursor": cursor} if cursor else {}, capabilities)
+        page = await call_member(link, method, {"cursor": cursor} if cursor else {})
         if isinstance(page.get(key), list):
             items.extend(page[key])
         cursor = page.get("nextCursor")
