@@ -103,10 +103,7 @@ def server_add(args: argparse.Namespace) -> int:
         result = registry.add_server(path, name, entry, dry_run=args.dry_run)
     except ConfigError as exc:
         return report(exc, "nothing changed:")
-    warn(result.warnings)
-    if not result.written:
-        sys.stdout.write(result.diff())
-        print("dry run: nothing was written", file=sys.stderr)
+    if _dry_run(result):
         return 0
     backup = f" (backup {result.backup.id})" if result.backup else " (new file)"
     print(f"added '{name}' to {path}{backup}")
@@ -152,14 +149,7 @@ def _test_added(args: argparse.Namespace, name: str) -> int:
         print(f"testing {url} (up to {args.test_timeout:g} s) …", file=sys.stderr)
         result = asyncio.run(check.wait_for_route(name, url, transport, token, args.test_timeout))
         if not result.ok:
-            print(
-                f"mcp-central: the config was changed, but {url} did not answer within "
-                f"{args.test_timeout:g} s: {result.error}\n"
-                "  (is the proxy running with this config? It reloads on change unless started\n"
-                "   with --no-watch; then send it SIGHUP or restart it)",
-                file=sys.stderr,
-            )
-            return EXIT_UNVERIFIED
+            return _unverified(f"{url} did not answer within {args.test_timeout:g} s: {result.error}")
         print(f"ok: {url}: {result.tools} tool(s), {result.latency_ms:g} ms")
     return 0
 
@@ -172,10 +162,7 @@ def server_remove(args: argparse.Namespace) -> int:
         result = registry.remove_server(path, name, dry_run=args.dry_run)
     except ConfigError as exc:
         return report(exc, "nothing changed:")
-    warn(result.warnings)
-    if not result.written:
-        sys.stdout.write(result.diff())
-        print("dry run: nothing was written", file=sys.stderr)
+    if _dry_run(result):
         return 0
     print(f"removed '{name}' from {path} (backup {result.backup.id if result.backup else '-'})")
     if args.test:
@@ -186,15 +173,29 @@ def server_remove(args: argparse.Namespace) -> int:
         print(f"testing that {url} is gone (up to {args.test_timeout:g} s) …", file=sys.stderr)
         gone, last = asyncio.run(check.wait_for_gone(url, token_for(args.token, config), args.test_timeout))
         if not gone:
-            print(
-                f"mcp-central: the config was changed, but {url} still answers ({last}) after "
-                f"{args.test_timeout:g} s\n"
-                "  (a proxy started with --no-watch reloads on SIGHUP, or restart it)",
-                file=sys.stderr,
-            )
-            return EXIT_UNVERIFIED
+            return _unverified(f"{url} still answers ({last}) after {args.test_timeout:g} s")
         print(f"ok: {url} is gone (404)")
     return 0
+
+
+def _dry_run(result: registry.EditResult) -> bool:
+    """Say what an edit warned about; for a dry run, show its diff. True if nothing was written."""
+    warn(result.warnings)
+    if result.written:
+        return False
+    sys.stdout.write(result.diff())
+    print("dry run: nothing was written", file=sys.stderr)
+    return True
+
+
+def _unverified(problem: str) -> int:
+    print(
+        f"mcp-central: the config was changed, but {problem}\n"
+        "  (is the proxy running with this config? It reloads on change unless started\n"
+        "   with --no-watch; then send it SIGHUP, or restart it)",
+        file=sys.stderr,
+    )
+    return EXIT_UNVERIFIED
 
 
 def server_list(args: argparse.Namespace) -> int:
