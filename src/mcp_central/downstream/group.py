@@ -62,6 +62,13 @@ class GroupSession:
         self.server_requests[exposed] = (relay, message["id"])
         return {**message, "id": exposed}
 
+    async def answer(self, reply: Message) -> None:
+        """The client's answer to a member's request: back to that member under its own id."""
+        entry = self.server_requests.pop(str(reply.get("id")), None)
+        if entry is not None:
+            relay, original = entry
+            await relay.link.forward_response(relay, {**reply, "id": original})
+
     async def relay(self, member: str) -> Relay:
         """This session's relay to ``member``, connecting it first if need be (``UpstreamError``)."""
         relay = self.relays.get(member)
@@ -208,10 +215,7 @@ class GroupRoute(Route):
             session.refuse_uninitialized(message)
             return
         if "method" not in message:
-            entry = state.server_requests.pop(str(message.get("id")), None)
-            if entry is not None:
-                relay, original = entry
-                await relay.link.forward_response(relay, {**message, "id": original})
+            await state.answer(message)
             return
         if "id" not in message:
             await self._notification(state, message)

@@ -85,11 +85,8 @@ class GroupTarget:
             exchange.deliver(answer, None)
 
     async def answer_input(self, exchange: Exchange, reply: Message) -> None:
-        state = self._state
-        entry = state.server_requests.pop(str(reply.get("id")), None) if state is not None else None
-        if entry is not None:
-            relay, original = entry
-            await relay.link.forward_response(relay, {**reply, "id": original})
+        if self._state is not None:
+            await self._state.answer(reply)
 
     def finish(self, exchange: Exchange) -> None:
         if self._state is not None:
