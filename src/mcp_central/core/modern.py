@@ -102,7 +102,6 @@ class Envelope:
 
     version: str
     capabilities: dict[str, Any]
-    client_info: Any
     log_level: str | None
 
 
@@ -169,7 +168,6 @@ def check_request(message: Message, header: Callable[[str], str | None]) -> Enve
     return Envelope(
         version=version_header,
         capabilities=capabilities if isinstance(capabilities, dict) else {},
-        client_info=meta.get(META_CLIENT_INFO),
         log_level=level if isinstance(level, str) else None,
     )
 

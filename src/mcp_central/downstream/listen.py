@@ -40,7 +40,6 @@ class Listener:
         self.subscription_id = subscription_id
         self.methods = modern.listened_methods(agreed)
         self.channel = Channel()
-        self.ending = False
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         if message.get("method") in self.methods:
@@ -48,7 +47,6 @@ class Listener:
 
     def end(self) -> None:
         """The gateway is stopping: finish the subscription with a result, then close."""
-        self.ending = True
         meta = {modern.META_SUBSCRIPTION_ID: self.subscription_id}
         self.channel.put(
             jsonrpc.result_response(self.subscription_id, {"resultType": "complete", "_meta": meta})

@@ -56,10 +56,7 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 class Exchange:
     """One modern request in flight on a shared link: the link's ``Downstream`` for that request."""
 
-    def __init__(
-        self, route: Route, target: Target, message: Message, envelope: modern.Envelope, principal: str
-    ) -> None:
-        self.route = route
+    def __init__(self, target: Target, message: Message, envelope: modern.Envelope, principal: str) -> None:
         self.target = target
         self.request_id: RequestId = message["id"]
         self.method: str = message["method"]
@@ -181,7 +178,7 @@ async def _exchange(
             exchange.expiry.cancel()
         await _answer_inputs(exchange, params.get("inputResponses"))
     else:
-        exchange = Exchange(route, target, message, envelope, principal)
+        exchange = Exchange(target, message, envelope, principal)
         level = envelope.log_level if exchange.log_rank is not None else None
         await target.forward(exchange, modern.upstream_request(message), level)
     await _reply(route, exchange, message["id"], receive, send)

@@ -94,10 +94,6 @@ class StreamRegistry:
             del self.streams[stream.name]
         return gone
 
-    @property
-    def detached(self) -> bool:
-        return any(stream.detached_at is not None for stream in self.streams.values())
-
 
 async def serve(
     registry: StreamRegistry,
