@@ -246,7 +246,7 @@ def test_a_duplicate_id_in_flight_is_refused_and_both_answers_stay_apart(
 
 def raw_post(headers: dict[str, str], body: bytes) -> bytes:
     lines = [f"{key}: {value}" for key, value in headers.items()]
-    head = "\r\n".join(["POST /echo/mcp HTTP/1.1", "Host: x", *lines, f"Content-Length: {len(body)}"])
+    head = "\r\n".join(["POST /echo/mcp HTTP/1.1", "Host: 127.0.0.1", *lines, f"Content-Length: {len(body)}"])
     return head.encode() + b"\r\n\r\n" + body
 
 
@@ -258,7 +258,7 @@ def raw_socket(base: str) -> socket.socket:
 def test_half_closed_and_abandoned_connections_leave_nothing_behind(base: str, client: httpx.Client) -> None:
     session = open_session(client, f"{base}/echo/mcp")
     head = (
-        "POST /echo/mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /echo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Accept: application/json, text/event-stream\r\n"
         f"Mcp-Session-Id: {session['Mcp-Session-Id']}\r\nContent-Length: 1000\r\n\r\n"
     )
@@ -288,7 +288,7 @@ def test_a_slow_client_does_not_hold_up_others(base: str, client: httpx.Client) 
     slow = raw_socket(base)
     body = orjson.dumps(INIT_REQUEST)
     request = (
-        f"POST /echo/mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST /echo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Accept: application/json, text/event-stream\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     try:

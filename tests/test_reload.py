@@ -136,14 +136,17 @@ async def test_an_invalid_file_keeps_the_running_config(watched: tuple[str, Path
 
 async def test_a_token_change_applies_without_a_restart(watched: tuple[str, Path]) -> None:
     base, path = watched
-    async with httpx.AsyncClient(timeout=30) as http:
+    # Once a route has a token, /status takes an admin's (adminTokens), here set in the same edit.
+    async with httpx.AsyncClient(timeout=30, headers={"Authorization": "Bearer admin"}) as http:
         since = time.time()
         write(
             path,
             {"fx": fixture_entry("fx", options={"authTokens": ["new-token"]}), "keep": fixture_entry("keep")},
+            mcpProxy={"options": {"adminTokens": ["admin"]}},
         )
         assert (await last_reload_after(http, base, since))["summary"] == "new tokens for fx"
         assert (await http.post(f"{base}/fx/mcp")).status_code == 401
+        assert (await http.get(f"{base}/status", headers={"Authorization": "Bearer new-token"})).status_code == 401
     async with mcp_client(f"{base}/fx/mcp", "streamable-http", token="new-token") as client:
         assert (await client.call_tool("echo", {"text": "ok"})).content[0].text == "ok"  # type: ignore[union-attr]
 

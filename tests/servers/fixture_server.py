@@ -71,10 +71,10 @@ def chatter(lines: int) -> str:
 
 
 @server.tool()
-async def progress(steps: int, ctx: Context) -> str:
-    """Report `steps` progress notifications, then answer."""
+async def progress(steps: int, ctx: Context, padding: int = 0) -> str:
+    """Report `steps` progress notifications (messages padded by `padding` characters), then answer."""
     for step in range(1, steps + 1):
-        await ctx.report_progress(step, steps, f"step {step}")
+        await ctx.report_progress(step, steps, f"step {step}" + "." * padding)
     return f"{steps} steps"
 
 

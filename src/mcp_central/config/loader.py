@@ -25,6 +25,11 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.defaultTimeout   the timeout of servers that set none (default "60s")
     mcpProxy.options.maxSessions      cap on concurrent client sessions per route (default 1000)
     mcpProxy.options.shutdownGrace    time in-flight requests get to finish on SIGTERM (default "5s")
+    mcpProxy.options.adminTokens      tokens for /status (default: the global authTokens)
+    mcpProxy.options.allowedHosts     Host names served besides loopback, IP literals and baseURL's
+    mcpProxy.options.maxSessionsPerClient  sessions one client (address + token) holds per route (100)
+    mcpProxy.options.unusedSessionTimeout  a session that made no request after initialize ends ("60s")
+    mcpProxy.options.maxQueuedMessages     messages queued for one slow reader before its session ends
 
 This module reads files and config URLs; it does not start anything.
 """
@@ -58,10 +63,13 @@ from mcp_central.config.model import (
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_QUEUED_MESSAGES,
+    DEFAULT_MAX_SESSIONS_PER_CLIENT,
     DEFAULT_ROUTE_MAX_SESSIONS,
     DEFAULT_SEPARATOR,
     DEFAULT_SHUTDOWN_GRACE_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
+    DEFAULT_UNUSED_SESSION_TIMEOUT_SECONDS,
     Config,
     NameFilter,
     ProxyConfig,
@@ -78,7 +86,10 @@ RESERVED_NAMES = frozenset(
 )
 TOP_LEVEL_KEYS = {"mcpProxy", "mcpServers", "server", "clients", "$schema", "groups"}
 PROXY_KEYS = {"baseURL", "addr", "name", "version", "type", "options", "separator", "aggregateTimeout"}
-GLOBAL_ONLY_OPTIONS = {"allowedOrigins", "defaultTimeout", "maxSessions", "shutdownGrace"}
+GLOBAL_ONLY_OPTIONS = {
+    "allowedOrigins", "allowedHosts", "adminTokens", "defaultTimeout", "maxSessions",
+    "maxSessionsPerClient", "unusedSessionTimeout", "maxQueuedMessages", "shutdownGrace",
+}  # fmt: skip
 OPTION_KEYS = {
     "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
     "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
@@ -226,6 +237,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         served = "sse"
     options = _options(proxy.get("options", {}), "mcpProxy.options", problems)
     origins = options.pop("allowedOrigins", ())
+    admin_tokens = options.pop("adminTokens", None)
     separator = string(proxy, "separator", "mcpProxy", problems) or DEFAULT_SEPARATOR
     if not SEPARATOR_PATTERN.match(separator):
         problems.add(
@@ -253,6 +265,13 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         default_timeout=global_only.get("defaultTimeout", DEFAULT_TIMEOUT_SECONDS),
         max_sessions=global_only.get("maxSessions", DEFAULT_ROUTE_MAX_SESSIONS),
         shutdown_grace=global_only.get("shutdownGrace", DEFAULT_SHUTDOWN_GRACE_SECONDS),
+        admin_tokens=admin_tokens,
+        allowed_hosts=global_only.get("allowedHosts", ()),
+        max_sessions_per_client=global_only.get("maxSessionsPerClient", DEFAULT_MAX_SESSIONS_PER_CLIENT),
+        unused_session_timeout=global_only.get(
+            "unusedSessionTimeout", DEFAULT_UNUSED_SESSION_TIMEOUT_SECONDS
+        ),
+        max_queued_messages=global_only.get("maxQueuedMessages", DEFAULT_MAX_QUEUED_MESSAGES),
         max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),
         max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
     )
@@ -287,7 +306,7 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
             flag = boolean(options, key, path, problems)
             if flag is not None:
                 out[key] = flag
-    for key in ("authTokens", "allowedOrigins"):
+    for key in ("authTokens", "allowedOrigins", "adminTokens", "allowedHosts"):
         if key in options:
             values = string_list(options, key, path, problems)
             for index, text in enumerate(values):
@@ -302,9 +321,10 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
     for key, least in (("maxBodyBytes", MIN_MESSAGE_BYTES), ("maxMessageBytes", MIN_MESSAGE_BYTES)):
         if key in options:
             out[key] = count(options, key, path, problems, least)
-    if "maxSessions" in options:
-        out["maxSessions"] = count(options, "maxSessions", path, problems, 1)
-    for key in ("defaultTimeout", "shutdownGrace"):
+    for key in ("maxSessions", "maxSessionsPerClient", "maxQueuedMessages"):
+        if key in options:
+            out[key] = count(options, key, path, problems, 1)
+    for key in ("defaultTimeout", "shutdownGrace", "unusedSessionTimeout"):
         if key in options:
             out[key] = duration(options, key, path, problems, 1.0)
     return out

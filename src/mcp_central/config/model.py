@@ -28,6 +28,9 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 DEFAULT_ROUTE_MAX_SESSIONS = 1000
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 5.0
+DEFAULT_MAX_SESSIONS_PER_CLIENT = 100
+DEFAULT_UNUSED_SESSION_TIMEOUT_SECONDS = 60.0
+DEFAULT_MAX_QUEUED_MESSAGES = 2000
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,16 @@ class ProxyConfig:
     """On SIGTERM/SIGINT, how long requests in flight may take to finish before streams are closed."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    admin_tokens: tuple[str, ...] | None = None
+    """``adminTokens``: who may read ``/status``; ``None`` (unset) means the global ``authTokens``."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names served besides loopback names, IP literals and ``baseURL``'s host; ``"*"``: any."""
+    max_sessions_per_client: int = DEFAULT_MAX_SESSIONS_PER_CLIENT
+    """At most this many sessions on one route for one client (its address and token together)."""
+    unused_session_timeout: float = DEFAULT_UNUSED_SESSION_TIMEOUT_SECONDS
+    """A session that has made no request since ``initialize`` for this long is closed."""
+    max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES
+    """Messages waiting for one client stream; past it the client is too slow and its session ends."""
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@
     /mcp /sse /message         every enabled upstream as one server (group ``all``)
     /groups/{group}/mcp …      a named group of upstreams as one server
 
-For MCP routes the order is: unknown route → 404, foreign ``Origin`` → 403, bad token → 401;
-only then does a request reach a session, so nothing unauthenticated ever reaches an upstream.
+For MCP routes the order is: unknown route → 404, foreign ``Origin`` or rebound ``Host`` → 403,
+bad token → 401; only then does a request reach a session, so nothing unauthenticated ever reaches
+an upstream. ``/status`` gets the same checks, with the admin tokens (``status_tokens``).
 The ASGI lifespan starts and stops the upstream links. While draining (shutdown), new sessions
 get 503 and ``drain`` waits for requests in flight, up to ``shutdownGrace``.
 """
@@ -23,7 +24,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from mcp_central.config.model import ALL_GROUP, Config
+from mcp_central.config.model import ALL_GROUP, Config, ServerConfig
 from mcp_central.downstream import auth, sse, streamable_http
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
@@ -47,19 +48,10 @@ class Gateway:
         self.config = config
         self.manager = UpstreamManager(config)
         self.base_path = config.proxy.base_path
-        self.origins = OriginPolicy(config.proxy.base_url, config.proxy.allowed_origins)
-        self.routes = {
-            name: ServerRoute(
-                name,
-                server,
-                self.manager.links.get(name),
-                self.manager.pools.get(name),
-                server.auth_tokens,
-                max_sessions=config.proxy.max_sessions,
-            )
-            for name, server in config.enabled_servers.items()
-        }
+        self.origins = _origin_policy(config)
+        self.routes = {name: self.server_route(server) for name, server in config.enabled_servers.items()}
         self.groups = {name: self._group_route(name) for name in config.group_names}
+        self.apply_limits()
         self._reaper: asyncio.Task[None] | None = None
         self.reloader: Reloader | None = None
         if load is not None:
@@ -67,6 +59,33 @@ class Gateway:
             self.reloader = Reloader(self, load, watched)
         self._watcher: asyncio.Task[None] | None = None
         self.draining = False
+
+    def server_route(self, server: ServerConfig) -> ServerRoute:
+        """The route ``/{name}/…`` of ``server`` over its link or pool (which must exist)."""
+        name = server.name
+        return ServerRoute(
+            name, server, self.manager.links.get(name), self.manager.pools.get(name), server.auth_tokens
+        )
+
+    def apply_limits(self) -> None:
+        """Give every route the proxy-wide limits and checks of the current config."""
+        proxy = self.config.proxy
+        self.origins = _origin_policy(self.config)
+        for route in self.all_routes():
+            route.max_sessions = proxy.max_sessions
+            route.max_sessions_per_client = proxy.max_sessions_per_client
+            route.max_queued_messages = proxy.max_queued_messages
+
+    def status_tokens(self) -> tuple[str, ...] | None:
+        """Who may read ``/status``: ``adminTokens``, else the global tokens; ``None``: nobody, when
+        tokens guard something but none is an admin's; ``()``: anyone, when no token exists."""
+        proxy = self.config.proxy
+        tokens = proxy.admin_tokens if proxy.admin_tokens is not None else proxy.auth_tokens
+        if tokens:
+            return tokens
+        if any(route.auth_tokens for route in self.all_routes()):
+            return None
+        return ()
 
     def _group_route(self, name: str) -> GroupRoute:
         group = self.config.group(name)
@@ -125,23 +144,36 @@ class Gateway:
         if route is None:
             await respond(send, 404, b"Not Found")
             return
-        if not self.origins.allows(header(scope, b"origin")):
-            await respond_json(send, 403, {"error": "forbidden", "detail": "Origin not allowed"})
+        if not await self._from_here(scope, send):
             return
-        if not auth.authorized(scope, route.auth_tokens):
+        caller = auth.Caller.of(scope)
+        if not caller.accepted_by(route.auth_tokens):
             await auth.reject(scope, send)
             return
         if self.draining and _opens_session(scope, leaf):
             await respond_json(send, 503, {"error": "unavailable", "detail": "mcp-central is shutting down"})
             return
         if leaf == "mcp":
-            await streamable_http.handle(route, scope, receive, send)
+            await streamable_http.handle(route, caller, scope, receive, send)
         elif leaf == "sse":
-            await sse.handle_stream(route, self.base_path, scope, receive, send)
+            await sse.handle_stream(route, caller, self.base_path, scope, receive, send)
         elif leaf == "message":
-            await sse.handle_post(route, scope, receive, send)
+            await sse.handle_post(route, caller, scope, receive, send)
         else:
             await respond(send, 404, b"Not Found")
+
+    async def _from_here(self, scope: Scope, send: Send) -> bool:
+        """The DNS-rebinding checks (``Origin``, ``Host``); ``False`` after answering 403."""
+        origin = header(scope, b"origin")
+        if not self.origins.allows(origin):
+            await respond_json(send, 403, {"error": "forbidden", "detail": "Origin not allowed"})
+            return False
+        browser = origin is not None or header(scope, b"sec-fetch-site") is not None
+        if not self.origins.allows_host(header(scope, b"host"), browser):
+            detail = "Host not allowed: add it to mcpProxy.options.allowedHosts (or set baseURL)"
+            await respond_json(send, 403, {"error": "forbidden", "detail": detail})
+            return False
+        return True
 
     async def _ops(self, name: str, scope: Scope, send: Send) -> None:
         if name == "healthz":
@@ -149,13 +181,24 @@ class Gateway:
         elif name == "readyz":
             await health.readyz(self.manager, send)
         elif name == "status":
-            # Status names internal URLs and errors: it is guarded by the global tokens.
-            if not auth.authorized(scope, self.config.proxy.auth_tokens):
+            # Status names upstreams, internal URLs and errors: admins only, wherever tokens exist.
+            if not await self._from_here(scope, send):
+                return
+            tokens = self.status_tokens()
+            if tokens is None:
+                detail = "set mcpProxy.options.adminTokens to read /status (tokens guard other routes)"
+                await respond_json(send, 403, {"error": "forbidden", "detail": detail})
+                return
+            if not auth.Caller.of(scope).accepted_by(tokens):
                 await auth.reject(scope, send)
                 return
             reload = self.reloader.last if self.reloader is not None else None
             await health.status(
-                self.manager, send, [group.status() for group in self.groups.values()], reload
+                self.manager,
+                send,
+                [group.status() for group in self.groups.values()],
+                reload,
+                {route.name: dict(route.refusals) for route in self.all_routes() if route.refusals},
             )
         else:
             await respond(send, 404, b"Not Found")
@@ -204,17 +247,22 @@ class Gateway:
             await route.close()
 
     async def _expire_idle_sessions(self) -> None:
-        """Close sessions that went quiet: no request in flight, no stream open, for ``idleTimeout``."""
-        timeouts = [route.idle_timeout for route in self.all_routes()] or [60.0]
-        period = min(max(min(timeouts) / 4, 0.05), 30.0)  # also the pace of dropped-stream expiry
+        """Close sessions that went quiet: no request in flight, no stream open, for ``idleTimeout``
+        — or for ``unusedSessionTimeout`` when they never made a request after ``initialize``."""
         while True:
-            await asyncio.sleep(period)
+            unused = self.config.proxy.unused_session_timeout
+            timeouts = [unused, *(route.idle_timeout for route in self.all_routes())]
+            await asyncio.sleep(min(max(min(timeouts) / 4, 0.05), 30.0))  # also paces stream expiry
             now = time.monotonic()
             for route in self.all_routes():
                 for session in list(route.sessions.values()):
                     session.expire_detached(now)
-                    if not session.busy and now - session.last_active > route.idle_timeout:
-                        log.info("session %s… on '%s' closed after idling", session.id[:8], route.name)
+                    if session.busy:
+                        continue
+                    idle = now - session.last_active
+                    if idle > route.idle_timeout or (not session.used and idle > unused):
+                        why = "after idling" if session.used else "unused since initialize"
+                        log.info("session %s… on '%s' closed %s", session.id[:8], route.name, why)
                         session.close()
 
     def _start_reloading(self) -> None:
@@ -237,6 +285,11 @@ class Gateway:
             self._reaper.cancel()
         await self.close_sessions()
         await self.manager.close()
+
+
+def _origin_policy(config: Config) -> OriginPolicy:
+    proxy = config.proxy
+    return OriginPolicy(proxy.base_url, proxy.allowed_origins, proxy.allowed_hosts, proxy.host)
 
 
 def _opens_session(scope: Scope, leaf: str) -> bool:

@@ -2,13 +2,20 @@
 
 Cheaper than ``asyncio.Queue`` for the one-producer-callback, one-awaiting-handler pattern of
 every forwarded request, and closable so a waiting stream ends when its session ends.
+
+Bounded: a client that stops reading (its socket buffers full, the writer blocked) must not make
+the gateway hold every message an upstream sends it. Past ``limit`` queued messages the channel
+drops what it holds, closes, and calls ``on_overflow`` once: the owner ends the session with a log
+line naming ``maxQueuedMessages``. Memory per stream is bounded by ``limit`` messages.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
+from mcp_central.config.model import DEFAULT_MAX_QUEUED_MESSAGES
 from mcp_central.types import Message
 
 
@@ -21,17 +28,33 @@ class ChannelInterrupted(Exception):
 
 
 class Channel:
-    __slots__ = ("_closed", "_interrupted", "_items", "_waiter")
+    __slots__ = ("_closed", "_interrupted", "_items", "_limit", "_on_overflow", "_waiter")
 
-    def __init__(self) -> None:
+    def __init__(
+        self, limit: int = DEFAULT_MAX_QUEUED_MESSAGES, on_overflow: Callable[[], None] | None = None
+    ) -> None:
         self._items: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._interrupted = False
+        self._limit = limit
+        self._on_overflow = on_overflow
 
     def put(self, message: Message) -> None:
+        if self._closed:
+            return  # nobody will read it
+        if len(self._items) >= self._limit:
+            self._overflow()
+            return
         self._items.append(message)
         self._wake()
+
+    def _overflow(self) -> None:
+        self._items.clear()
+        self.close()
+        callback, self._on_overflow = self._on_overflow, None
+        if callback is not None:
+            callback()
 
     def close(self) -> None:
         self._closed = True

@@ -7,6 +7,10 @@ its name or URI points at (``core.aggregate``); ``logging/setLevel`` goes to all
 to each member through a ``Relay`` (``downstream.relay``), which also carries the member's
 notifications and requests back in the group's names.
 
+Members are per caller: a session sees, lists and calls only the members whose own routes accept
+its token (``GroupRoute.visible_members``), so an aggregated route never serves a member to a caller
+that member's ``/{name}/mcp`` would refuse. The others are absent, as filtered tools are.
+
 Routing only: transports (``streamable_http``, ``sse``) and upstream links do the I/O.
 """
 
@@ -21,6 +25,7 @@ from mcp_central import __version__
 from mcp_central.config.model import ALL_GROUP, GroupConfig, ProxyConfig
 from mcp_central.core import aggregate, jsonrpc, protocol
 from mcp_central.core.filters import allows, filter_listed
+from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.relay import Relay, call_member, list_all
 from mcp_central.downstream.session import Route, ServerRoute, Session
 from mcp_central.errors import (
@@ -44,10 +49,11 @@ _BY_TASK = frozenset({"tasks/get", "tasks/result", "tasks/cancel"})
 class GroupSession:
     """What a group route keeps per session: its relays and what is in flight through them."""
 
-    def __init__(self, route: GroupRoute, session: Downstream) -> None:
+    def __init__(self, route: GroupRoute, session: Downstream, caller: Caller) -> None:
         self.route = route
         self.session = session
         """The client: a group route's ``Session``, or one stateless exchange."""
+        self.caller = caller
         self.relays: dict[str, Relay] = {}
         self.in_flight: dict[RequestId, Relay] = {}
         """The client's requests sent to one member, by the client's id (for cancellation)."""
@@ -68,6 +74,11 @@ class GroupSession:
         if entry is not None:
             relay, original = entry
             await relay.link.forward_response(relay, {**reply, "id": original})
+
+    def visible(self, member: str) -> bool:
+        """Whether this session's caller may use ``member`` (its own route accepts the token)."""
+        route = self.route.members.get(member)
+        return route is not None and self.caller.accepted_by(route.auth_tokens)
 
     async def relay(self, member: str) -> Relay:
         """This session's relay to ``member``, connecting it first if need be (``UpstreamError``)."""
@@ -132,8 +143,12 @@ class GroupRoute(Route):
 
     # ------------------------------------------------------------------ session lifecycle
 
+    def visible_members(self, caller: Caller) -> dict[str, ServerRoute]:
+        """The members ``caller`` may use: those whose own routes accept its token."""
+        return {name: route for name, route in self.members.items() if caller.accepted_by(route.auth_tokens)}
+
     async def initialize(self, session: Session, message: Message) -> Message:
-        state = self._states[session] = GroupSession(self, session)
+        state = self._states[session] = GroupSession(self, session, session.caller)
         session.initializing = True
         try:
             await self._connect_shared(state)
@@ -168,7 +183,8 @@ class GroupRoute(Route):
             except (UpstreamError, LimitExceeded) as exc:
                 self.skip(member, exc.detail)
 
-        shared = [name for name, route in self.members.items() if route.link is not None]
+        visible = self.visible_members(state.caller)
+        shared = [name for name, route in visible.items() if route.link is not None]
         tasks = [asyncio.ensure_future(connect(member)) for member in shared]
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=self.proxy.aggregate_timeout)
@@ -193,13 +209,14 @@ class GroupRoute(Route):
             self.prompt_names = aggregate.Namespace(proxy.separator)
         self.group, self.members, self.proxy = group, members, proxy
         self.auth_tokens = group.auth_tokens
-        self.max_body_bytes, self.max_sessions = proxy.max_body_bytes, proxy.max_sessions
+        self.max_body_bytes = proxy.max_body_bytes
         for name in gone:
             self.skipped.pop(name, None)
         for state in self._states.values():
-            state.forget(gone)
+            # Members it may no longer use (their tokens changed) go like members that left.
+            state.forget(gone + [name for name in state.relays if not state.visible(name)])
             for name in fresh:
-                if members[name].link is not None:  # shared: listen to it now (isolated: on first use)
+                if members[name].link is not None and state.visible(name):  # shared: listen now
                     state.connect_soon(name)
             if changed:
                 for kind in ("tools", "prompts", "resources"):
@@ -259,7 +276,7 @@ class GroupRoute(Route):
         self, state: GroupSession, method: str, params: dict[str, Any]
     ) -> tuple[str, dict[str, Any]] | str:
         """Which member a request goes to, and its params in that member's own names; or why not."""
-        members = self.members
+        members = self.visible_members(state.caller)
         if method in _NAMED:
             kind = _NAMED[method]
             names = self.tool_names if kind == "tool" else self.prompt_names
@@ -281,21 +298,23 @@ class GroupRoute(Route):
                 return f"Unknown resource: {params.get('uri')}"
             return found_uri[0], {**params, "uri": found_uri[1]}
         if method == "completion/complete":
-            return self._completion_target(params)
+            return self._completion_target(params, members)
         if method in _BY_TASK:
             member = state.task_members.get(str(params.get("taskId")))
             return (member, params) if member in members else f"Unknown task: {params.get('taskId')}"
         return f"'{method}' cannot be routed on an aggregated route (use a server's own /NAME/mcp)"
 
-    def _completion_target(self, params: dict[str, Any]) -> tuple[str, dict[str, Any]] | str:
+    def _completion_target(
+        self, params: dict[str, Any], members: dict[str, ServerRoute]
+    ) -> tuple[str, dict[str, Any]] | str:
         ref = params.get("ref") or {}
         if ref.get("type") == "ref/prompt":
-            found = self.prompt_names.resolve(ref.get("name"), self.members)
+            found = self.prompt_names.resolve(ref.get("name"), members)
             if found is not None:
                 return found[0], {**params, "ref": {**ref, "name": found[1]}}
         elif ref.get("type") == "ref/resource":
             found_uri = aggregate.resolve_uri(ref.get("uri"))
-            if found_uri is not None and found_uri[0] in self.members:
+            if found_uri is not None and found_uri[0] in members:
                 return found_uri[0], {**params, "ref": {**ref, "uri": found_uri[1]}}
         return f"Unknown completion reference: {ref}"
 
@@ -355,7 +374,7 @@ class GroupRoute(Route):
                 return {}
             return await call_member(relay.link, method, params)
 
-        members = list(self.members)
+        members = list(self.visible_members(state.caller))
         tasks = {member: asyncio.ensure_future(ask(member)) for member in members}
         if not tasks:
             return {}

@@ -16,6 +16,7 @@ from typing import Any
 
 from mcp_central.core import aggregate, jsonrpc, modern
 from mcp_central.core.filters import allows
+from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, ChannelClosed
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import (
@@ -36,10 +37,10 @@ class Listener:
 
     client_capabilities: dict[str, Any] = {}
 
-    def __init__(self, subscription_id: RequestId, agreed: dict[str, Any]) -> None:
+    def __init__(self, subscription_id: RequestId, agreed: dict[str, Any], queue_limit: int) -> None:
         self.subscription_id = subscription_id
         self.methods = modern.listened_methods(agreed)
-        self.channel = Channel()
+        self.channel = Channel(queue_limit)  # a reader that stops reading loses its subscription
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         if message.get("method") in self.methods:
@@ -65,7 +66,7 @@ async def serve(route: Route, link: UpstreamLink, message: Message, receive: Rec
     except UpstreamError as exc:
         await respond_json(send, 200, error_response(request_id, to_jsonrpc_error(exc)))
         return
-    listener = Listener(request_id, agreed)
+    listener = Listener(request_id, agreed, route.max_queued_messages)
     try:
         uris = agreed.get("resourceSubscriptions")
         if uris:
@@ -101,24 +102,28 @@ class MemberTap:
         self.listener.deliver(message, related_request_id)
 
 
-async def serve_group(route: GroupRoute, message: Message, receive: Receive, send: Send) -> None:
-    """``subscriptions/listen`` on a group: one tap per shared member, URIs in the group's form."""
+async def serve_group(
+    route: GroupRoute, caller: Caller, message: Message, receive: Receive, send: Send
+) -> None:
+    """``subscriptions/listen`` on a group: one tap per shared member the caller may use, URIs in
+    the group's form."""
     request_id = message["id"]
     try:
         agreed = modern.listen_agreement(message.get("params"))
     except modern.Rejection as rejection:
         await respond_json(send, rejection.status, error_response(request_id, rejection.error()))
         return
-    listener = Listener(request_id, agreed)
+    listener = Listener(request_id, agreed, route.max_queued_messages)
+    visible = route.visible_members(caller)
     wanted: dict[str, list[str]] = {}
     for uri in agreed.get("resourceSubscriptions") or []:
         found = aggregate.resolve_uri(uri)
-        if found is not None and found[0] in route.members and allows(found[1], route.group.resource_filter):
+        if found is not None and found[0] in visible and allows(found[1], route.group.resource_filter):
             wanted.setdefault(found[0], []).append(found[1])
     taps: list[tuple[UpstreamLink, MemberTap]] = []
     accepted: list[str] = []
     try:
-        for name, member in route.members.items():
+        for name, member in visible.items():
             if member.link is None:
                 continue  # an isolated member has no shared session to listen on
             tap = MemberTap(listener, name)

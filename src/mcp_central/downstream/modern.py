@@ -17,7 +17,6 @@ transports; isolated routes (a link per session) cannot serve stateless requests
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
 from typing import Any
 
@@ -25,6 +24,7 @@ import orjson
 
 from mcp_central.core import jsonrpc, modern
 from mcp_central.core.fanout import LEVELS
+from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, ChannelClosed
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import (
@@ -56,15 +56,18 @@ _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 class Exchange:
     """One modern request in flight on a shared link: the link's ``Downstream`` for that request."""
 
-    def __init__(self, target: Target, message: Message, envelope: modern.Envelope, principal: str) -> None:
+    def __init__(
+        self, target: Target, message: Message, envelope: modern.Envelope, caller: Caller, queue_limit: int
+    ) -> None:
         self.target = target
         self.request_id: RequestId = message["id"]
         self.method: str = message["method"]
         self.name = (message.get("params") or {}).get(modern.NAMED.get(self.method, ""))
         self.client_capabilities = envelope.capabilities
         self.log_rank = _RANK.get(envelope.log_level, -1) if envelope.log_level else None
-        self.principal = principal
-        self.channel = Channel()
+        self.caller = caller
+        """Who asked: only the same token may answer its inputs (``requestState`` is bound to it)."""
+        self.channel = Channel(queue_limit, self.end)  # a reader that stops reading cancels it
         self.inputs: dict[str, Message] = {}
         """Server→client requests waiting for the client's ``inputResponses``, by key (our proxy id)."""
         self.follows_logs = False
@@ -83,9 +86,9 @@ class Exchange:
                 self.channel.put(message)
         # Anything else (list changes, resource updates) belongs on subscriptions/listen streams.
 
-    def matches(self, message: Message, principal: str) -> bool:
+    def matches(self, message: Message, caller: Caller) -> bool:
         name = (message.get("params") or {}).get(modern.NAMED.get(self.method, ""))
-        return message.get("method") == self.method and name == self.name and principal == self.principal
+        return message.get("method") == self.method and name == self.name and caller.same_token(self.caller)
 
     def end(self) -> None:
         """Stop: cancel what is still in flight upstream and refuse its open server→client requests."""
@@ -95,7 +98,9 @@ class Exchange:
         self.target.abort(self)
 
 
-async def handle(route: Route, scope: Scope, receive: Receive, send: Send, message: Message) -> None:
+async def handle(
+    route: Route, caller: Caller, scope: Scope, receive: Receive, send: Send, message: Message
+) -> None:
     """Serve one modern POST (the caller has decoded it and seen that it is modern)."""
     request_id = message.get("id")
     try:
@@ -105,7 +110,7 @@ async def handle(route: Route, scope: Scope, receive: Receive, send: Send, messa
             return
         if not isinstance(request_id, str | int) or isinstance(request_id, bool):
             raise modern.Rejection(INVALID_REQUEST, "a request id must be a string or an integer")
-        target = _target(route)
+        target = _target(route, caller)
         if target is None:
             # Not a modern error on purpose: dual-era clients then fall back to initialize and get a
             # session, which is what isolated (stateful) servers need.
@@ -125,14 +130,14 @@ async def handle(route: Route, scope: Scope, receive: Receive, send: Send, messa
         if isinstance(target, LinkTarget):
             await listen.serve(route, target.link, message, receive, send)
         else:
-            await listen.serve_group(target.route, message, receive, send)
+            await listen.serve_group(target.route, caller, message, receive, send)
     else:
-        await _exchange(route, target, message, envelope, scope, receive, send)
+        await _exchange(route, target, message, envelope, caller, receive, send)
 
 
-def _target(route: Route) -> Target | None:
+def _target(route: Route, caller: Caller) -> Target | None:
     if isinstance(route, GroupRoute):
-        return GroupTarget(route)
+        return GroupTarget(route, caller)
     return LinkTarget(route.link) if route.link is not None else None
 
 
@@ -145,26 +150,20 @@ async def _discover(target: Target, message: Message, send: Send) -> None:
     await respond_json(send, 200, jsonrpc.result_response(message["id"], result))
 
 
-def _principal(scope: Scope) -> str:
-    """Who asked, for binding a ``requestState`` to its caller (a digest: tokens are not kept)."""
-    return hashlib.sha256((header(scope, b"authorization") or "").encode()).hexdigest()
-
-
 async def _exchange(
     route: Route,
     target: Target,
     message: Message,
     envelope: modern.Envelope,
-    scope: Scope,
+    caller: Caller,
     receive: Receive,
     send: Send,
 ) -> None:
     params = message.get("params") or {}
-    principal = _principal(scope)
     state = params.get("requestState")
     if state is not None:
         exchange = route.parked.pop(state, None) if isinstance(state, str) else None
-        if exchange is None or not exchange.matches(message, principal):
+        if exchange is None or not exchange.matches(message, caller):
             if exchange is not None:
                 route.parked[state] = exchange  # not this caller's: leave it for its owner
             error = {
@@ -178,7 +177,7 @@ async def _exchange(
             exchange.expiry.cancel()
         await _answer_inputs(exchange, params.get("inputResponses"))
     else:
-        exchange = Exchange(target, message, envelope, principal)
+        exchange = Exchange(target, message, envelope, caller, route.max_queued_messages)
         level = envelope.log_level if exchange.log_rank is not None else None
         await target.forward(exchange, modern.upstream_request(message), level)
     await _reply(route, exchange, message["id"], receive, send)

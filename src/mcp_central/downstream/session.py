@@ -12,10 +12,21 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from mcp_central.config.model import DEFAULT_MAX_BODY_BYTES, DEFAULT_ROUTE_MAX_SESSIONS, ServerConfig
+import orjson
+
+from mcp_central.config.model import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_QUEUED_MESSAGES,
+    DEFAULT_MAX_SESSIONS_PER_CLIENT,
+    DEFAULT_ROUTE_MAX_SESSIONS,
+    ServerConfig,
+)
 from mcp_central.core import jsonrpc, protocol
+from mcp_central.downstream.auth import Caller
+from mcp_central.downstream.channel import Channel
 from mcp_central.errors import INVALID_REQUEST, LimitExceeded, UpstreamError, to_jsonrpc_error
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
@@ -26,6 +37,10 @@ if TYPE_CHECKING:
     from mcp_central.downstream.modern import Exchange
 
 log = logging.getLogger("mcp_central.downstream")
+
+MAX_CLIENT_DESCRIPTION_BYTES = 16 * 1024
+"""The most of ``clientInfo``, and of ``capabilities``, a session keeps (as JSON): larger → 400."""
+REFUSAL_LOG_EVERY_SECONDS = 10.0
 
 
 class Route:
@@ -57,13 +72,43 @@ class Route:
         """``mcpProxy.options.maxSessions``: client sessions this route holds at once."""
         self.max_body_bytes = DEFAULT_MAX_BODY_BYTES
         """The largest request body a client may POST here."""
+        self.max_sessions_per_client = DEFAULT_MAX_SESSIONS_PER_CLIENT
+        """``mcpProxy.options.maxSessionsPerClient``: sessions one client (address + token) holds here."""
+        self.max_queued_messages = DEFAULT_MAX_QUEUED_MESSAGES
+        """``mcpProxy.options.maxQueuedMessages``: what one client stream may have waiting."""
+        self.per_client: Counter[tuple[str, bytes | None]] = Counter()
+        """Open sessions by ``Caller.key``."""
+        self.refusals: Counter[str] = Counter()
+        """Requests refused by a limit, by the limit's config key (for ``/status``)."""
+        self._refusals_logged: dict[str, float] = {}
 
-    def refuse_new_session(self) -> LimitExceeded | None:
-        """Why a new session cannot be opened on this route now, if it cannot."""
+    def refuse_new_session(self, caller: Caller) -> LimitExceeded | None:
+        """Why ``caller`` cannot open a new session on this route now, if it cannot (counted)."""
         if len(self.sessions) >= self.max_sessions:
             detail = f"route '{self.name}' already serves {self.max_sessions} sessions: end one, retry later"
-            return LimitExceeded("mcpProxy.options.maxSessions", detail)
+            return self.refused(LimitExceeded("mcpProxy.options.maxSessions", detail))
+        if self.per_client[caller.key] >= self.max_sessions_per_client:
+            detail = (
+                f"this client already holds {self.max_sessions_per_client} sessions on route "
+                f"'{self.name}': end one (DELETE it) or retry later"
+            )
+            return self.refused(LimitExceeded("mcpProxy.options.maxSessionsPerClient", detail))
         return None
+
+    def refused(self, refusal: LimitExceeded) -> LimitExceeded:
+        """Count a refusal by its limit and log it, at most every few seconds per limit."""
+        self.refusals[refusal.limit] += 1
+        now, last = time.monotonic(), self._refusals_logged.get(refusal.limit)
+        if last is None or now - last >= REFUSAL_LOG_EVERY_SECONDS:
+            self._refusals_logged[refusal.limit] = now
+            log.warning(
+                "route '%s' refused a client: %s (%d refused by %s so far)",
+                self.name,
+                refusal.detail,
+                self.refusals[refusal.limit],
+                refusal.limit,
+            )
+        return refusal
 
     def new_session_id(self) -> str:
         # token_urlsafe: visible ASCII only, as Mcp-Session-Id requires, and unguessable.
@@ -100,10 +145,8 @@ class ServerRoute(Route):
         link: UpstreamLink | None,
         pool: IsolatedPool | None,
         auth_tokens: tuple[str, ...],
-        *,
-        max_sessions: int = DEFAULT_ROUTE_MAX_SESSIONS,
     ) -> None:
-        super().__init__(name, f"/{name}", auth_tokens, server.idle_timeout, max_sessions)
+        super().__init__(name, f"/{name}", auth_tokens, server.idle_timeout)
         self.server = server
         self.max_body_bytes = server.max_body_bytes
         self.link = link
@@ -176,12 +219,25 @@ class ServerRoute(Route):
             self.pool.release(link)
 
 
+def initialize_problem(message: Message) -> str | None:
+    """What makes an ``initialize`` request unacceptable before any session exists (HTTP 400)."""
+    params = message.get("params")
+    if not isinstance(params, dict):
+        return None
+    for key in ("clientInfo", "capabilities"):
+        if key in params and len(orjson.dumps(params[key])) > MAX_CLIENT_DESCRIPTION_BYTES:
+            return f"initialize params.{key} is larger than {MAX_CLIENT_DESCRIPTION_BYTES} bytes"
+    return None
+
+
 class Session:
     transport_name = "?"
 
-    def __init__(self, route: Route, session_id: str) -> None:
+    def __init__(self, route: Route, session_id: str, caller: Caller) -> None:
         self.route = route
         self.id = session_id
+        self.caller = caller
+        """Who opened it: only the same token may use it (``Caller.same_token``)."""
         self.protocol_version: str | None = None
         self.client_info: Any = None
         self.client_capabilities: dict[str, Any] = {}
@@ -189,11 +245,26 @@ class Session:
         """The upstream link of a session on a ``ServerRoute`` (group routes keep their own state)."""
         self.closed = False
         self.last_active = time.monotonic()
+        self.used = False
+        """Whether the client has made a request or opened a stream since ``initialize`` (a session
+        that never does is closed after ``unusedSessionTimeout``)."""
         self.initializing = False
         route.sessions[session_id] = self
+        route.per_client[caller.key] += 1
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         raise NotImplementedError
+
+    def channel(self) -> Channel:
+        """A queue for one of this session's streams, bounded by ``maxQueuedMessages``."""
+        return Channel(self.route.max_queued_messages, self.overflowed)
+
+    def overflowed(self) -> None:
+        """The client stopped reading and a stream's queue is full: end the session (counted, logged)."""
+        limit = self.route.max_queued_messages
+        detail = f"session {self.id[:8]}… stopped reading ({limit} messages waiting): it is closed"
+        self.route.refused(LimitExceeded("mcpProxy.options.maxQueuedMessages", detail))
+        self.close()
 
     def expire_detached(self, now: float) -> None:
         """Forget streams the client dropped and did not resume in time (transports that have them)."""
@@ -219,6 +290,8 @@ class Session:
     async def submit(self, message: Message) -> None:
         """Forward a client message that is not ``initialize``; answers come back through ``deliver``."""
         self.last_active = time.monotonic()
+        if "id" in message:
+            self.used = True
         await self.route.submit(self, message)
 
     def refuse_uninitialized(self, message: Message) -> None:
@@ -233,5 +306,9 @@ class Session:
             return
         self.closed = True
         self.route.sessions.pop(self.id, None)
+        per_client = self.route.per_client
+        per_client[self.caller.key] -= 1
+        if per_client[self.caller.key] <= 0:
+            del per_client[self.caller.key]
         self.route.end(self)
         log.debug("session %s on '%s' closed", self.id[:8], self.route.name)

@@ -13,7 +13,7 @@ import logging
 from urllib.parse import parse_qs
 
 from mcp_central.core import jsonrpc
-from mcp_central.downstream.channel import Channel
+from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.http import (
     BodyTooLarge,
     header,
@@ -25,7 +25,7 @@ from mcp_central.downstream.http import (
     start_event_stream,
     watch_disconnect,
 )
-from mcp_central.downstream.session import Route, Session
+from mcp_central.downstream.session import Route, Session, initialize_problem
 from mcp_central.errors import INVALID_REQUEST
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
@@ -35,9 +35,9 @@ log = logging.getLogger("mcp_central.downstream")
 class SSESession(Session):
     transport_name = "sse"
 
-    def __init__(self, route: Route, session_id: str) -> None:
-        super().__init__(route, session_id)
-        self.stream = Channel()
+    def __init__(self, route: Route, session_id: str, caller: Caller) -> None:
+        super().__init__(route, session_id, caller)
+        self.stream = self.channel()
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -60,14 +60,16 @@ class SSESession(Session):
         task.add_done_callback(self._tasks.discard)
 
 
-async def handle_stream(route: Route, base_path: str, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle_stream(
+    route: Route, caller: Caller, base_path: str, scope: Scope, receive: Receive, send: Send
+) -> None:
     if scope["method"] != "GET":
         await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"GET")])
         return
-    if (refusal := route.refuse_new_session()) is not None:
+    if (refusal := route.refuse_new_session(caller)) is not None:
         await respond(send, 503, str(refusal).encode(), headers=[(b"retry-after", b"5")])
         return
-    session = SSESession(route, route.new_session_id())
+    session = SSESession(route, route.new_session_id(), caller)
     endpoint = f"{base_path}{route.path}/message?sessionId={session.id}".encode()
     watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive, session.stream))
     try:
@@ -83,7 +85,7 @@ async def handle_stream(route: Route, base_path: str, scope: Scope, receive: Rec
         session.close()
 
 
-async def handle_post(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle_post(route: Route, caller: Caller, scope: Scope, receive: Receive, send: Send) -> None:
     if scope["method"] != "POST":
         await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"POST")])
         return
@@ -93,7 +95,8 @@ async def handle_post(route: Route, scope: Scope, receive: Receive, send: Send) 
         await respond(send, 400, b"Bad Request: sessionId query parameter is required")
         return
     session = route.sessions.get(session_id)
-    if not isinstance(session, SSESession):
+    if not isinstance(session, SSESession) or not session.caller.same_token(caller):
+        # Another token naming this session id learns nothing: the same answer as an unknown id.
         await respond(send, 404, b"Session not found: open a new SSE stream")
         return
     content_type = header(scope, b"content-type") or ""
@@ -114,6 +117,9 @@ async def handle_post(route: Route, scope: Scope, receive: Receive, send: Send) 
         await respond_json(send, 400, error)
         return
     if message.get("method") == "initialize" and "id" in message:
+        if (problem := initialize_problem(message)) is not None:
+            await respond_json(send, 400, jsonrpc.error_response(message["id"], INVALID_REQUEST, problem))
+            return
         session.initialize_soon(message)
     else:
         await session.submit(message)

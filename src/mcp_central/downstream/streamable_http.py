@@ -16,6 +16,7 @@ import logging
 from mcp_central.core import jsonrpc, modern, protocol
 from mcp_central.downstream import modern as stateless
 from mcp_central.downstream import resumable
+from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, ChannelClosed
 from mcp_central.downstream.http import (
     JSON,
@@ -27,7 +28,7 @@ from mcp_central.downstream.http import (
     respond_json,
 )
 from mcp_central.downstream.resumable import StreamRegistry
-from mcp_central.downstream.session import Route, Session
+from mcp_central.downstream.session import Route, Session, initialize_problem
 from mcp_central.errors import INVALID_REQUEST, error_response, to_jsonrpc_error
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
@@ -41,8 +42,8 @@ PRIMING_SINCE = "2025-11-25"
 class StreamableSession(Session):
     transport_name = "streamable-http"
 
-    def __init__(self, route: Route, session_id: str) -> None:
-        super().__init__(route, session_id)
+    def __init__(self, route: Route, session_id: str, caller: Caller) -> None:
+        super().__init__(route, session_id, caller)
         self.request_streams: dict[RequestId, Channel] = {}
         """Open (or dropped but resumable) reply streams, by the client's request id."""
         self.standalone: Channel | None = None
@@ -87,14 +88,14 @@ class StreamableSession(Session):
             self.standalone.close()
 
 
-async def handle(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle(route: Route, caller: Caller, scope: Scope, receive: Receive, send: Send) -> None:
     method = scope["method"]
     if method == "POST":
-        await _post(route, scope, receive, send)
+        await _post(route, caller, scope, receive, send)
     elif method == "GET":
-        await _get(route, scope, receive, send)
+        await _get(route, caller, scope, receive, send)
     elif method == "DELETE":
-        await _delete(route, scope, send)
+        await _delete(route, caller, scope, send)
     else:
         await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"GET, POST, DELETE")])
 
@@ -111,8 +112,9 @@ async def _rpc_error(send: Send, status: int, code: int, message: str, request_i
     await respond_json(send, status, jsonrpc.error_response(request_id, code, message))
 
 
-async def _find_session(route: Route, scope: Scope, send: Send) -> StreamableSession | None:
-    """The session a non-initialize request names, or ``None`` after answering 400/404."""
+async def _find_session(route: Route, caller: Caller, scope: Scope, send: Send) -> StreamableSession | None:
+    """The session a non-initialize request names, or ``None`` after answering 400/404. A session
+    named with another token than the one that opened it is unknown to that caller: 404 too."""
     problem = _version_problem(scope)
     if problem is not None:
         await _rpc_error(send, 400, INVALID_REQUEST, f"Bad Request: {problem}")
@@ -122,13 +124,13 @@ async def _find_session(route: Route, scope: Scope, send: Send) -> StreamableSes
         await _rpc_error(send, 400, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
         return None
     session = route.sessions.get(session_id)
-    if not isinstance(session, StreamableSession):
+    if not isinstance(session, StreamableSession) or not session.caller.same_token(caller):
         await _rpc_error(send, 404, INVALID_REQUEST, "Session not found: initialize a new session")
         return None
     return session
 
 
-async def _post(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+async def _post(route: Route, caller: Caller, scope: Scope, receive: Receive, send: Send) -> None:
     accept = header(scope, b"accept")
     if not (accepts(accept, "application/json") and accepts(accept, "text/event-stream")):
         await _rpc_error(
@@ -160,13 +162,13 @@ async def _post(route: Route, scope: Scope, receive: Receive, send: Send) -> Non
         return
 
     if modern.is_modern(message, header(scope, b"mcp-protocol-version")):
-        await stateless.handle(route, scope, receive, send, message)
+        await stateless.handle(route, caller, scope, receive, send, message)
         return
     if message.get("method") == "initialize":
-        await _initialize(route, message, send)
+        await _initialize(route, caller, message, send)
         return
 
-    session = await _find_session(route, scope, send)
+    session = await _find_session(route, caller, scope, send)
     if session is None:
         return
     if not jsonrpc.is_request(message):
@@ -176,15 +178,18 @@ async def _post(route: Route, scope: Scope, receive: Receive, send: Send) -> Non
     await _answer_request(session, message, receive, send)
 
 
-async def _initialize(route: Route, message: Message, send: Send) -> None:
+async def _initialize(route: Route, caller: Caller, message: Message, send: Send) -> None:
     if "id" not in message:
         await _rpc_error(send, 400, INVALID_REQUEST, "initialize must be a request (it has no id)")
         return
-    if (refusal := route.refuse_new_session()) is not None:
+    if (problem := initialize_problem(message)) is not None:
+        await _rpc_error(send, 400, INVALID_REQUEST, f"Bad Request: {problem}", message["id"])
+        return
+    if (refusal := route.refuse_new_session(caller)) is not None:
         answer = error_response(message["id"], to_jsonrpc_error(refusal))
         await respond_json(send, 503, answer, [(b"retry-after", b"5")])
         return
-    session = StreamableSession(route, route.new_session_id())
+    session = StreamableSession(route, route.new_session_id(), caller)
     answer = await session.initialize(message)
     if "error" in answer:
         session.close()
@@ -201,7 +206,7 @@ async def _answer_request(session: StreamableSession, message: Message, receive:
             send, 400, INVALID_REQUEST, f"Request id {request_id!r} is already in flight", request_id
         )
         return
-    channel = Channel()
+    channel = session.channel()
     session.request_streams[request_id] = channel
     detached = False
     try:
@@ -224,13 +229,14 @@ async def _answer_request(session: StreamableSession, message: Message, receive:
             session.request_streams.pop(request_id, None)
 
 
-async def _get(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+async def _get(route: Route, caller: Caller, scope: Scope, receive: Receive, send: Send) -> None:
     if not accepts(header(scope, b"accept"), "text/event-stream"):
         await _rpc_error(send, 406, INVALID_REQUEST, "Not Acceptable: Accept must list text/event-stream")
         return
-    session = await _find_session(route, scope, send)
+    session = await _find_session(route, caller, scope, send)
     if session is None:
         return
+    session.used = True
     last_event_id = header(scope, b"last-event-id")
     if last_event_id is not None:
         await _resume(session, last_event_id, receive, send)
@@ -238,7 +244,7 @@ async def _get(route: Route, scope: Scope, receive: Receive, send: Send) -> None
     if session.standalone is not None:
         await _rpc_error(send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
         return
-    stream = session.resumable.open(Channel(), None, prefix="g")
+    stream = session.resumable.open(session.channel(), None, prefix="g")
     await _serve_standalone(session, stream, receive, send)
 
 
@@ -283,7 +289,7 @@ async def _resume(session: StreamableSession, last_event_id: str, receive: Recei
         if stream is not None:
             await stream.take_over()
         else:
-            stream = resumable.ResumableStream(name, Channel(), None)
+            stream = resumable.ResumableStream(name, session.channel(), None)
             session.resumable.streams[name] = stream
         await _serve_standalone(session, stream, receive, send, missed)
         return
@@ -296,8 +302,8 @@ async def _resume(session: StreamableSession, last_event_id: str, receive: Recei
         session.request_streams.pop(stream.request_id, None)
 
 
-async def _delete(route: Route, scope: Scope, send: Send) -> None:
-    session = await _find_session(route, scope, send)
+async def _delete(route: Route, caller: Caller, scope: Scope, send: Send) -> None:
+    session = await _find_session(route, caller, scope, send)
     if session is None:
         return
     session.close()

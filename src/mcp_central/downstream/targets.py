@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mcp_central.core import modern
+from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.group import GroupRoute, GroupSession
 from mcp_central.errors import LimitExceeded, UpstreamError, error_response, to_jsonrpc_error
 from mcp_central.types import Message
@@ -57,8 +58,9 @@ class LinkTarget:
 
 
 class GroupTarget:
-    def __init__(self, route: GroupRoute) -> None:
+    def __init__(self, route: GroupRoute, caller: Caller) -> None:
         self.route = route
+        self.caller = caller
         self._state: GroupSession | None = None
 
     @property
@@ -70,11 +72,15 @@ class GroupTarget:
         return self.route.describe({})["serverInfo"]
 
     async def discover(self) -> dict[str, Any]:
-        links = {name: route.link for name, route in self.route.members.items() if route.link is not None}
+        links = {
+            name: route.link
+            for name, route in self.route.members.items()
+            if route.link is not None and self.caller.accepted_by(route.auth_tokens)
+        }
         return modern.discover_result(self.route.describe(links))
 
     async def forward(self, exchange: Exchange, message: Message, log_level: str | None) -> None:
-        state = self._state = GroupSession(self.route, exchange)
+        state = self._state = GroupSession(self.route, exchange, self.caller)
         if log_level is not None:
             state.log_level = log_level
         try:

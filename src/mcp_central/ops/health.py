@@ -35,6 +35,7 @@ async def status(
     send: Send,
     groups: list[dict[str, Any]] | None = None,
     reload: dict[str, Any] | None = None,
+    refusals: dict[str, dict[str, int]] | None = None,
 ) -> None:
     proxy = manager.config.proxy
     await respond_json(
@@ -48,5 +49,6 @@ async def status(
             "upstreams": manager.status(),
             "groups": groups or [],
             "lastReload": reload,
+            "refused": refusals or {},
         },
     )

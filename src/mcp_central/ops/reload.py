@@ -108,9 +108,6 @@ class Reloader:
 
 async def apply(gateway: Gateway, new: Config) -> str:
     """Make the running gateway serve ``new``; a one-line summary of what changed."""
-    from mcp_central.downstream.origin import OriginPolicy
-    from mcp_central.downstream.session import ServerRoute
-
     old = gateway.config
     if (old.proxy.host, old.proxy.port, old.proxy.base_path) != (
         new.proxy.host,
@@ -136,20 +133,11 @@ async def apply(gateway: Gateway, new: Config) -> str:
         if name in changes.restarted:
             await manager.remove(name)
         manager.add(server)
-        gateway.routes[name] = ServerRoute(
-            name,
-            server,
-            manager.links.get(name),
-            manager.pools.get(name),
-            server.auth_tokens,
-            max_sessions=new.proxy.max_sessions,
-        )
+        gateway.routes[name] = gateway.server_route(server)
     for name in changes.retokened:
         gateway.routes[name].auth_tokens = new.enabled_servers[name].auth_tokens
-    for route in gateway.routes.values():
-        route.max_sessions = new.proxy.max_sessions
     gateway.update_groups()
-    gateway.origins = OriginPolicy(new.proxy.base_url, new.proxy.allowed_origins)
+    gateway.apply_limits()
     for route in retired:
         await route.close()
     for name in changes.removed:

@@ -1,0 +1,89 @@
+"""A client that stops reading loses its session; the gateway does not queue for it without bound.
+
+The audit fed an SSE client that never read with upstream messages: 300k of them took 237 MB,
+freed only when it disconnected. Here the upstream (the SDK fixture) sends thousands of 10 kB
+progress notifications to a client that reads nothing after the first event: far more than the
+kernel's socket buffers hold, so the rest waits in the gateway — up to ``maxQueuedMessages``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+import httpx
+import orjson
+import pytest
+
+from conftest import INIT_REQUEST, fixture_stdio, http_client, make_config, mcp_client, serve
+from mcp_central.core.sse_parser import SSEParser
+from mcp_central.downstream.app import Gateway
+
+pytestmark = pytest.mark.anyio
+
+LIMIT = 50
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+FLOOD = {
+    "jsonrpc": "2.0",
+    "id": 2,
+    "method": "tools/call",
+    "params": {
+        "name": "progress",
+        "arguments": {"steps": 3000, "padding": 10_000},
+        "_meta": {"progressToken": 7},
+    },
+}
+OVERFLOW = "mcpProxy.options.maxQueuedMessages"
+
+
+async def first_event(response: httpx.Response) -> tuple[str, AsyncIterator[bytes]]:
+    """The data of the first SSE event, and the open iterator (kept: dropping it ends the stream)."""
+    parser, chunks = SSEParser(), response.aiter_bytes()
+    while not (events := parser.feed(await anext(chunks))):
+        pass
+    return events[0].data, chunks
+
+
+async def until_closed(app: Gateway, session_id: str) -> None:
+    with anyio.fail_after(60):
+        while session_id in app.routes["fx"].sessions:  # noqa: ASYNC110 - closed by the gateway itself
+            await anyio.sleep(0.05)
+
+
+async def test_a_legacy_sse_client_that_stops_reading_loses_its_session() -> None:
+    config = make_config(fixture_stdio("fx"), max_queued_messages=LIMIT)
+    async with (
+        serve(config) as (base, app),
+        http_client() as http,
+        http.stream("GET", f"{base}/fx/sse") as stream,
+    ):
+        endpoint, _chunks = await first_event(stream)  # and then it reads nothing more
+        url = f"{base}{endpoint}"
+        session_id = endpoint.partition("sessionId=")[2]
+        for message in (INIT_REQUEST, {"jsonrpc": "2.0", "method": "notifications/initialized"}, FLOOD):
+            assert (await http.post(url, content=orjson.dumps(message), headers=HEADERS)).status_code == 202
+        await until_closed(app, session_id)
+        assert app.routes["fx"].refusals[OVERFLOW] == 1
+        assert (await http.post(url, content=orjson.dumps(FLOOD), headers=HEADERS)).status_code == 404
+        # The upstream and everyone else carry on.
+        async with mcp_client(f"{base}/fx/mcp", "streamable-http") as client:
+            assert (await client.call_tool("echo", {"text": "still here"})).content[0].text == "still here"  # type: ignore[union-attr]
+
+
+async def test_a_streamable_client_that_stops_reading_its_reply_loses_its_session() -> None:
+    config = make_config(fixture_stdio("fx"), max_queued_messages=LIMIT)
+    async with serve(config) as (base, app), http_client() as http:
+        url = f"{base}/fx/mcp"
+        opened = await http.post(url, content=orjson.dumps(INIT_REQUEST), headers=HEADERS)
+        session = {"Mcp-Session-Id": opened.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
+        async with http.stream(
+            "POST", url, content=orjson.dumps(FLOOD), headers={**HEADERS, **session}
+        ) as reply:
+            _first, _chunks = await first_event(reply)  # one progress event, then nothing is read
+            await until_closed(app, session["Mcp-Session-Id"])
+        assert app.routes["fx"].refusals[OVERFLOW] == 1
+        listed = {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}
+        gone = await http.post(url, content=orjson.dumps(listed), headers={**HEADERS, **session})
+        assert gone.status_code == 404
+        other = await http.post(url, content=orjson.dumps(INIT_REQUEST), headers=HEADERS)
+        assert other.status_code == 200
