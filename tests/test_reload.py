@@ -146,7 +146,8 @@ async def test_a_token_change_applies_without_a_restart(watched: tuple[str, Path
         )
         assert (await last_reload_after(http, base, since))["summary"] == "new tokens for fx"
         assert (await http.post(f"{base}/fx/mcp")).status_code == 401
-        assert (await http.get(f"{base}/status", headers={"Authorization": "Bearer new-token"})).status_code == 401
+        not_admin = {"Authorization": "Bearer new-token"}
+        assert (await http.get(f"{base}/status", headers=not_admin)).status_code == 401
     async with mcp_client(f"{base}/fx/mcp", "streamable-http", token="new-token") as client:
         assert (await client.call_tool("echo", {"text": "ok"})).content[0].text == "ok"  # type: ignore[union-attr]
 
