@@ -172,6 +172,13 @@ async def ask_user(question: str, ctx: Context) -> str:
 
 
 @server.tool()
+async def whisper(secret: str, ctx: Context) -> str:
+    """Log `secret` at info (a message only the caller may hear), then return it."""
+    await ctx.info(secret)
+    return secret
+
+
+@server.tool()
 async def log_each_level(ctx: Context) -> str:
     """Send one log message at debug, info, warning and error."""
     await ctx.debug("a debug message")
