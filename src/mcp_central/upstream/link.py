@@ -24,6 +24,7 @@ from typing import Any
 from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
 from mcp_central.core import jsonrpc, modern_client, protocol
+from mcp_central.core.coalesce import Coalesced
 from mcp_central.core.fanout import LogLevels, Subscriptions
 from mcp_central.core.filters import ServerFilters, filter_listed
 from mcp_central.core.modern import MODERN_VERSIONS
@@ -102,6 +103,7 @@ class UpstreamLink(InboundRouting, FanOut):
         self._start_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_activity = time.monotonic()
+        self._tool_count_refresh = Coalesced()
         self.closed = False
         self.supervisor = Supervisor(self)
 
@@ -154,7 +156,7 @@ class UpstreamLink(InboundRouting, FanOut):
             self.ready_since = time.time()
             self._last_activity = time.monotonic()
             log.info("upstream '%s' ready (%s, restarts: %d)", self.name, transport.describe(), restarts)
-            self._spawn(self._refresh_tool_count())
+            self._refresh_tool_count_soon()
             if self.stateless is not None:
                 self.stateless.listen()
             else:
@@ -380,6 +382,21 @@ class UpstreamLink(InboundRouting, FanOut):
             return await waiter.future
         finally:
             self._table.pop(upstream_id)
+
+    def _refresh_tool_count_soon(self) -> None:
+        """Count the upstream's tools again (for ``/status``): one ``tools/list`` walk at a time,
+        and however many times this is asked for during one, a single walk after it."""
+        if self._tool_count_refresh.wanted():
+            self._spawn(self._refresh_tool_count_coalesced())
+
+    async def _refresh_tool_count_coalesced(self) -> None:
+        try:
+            await self._refresh_tool_count()
+            while self._tool_count_refresh.finished():
+                await self._refresh_tool_count()
+        except BaseException:
+            self._tool_count_refresh.abandoned()
+            raise
 
     async def _refresh_tool_count(self) -> None:
         count, cursor = 0, None
