@@ -10,6 +10,7 @@ URL's credentials (they may hold expanded secrets).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from conftest import INIT_REQUEST, free_port, http_client, make_config, route_url, serve
+from conftest import INIT_REQUEST, echo_stdio, free_port, http_client, make_config, route_url, serve
 from mcp_central.config.model import ServerConfig
 from mcp_central.core.supervision import RestartPolicy
 from raw_http import HEADERS
@@ -195,3 +196,14 @@ async def test_an_http_server_that_refuses_says_its_status(caplog: pytest.LogCap
         )
         async with serve(make_config(server)) as (base, _app):
             await assert_every_attempt_says(base, "refusing", caplog, "HTTP 401", "bad api key")
+
+
+async def test_a_server_that_starts_is_logged_without_its_arguments(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="mcp_central")
+    server = echo_stdio("keyed")
+    server = dataclasses.replace(server, args=(*server.args, f"--api-key={SECRET}"))
+    async with serve(make_config(server)) as (base, _app):
+        assert (await status_of(base, "keyed"))["state"] == "ready"
+    ready = [r.getMessage() for r in caplog.records if "upstream 'keyed' ready" in r.getMessage()]
+    assert ready == [f"upstream 'keyed' ready ({sys.executable} with 2 arguments, restarts: 0)"]
+    assert SECRET not in caplog.text

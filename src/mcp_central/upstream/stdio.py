@@ -89,7 +89,9 @@ class StdioTransport:
         """How the process ended (status or signal, and its last stderr lines), once it has."""
 
     def describe(self) -> str:
-        return " ".join((self.command, *self.args))
+        # The command only: arguments may carry expanded ${VAR} secrets (an --api-key=…).
+        count = len(self.args)
+        return f"{self.command} with {count} argument{'s' if count != 1 else ''}" if count else self.command
 
     def set_protocol_version(self, version: str) -> None:
         pass  # stdio carries no version header
@@ -136,7 +138,7 @@ class StdioTransport:
             # or going: let the reader report how it ended first, so the caller learns why.
             reader = self._reader
             if reader is not None and not reader.done():
-                await asyncio.wait({reader}, timeout=STDERR_SETTLE_SECONDS + STOP_GRACE_SECONDS)
+                await asyncio.wait({reader}, timeout=2 * STDERR_SETTLE_SECONDS)
             if "id" in message and "method" in message and self._on_message is not None:
                 why = self.exit_reason or f"{exc}{self._stderr_tail()}"
                 detail = f"upstream '{self.name}' cannot take messages: {why}"
