@@ -38,7 +38,7 @@ def test_a_crash_restarts_after_the_initial_delay_and_counts_the_restart() -> No
     life.attempting()
     assert life.state is LinkState.STARTING
     life.ready(now=0.0)
-    life.lost("process exited with code -9", now=100.0)
+    life.lost("the process was killed by signal 9 (SIGKILL)", now=100.0)
     assert life.state is LinkState.RESTARTING and life.recovering
     assert life.next_delay(0.0) == 0.5
     life.attempting()

@@ -6,7 +6,11 @@ No SDK on purpose: to prove the gateway forwards messages untouched (unknown met
 
     initialize          a minimal InitializeResult (tools capability)
     tools/list          one tool, ``echo``
-    tools/call          ``echo``: text content with the ``text`` argument; ``sleep``: waits ``seconds``
+    tools/call          ``echo``: text content with the ``text`` argument; ``sleep``: waits ``seconds``;
+                        ``list_changed_burst``: lists ``tools`` more tools from now on, forgets the
+                        ``tools/list`` requests counted so far, and sends ``count``
+                        ``notifications/tools/list_changed`` before its answer;
+                        ``tools_list_count``: how many ``tools/list`` requests arrived since then
     anything else       result ``{"received": <the whole request as it arrived>}``
 
 ``--stall METHOD`` (repeatable): requests for METHOD are never answered — a hung upstream.
@@ -25,10 +29,23 @@ ECHO_TOOL = {
 }
 
 
+class Listing:
+    """What ``tools/list`` answers and how often it was asked (for the coalescing tests)."""
+
+    extra_tools = 0
+    requests = 0
+
+
+def extra_tool(number: int) -> dict:  # type: ignore[type-arg]
+    return {**ECHO_TOOL, "name": f"extra-{number}", "description": "Listed after a burst."}
+
+
 def answer(request: dict) -> dict | None:  # type: ignore[type-arg]
     method = request.get("method")
     if "id" not in request:
         return None
+    if method == "tools/list":
+        Listing.requests += 1
     if method == "initialize":
         result: dict = {  # type: ignore[type-arg]
             "protocolVersion": (request.get("params") or {}).get("protocolVersion", "2025-11-25"),
@@ -37,11 +54,13 @@ def answer(request: dict) -> dict | None:  # type: ignore[type-arg]
             "instructions": "Reflects requests back.",
         }
     elif method == "tools/list":
-        result = {"tools": [ECHO_TOOL]}
+        result = {"tools": [ECHO_TOOL, *(extra_tool(n) for n in range(Listing.extra_tools))]}
     elif method == "tools/call":
         params = request.get("params")
         arguments = (params.get("arguments") if isinstance(params, dict) else None) or {}
         text = str(arguments.get("text", "")) if isinstance(arguments, dict) else ""
+        if isinstance(params, dict) and params.get("name") == "tools_list_count":
+            text = str(Listing.requests)
         result = {"content": [{"type": "text", "text": text}], "_meta": {"received": request}}
     else:
         result = {"received": request}
@@ -77,6 +96,11 @@ async def main() -> None:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             continue
+        if request.get("method") == "tools/call" and params.get("name") == "list_changed_burst":
+            arguments = params.get("arguments") or {}
+            Listing.extra_tools, Listing.requests = int(arguments.get("tools", 0)), 0
+            changed = json.dumps({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+            out.write((changed.encode() + b"\n") * int(arguments["count"]))
         reply = answer(request)
         if reply is not None:
             out.write(json.dumps(reply).encode() + b"\n")

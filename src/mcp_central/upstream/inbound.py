@@ -79,7 +79,7 @@ class InboundRouting(LinkParts):
                     session.deliver(message, None)
             return
         if method == "notifications/tools/list_changed":
-            self._spawn(self._refresh_tool_count())
+            self._refresh_tool_count_soon()  # coalesced: a burst of these costs one or two walks
         for session in list(self._sessions):
             session.deliver(message, None)
 

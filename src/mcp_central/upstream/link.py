@@ -24,6 +24,7 @@ from typing import Any
 from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
 from mcp_central.core import jsonrpc, modern_client, protocol
+from mcp_central.core.coalesce import Coalesced
 from mcp_central.core.fanout import LogLevels, Subscriptions
 from mcp_central.core.filters import ServerFilters, filter_listed
 from mcp_central.core.modern import MODERN_VERSIONS
@@ -89,6 +90,9 @@ class UpstreamLink(InboundRouting, FanOut):
         )
         self._transport_factory = transport_factory
         self._transport: UpstreamTransport | None = None
+        self._ended: str | None = None
+        """Why the current attempt's transport ended by itself (the process exited, the connection
+        failed): what a failed start reports, rather than what the handshake saw afterwards."""
         self._table: RequestTable[Downstream] = RequestTable()
         self._sessions: set[Downstream] = set()
         self._server_requests: ServerRequests[Downstream] = ServerRequests()
@@ -99,6 +103,7 @@ class UpstreamLink(InboundRouting, FanOut):
         self._start_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_activity = time.monotonic()
+        self._tool_count_refresh = Coalesced()
         self.closed = False
         self.supervisor = Supervisor(self)
 
@@ -128,16 +133,18 @@ class UpstreamLink(InboundRouting, FanOut):
                 return
             self.lifecycle.attempting()
             self.starts += 1
+            self._ended = None
             transport = self._transport_factory(self.server)
             try:
                 async with asyncio.timeout(self.startup_deadline):
                     await transport.start(self._on_message, lambda error: self._on_close(transport, error))
                     self._transport = transport
                     init = await self._handshake(transport)
+                    self._check_alive(transport)
             except BaseException as exc:
                 self._transport = None
                 await transport.close()
-                self.lifecycle.attempt_failed(describe_failure(exc, self.startup_deadline))
+                self.lifecycle.attempt_failed(self._ended or describe_failure(exc, self.startup_deadline))
                 self.fail_in_flight(self.last_error or "start failed")
                 self.supervisor.attempt_finished()
                 if isinstance(exc, asyncio.CancelledError):
@@ -149,7 +156,7 @@ class UpstreamLink(InboundRouting, FanOut):
             self.ready_since = time.time()
             self._last_activity = time.monotonic()
             log.info("upstream '%s' ready (%s, restarts: %d)", self.name, transport.describe(), restarts)
-            self._spawn(self._refresh_tool_count())
+            self._refresh_tool_count_soon()
             if self.stateless is not None:
                 self.stateless.listen()
             else:
@@ -162,6 +169,7 @@ class UpstreamLink(InboundRouting, FanOut):
         pinned = self.server.protocol_version
         if pinned not in MODERN_VERSIONS:
             result = await self._call("initialize", self._initialize_params())
+            self._check_alive(transport)
             if "error" not in result:
                 init = result.get("result")
                 if not isinstance(init, dict):
@@ -174,11 +182,17 @@ class UpstreamLink(InboundRouting, FanOut):
         self.stateless = StatelessUpstream(self)
         transport.set_protocol_version(MODERN_VERSIONS[-1])
         discovered = (await self._call("server/discover", {})).get("result")
+        self._check_alive(transport)
         if not modern_client.speaks_modern(discovered):
             self.stateless = None
             raise UpstreamError(self.name, refused if pinned is None else "server/discover failed")
         assert isinstance(discovered, dict)
         return modern_client.handshake_result(discovered)
+
+    def _check_alive(self, transport: UpstreamTransport) -> None:
+        """Raise why ``transport`` ended if it has: nothing more can be learnt through it."""
+        if self._transport is not transport:
+            raise UpstreamUnavailable(self.name, self._ended or "the connection ended during start-up")
 
     async def ensure_ready(self) -> None:
         """Return once the link serves (starting or waiting for it as the supervisor allows)."""
@@ -336,7 +350,9 @@ class UpstreamLink(InboundRouting, FanOut):
             return  # an old transport, or one that never got going (its start attempt fails instead)
         self._transport = None
         self._spawn(transport.close())  # its HTTP client, or what a dead server left in its group
-        reason = f"connection lost: {error}" if error else "connection closed by the server"
+        why = error.detail if isinstance(error, UpstreamError) else str(error or "") or None
+        self._ended = why or "the server closed the connection"
+        reason = f"connection lost: {why}" if why else "connection closed by the server"
         self.fail_in_flight(reason)
         if self.lifecycle.serving:
             self.lifecycle.lost(reason, time.monotonic())
@@ -366,6 +382,21 @@ class UpstreamLink(InboundRouting, FanOut):
             return await waiter.future
         finally:
             self._table.pop(upstream_id)
+
+    def _refresh_tool_count_soon(self) -> None:
+        """Count the upstream's tools again (for ``/status``): one ``tools/list`` walk at a time,
+        and however many times this is asked for during one, a single walk after it."""
+        if self._tool_count_refresh.wanted():
+            self._spawn(self._refresh_tool_count_coalesced())
+
+    async def _refresh_tool_count_coalesced(self) -> None:
+        try:
+            await self._refresh_tool_count()
+            while self._tool_count_refresh.finished():
+                await self._refresh_tool_count()
+        except BaseException:
+            self._tool_count_refresh.abandoned()
+            raise
 
     async def _refresh_tool_count(self) -> None:
         count, cursor = 0, None

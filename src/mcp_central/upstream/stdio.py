@@ -3,7 +3,9 @@
 The child runs in its own process group, started through a tiny ``sh`` keeper that gets
 ``PR_SET_PDEATHSIG``: when the proxy dies, even by ``kill -9``, the keeper kills the whole group,
 so the server's own helpers (``npx`` → ``node``, a browser) die too. Its stderr is drained
-continuously into the log (a chatty server must never block on a full pipe). Lines up to
+continuously into the log (a chatty server must never block on a full pipe), and its last lines are
+kept: when the process ends, ``on_close`` says how (exit status or signal) and what it last printed
+there, never its arguments or environment (they may hold secrets). Lines up to
 ``max_line_bytes`` (``maxMessageBytes``) are read whole; a longer one is skipped — its request
 answered with an error when its id can be seen — without losing the framing of the lines after it.
 This module does not interpret MCP: it only frames, spawns, and reaps.
@@ -31,6 +33,12 @@ from mcp_central.upstream.base import OnClose, OnMessage
 DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
 STOP_GRACE_SECONDS = 2.0
 STDERR_TAIL_LINES = 20
+STDERR_REPORTED_LINES = 5
+"""How many of the last stderr lines a failure report (``lastError``, the log) quotes."""
+STDERR_LINE_CHARS = 300
+STDERR_SETTLE_SECONDS = 0.5
+"""After stdout ends, how long to wait for the rest of stderr before reporting the exit: long enough
+for a dying server's last words, bounded because a helper it left behind may hold the pipe open."""
 _LEADING_ID = re.compile(rb'\s*\{\s*(?:"jsonrpc"\s*:\s*"2\.0"\s*,\s*)?"id"\s*:\s*(\d+)\s*[,}]')
 """The id of a response whose serializer writes ``jsonrpc``/``id`` first (the SDKs do): enough to
 answer the request behind an over-long line. Other orders leave that request to its deadline."""
@@ -75,9 +83,15 @@ class StdioTransport:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._on_message: OnMessage | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._stderr_drain: asyncio.Task[None] | None = None
+        self.exit_reason: str | None = None
+        """How the process ended (status or signal, and its last stderr lines), once it has."""
 
     def describe(self) -> str:
-        return " ".join((self.command, *self.args))
+        # The command only: arguments may carry expanded ${VAR} secrets (an --api-key=…).
+        count = len(self.args)
+        return f"{self.command} with {count} argument{'s' if count != 1 else ''}" if count else self.command
 
     def set_protocol_version(self, version: str) -> None:
         pass  # stdio carries no version header
@@ -107,10 +121,9 @@ class StdioTransport:
             raise UpstreamUnavailable(self.name, f"cannot start '{self.command}': {exc}") from exc
         self._on_message = on_message
         loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self._read_stdout(on_message, on_close)),
-            loop.create_task(self._drain_stderr()),
-        ]
+        self._reader = loop.create_task(self._read_stdout(on_message, on_close))
+        self._stderr_drain = loop.create_task(self._drain_stderr())
+        self._tasks = [self._reader, self._stderr_drain]
 
     async def send(self, message: Message) -> None:
         process = self.process
@@ -121,9 +134,14 @@ class StdioTransport:
             stdin.write(orjson.dumps(message) + b"\n")
             await stdin.drain()
         except (ConnectionError, RuntimeError) as exc:
-            # Never raise into a caller: a request gets an error answer instead.
+            # Never raise into a caller: a request gets an error answer instead. The process is gone
+            # or going: let the reader report how it ended first, so the caller learns why.
+            reader = self._reader
+            if reader is not None and not reader.done():
+                await asyncio.wait({reader}, timeout=2 * STDERR_SETTLE_SECONDS)
             if "id" in message and "method" in message and self._on_message is not None:
-                detail = f"upstream '{self.name}' cannot take messages: {exc}{self._stderr_hint()}"
+                why = self.exit_reason or f"{exc}{self._stderr_tail()}"
+                detail = f"upstream '{self.name}' cannot take messages: {why}"
                 self._on_message(
                     {
                         "jsonrpc": "2.0",
@@ -181,7 +199,10 @@ class StdioTransport:
         if self._closing:
             return
         code = await self.process.wait()
-        on_close(ConnectionError(f"process exited with code {code}{self._stderr_hint()}"))
+        if self._stderr_drain is not None:
+            await asyncio.wait({self._stderr_drain}, timeout=STDERR_SETTLE_SECONDS)
+        self.exit_reason = f"the process {how_it_ended(code)}{self._stderr_tail()}"
+        on_close(ConnectionError(self.exit_reason))
 
     async def _skip_long_line(
         self, stdout: asyncio.StreamReader, buffered: int, on_message: OnMessage
@@ -223,8 +244,11 @@ class StdioTransport:
             self.last_stderr.append(text)
             self._log.info("%s", text)
 
-    def _stderr_hint(self) -> str:
-        return f"; last stderr: {self.last_stderr[-1]}" if self.last_stderr else ""
+    def _stderr_tail(self) -> str:
+        lines = [line[:STDERR_LINE_CHARS] for line in self.last_stderr if line.strip()]
+        if not lines:
+            return "; nothing on stderr"
+        return "; last stderr: " + " | ".join(lines[-STDERR_REPORTED_LINES:])
 
     @staticmethod
     def _signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
@@ -238,3 +262,18 @@ class StdioTransport:
         except TimeoutError:
             return False
         return True
+
+
+def how_it_ended(code: int) -> str:
+    """``exited with status 3`` or ``killed by signal 9 (SIGKILL)``, from a process's return code.
+
+    Through the keeper, a signal arrives as a shell reports it, status 128 + N: read that way, as any
+    shell would (a server that exits with such a status on purpose is indistinguishable).
+    """
+    number = -code if code < 0 else code - 128 if USE_KEEPER and code > 128 else 0
+    if number > 0:
+        try:
+            return f"was killed by signal {number} ({signal.Signals(number).name})"
+        except ValueError:
+            pass
+    return f"exited with status {code}"
