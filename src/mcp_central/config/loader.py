@@ -25,6 +25,9 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.defaultTimeout   the timeout of servers that set none (default "60s")
     mcpProxy.options.maxSessions      cap on concurrent client sessions per route (default 1000)
     mcpProxy.options.shutdownGrace    time in-flight requests get to finish on SIGTERM (default "5s")
+    mcpProxy.options.maxHeaderBytes   largest request line + headers, else 431 (default 65536)
+    mcpProxy.options.headerTimeout    a request's headers must arrive within this long (default "10s")
+    mcpProxy.options.maxConnections   client connections open at once, else 503 (default 2000)
 
 This module reads files and config URLs; it does not start anything.
 """
@@ -55,8 +58,11 @@ from mcp_central.config.fields import (
 from mcp_central.config.groups import read_groups
 from mcp_central.config.model import (
     DEFAULT_AGGREGATE_TIMEOUT_SECONDS,
+    DEFAULT_HEADER_TIMEOUT_SECONDS,
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_ROUTE_MAX_SESSIONS,
     DEFAULT_SEPARATOR,
@@ -79,6 +85,7 @@ RESERVED_NAMES = frozenset(
 TOP_LEVEL_KEYS = {"mcpProxy", "mcpServers", "server", "clients", "$schema", "groups"}
 PROXY_KEYS = {"baseURL", "addr", "name", "version", "type", "options", "separator", "aggregateTimeout"}
 GLOBAL_ONLY_OPTIONS = {"allowedOrigins", "defaultTimeout", "maxSessions", "shutdownGrace"}
+GLOBAL_ONLY_OPTIONS |= {"maxHeaderBytes", "headerTimeout", "maxConnections"}  # the HTTP edge (cli/edge.py)
 OPTION_KEYS = {
     "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
     "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
@@ -255,6 +262,9 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         shutdown_grace=global_only.get("shutdownGrace", DEFAULT_SHUTDOWN_GRACE_SECONDS),
         max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),
         max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
+        max_header_bytes=global_only.get("maxHeaderBytes", DEFAULT_MAX_HEADER_BYTES),
+        header_timeout=global_only.get("headerTimeout", DEFAULT_HEADER_TIMEOUT_SECONDS),
+        max_connections=global_only.get("maxConnections", DEFAULT_MAX_CONNECTIONS),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -302,9 +312,10 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
     for key, least in (("maxBodyBytes", MIN_MESSAGE_BYTES), ("maxMessageBytes", MIN_MESSAGE_BYTES)):
         if key in options:
             out[key] = count(options, key, path, problems, least)
-    if "maxSessions" in options:
-        out["maxSessions"] = count(options, "maxSessions", path, problems, 1)
-    for key in ("defaultTimeout", "shutdownGrace"):
+    for key, least in (("maxSessions", 1), ("maxConnections", 1), ("maxHeaderBytes", MIN_MESSAGE_BYTES)):
+        if key in options:
+            out[key] = count(options, key, path, problems, least)
+    for key in ("defaultTimeout", "shutdownGrace", "headerTimeout"):
         if key in options:
             out[key] = duration(options, key, path, problems, 1.0)
     return out
