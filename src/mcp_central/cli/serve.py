@@ -1,4 +1,5 @@
-"""``mcp-central serve``: run the gateway under uvicorn (uvloop + httptools when installed)."""
+"""``mcp-central serve``: run the gateway under uvicorn (uvloop when installed, httptools behind the
+limits of ``cli.edge``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from collections.abc import Callable, Generator
 
 import uvicorn
 
+from mcp_central.cli.access_log import redact_access_log
+from mcp_central.cli.edge import Edge, edge_protocol
+from mcp_central.cli.fds import fit_connections
 from mcp_central.config.model import Config
 from mcp_central.downstream.app import Gateway
 
@@ -56,6 +60,12 @@ def serve(
 ) -> int:
     """Serve until stopped; ``load`` re-reads the config on SIGHUP (and on file changes with ``watch``)."""
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
+    redact_access_log()
+    edge = Edge(
+        max_header_bytes=config.proxy.max_header_bytes,
+        header_timeout=config.proxy.header_timeout,
+        max_connections=fit_connections(config),
+    )
     app = Gateway(config, load=load, watch=watch)
     listen_host = host or config.proxy.host
     listen_port = config.proxy.port if port is None else port
@@ -74,7 +84,7 @@ def serve(
             host=listen_host,
             port=listen_port,
             loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-            http="httptools" if importlib.util.find_spec("httptools") else "h11",
+            http=edge_protocol(edge),
             lifespan="on",
             log_level=log_level,
             access_log=config.proxy.log_enabled,

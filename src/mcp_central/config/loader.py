@@ -30,6 +30,9 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.maxSessionsPerClient  sessions one client (address + token) holds per route (100)
     mcpProxy.options.unusedSessionTimeout  a session that made no request after initialize ends ("60s")
     mcpProxy.options.maxQueuedMessages     messages queued for one slow reader before its session ends
+    mcpProxy.options.maxHeaderBytes   largest request line + headers, else 431 (default 65536)
+    mcpProxy.options.headerTimeout    a request's headers must arrive within this long (default "10s")
+    mcpProxy.options.maxConnections   client connections open at once, else 503 (default 2000)
 
 This module reads files and config URLs; it does not start anything.
 """
@@ -60,8 +63,11 @@ from mcp_central.config.fields import (
 from mcp_central.config.groups import read_groups
 from mcp_central.config.model import (
     DEFAULT_AGGREGATE_TIMEOUT_SECONDS,
+    DEFAULT_HEADER_TIMEOUT_SECONDS,
     DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_QUEUED_MESSAGES,
     DEFAULT_MAX_SESSIONS_PER_CLIENT,
@@ -90,6 +96,7 @@ GLOBAL_ONLY_OPTIONS = {
     "allowedOrigins", "allowedHosts", "adminTokens", "defaultTimeout", "maxSessions",
     "maxSessionsPerClient", "unusedSessionTimeout", "maxQueuedMessages", "shutdownGrace",
 }  # fmt: skip
+GLOBAL_ONLY_OPTIONS |= {"maxHeaderBytes", "headerTimeout", "maxConnections"}  # the HTTP edge (cli/edge.py)
 OPTION_KEYS = {
     "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
     "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
@@ -274,6 +281,9 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         max_queued_messages=global_only.get("maxQueuedMessages", DEFAULT_MAX_QUEUED_MESSAGES),
         max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),
         max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
+        max_header_bytes=global_only.get("maxHeaderBytes", DEFAULT_MAX_HEADER_BYTES),
+        header_timeout=global_only.get("headerTimeout", DEFAULT_HEADER_TIMEOUT_SECONDS),
+        max_connections=global_only.get("maxConnections", DEFAULT_MAX_CONNECTIONS),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -321,10 +331,13 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
     for key, least in (("maxBodyBytes", MIN_MESSAGE_BYTES), ("maxMessageBytes", MIN_MESSAGE_BYTES)):
         if key in options:
             out[key] = count(options, key, path, problems, least)
-    for key in ("maxSessions", "maxSessionsPerClient", "maxQueuedMessages"):
+    for key, least in (
+        ("maxSessions", 1), ("maxSessionsPerClient", 1), ("maxQueuedMessages", 1), ("maxConnections", 1),
+        ("maxHeaderBytes", MIN_MESSAGE_BYTES),
+    ):  # fmt: skip
         if key in options:
-            out[key] = count(options, key, path, problems, 1)
-    for key in ("defaultTimeout", "shutdownGrace", "unusedSessionTimeout"):
+            out[key] = count(options, key, path, problems, least)
+    for key in ("defaultTimeout", "shutdownGrace", "unusedSessionTimeout", "headerTimeout"):
         if key in options:
             out[key] = duration(options, key, path, problems, 1.0)
     return out

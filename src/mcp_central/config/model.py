@@ -31,6 +31,12 @@ DEFAULT_SHUTDOWN_GRACE_SECONDS = 5.0
 DEFAULT_MAX_SESSIONS_PER_CLIENT = 100
 DEFAULT_UNUSED_SESSION_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_QUEUED_MESSAGES = 2000
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_CONNECTIONS = 2000
+"""Room for ``maxSessions`` (1000) clients holding two connections each (a POST and a stream); with
+its upstream margin it fits a hard open-file limit of 4096, and 2000 request heads at the 64 KiB
+limit are 128 MiB at worst."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,13 @@ class ProxyConfig:
     """A session that has made no request since ``initialize`` for this long is closed."""
     max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES
     """Messages waiting for one client stream; past it the client is too slow and its session ends."""
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    """Largest request line + headers a client may send; past it: HTTP 431 and the connection closed."""
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    """A request's line and headers must arrive within this long of its first byte (a new
+    connection's first request: of the connection), else the connection is closed."""
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Client connections open at once; one more gets HTTP 503 at once (``cli.edge``)."""
 
 
 @dataclass(frozen=True)

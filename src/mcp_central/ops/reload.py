@@ -5,7 +5,8 @@ running config keeps serving. A valid one is applied as a difference: added upst
 removed ones stop (their sessions end), changed ones restart, groups take their new members, and
 every other session is left alone. A change of only a server's tokens swaps them in place.
 
-What cannot change without a restart (the listen address, ``baseURL``) is logged and left as is.
+What cannot change without a restart (the listen address, ``baseURL``, the HTTP edge limits) is
+logged and left as is.
 This module reads the config file; the gateway's routes and the upstream manager do the rest.
 """
 
@@ -121,6 +122,13 @@ async def apply(gateway: Gateway, new: Config) -> str:
                 new.proxy, host=old.proxy.host, port=old.proxy.port, base_path=old.proxy.base_path
             ),
         )
+    edge = {key: getattr(old.proxy, key) for key in ("max_header_bytes", "header_timeout", "max_connections")}
+    if any(getattr(new.proxy, key) != value for key, value in edge.items()):
+        # The HTTP edge (cli/edge.py) holds them for the listener's lifetime.
+        log.warning(
+            "maxHeaderBytes, headerTimeout and maxConnections changes take effect only after a restart"
+        )
+        new = dataclasses.replace(new, proxy=dataclasses.replace(new.proxy, **edge))
     changes = server_changes(old.enabled_servers, new.enabled_servers)
     manager = gateway.manager
     manager.config = new
