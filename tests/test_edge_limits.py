@@ -129,7 +129,7 @@ def until_closed(sock: socket.socket, seconds: float) -> bytes:
 def healthz(served: Served, sock: socket.socket | None = None) -> int:
     own = sock or served.connect()
     try:
-        own.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        own.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         return read_response(own)[0]
     finally:
         if sock is None:
@@ -174,7 +174,7 @@ def test_a_head_over_max_header_bytes_gets_431_and_the_connection_closes(tmp_pat
     with serving(tmp_path, {"maxHeaderBytes": 8192}) as served:
         # a whole request whose head is too long (16 MiB got 200 before)
         with served.connect() as sock:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
             answer = until_closed(sock, 5)
         assert answer.startswith(b"HTTP/1.1 431 "), answer
         # an unfinished head: answered as soon as it passes the limit, without waiting for its end
@@ -188,7 +188,7 @@ def test_a_head_over_max_header_bytes_gets_431_and_the_connection_closes(tmp_pat
         padding = {"pad": "p" * 65536}
         body = orjson.dumps({**INIT_REQUEST, "params": {**INIT_REQUEST["params"], "_meta": padding}})
         head = (
-            "POST /echo/mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "POST /echo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Accept: application/json, text/event-stream\r\nContent-Length: {len(body)}\r\n"
         )
         head += "X-Pad: " + "c" * (8192 - len(head) - 7 - 4) + "\r\n\r\n"
@@ -209,7 +209,7 @@ def test_huge_unfinished_heads_leave_rss_bounded(tmp_path: Path) -> None:
         def send_unfinished_head() -> None:
             with served.connect() as sock:
                 try:
-                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
                     for _ in range(64):  # 64 MiB of one header line that never ends
                         sock.sendall(chunk)
                 except (BrokenPipeError, ConnectionResetError):
@@ -232,7 +232,7 @@ def test_huge_unfinished_heads_leave_rss_bounded(tmp_path: Path) -> None:
 
 def test_trickling_and_silent_connections_are_closed_after_header_timeout(tmp_path: Path) -> None:
     with serving(tmp_path, {"headerTimeout": "1s"}) as served:
-        head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200
+        head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"s" * 200
         trickling = [served.connect() for _ in range(20)]
         silent = served.connect()
         kept_alive = served.connect()
@@ -281,7 +281,7 @@ def test_a_reload_keeps_the_edge_limits_and_says_they_need_a_restart(tmp_path: P
         config.write_text(json.dumps(changed))
         served.wait_for_log("WARNING", "maxHeaderBytes", "only after a restart")
         with served.connect() as sock:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
             assert until_closed(sock, 5).startswith(b"HTTP/1.1 431 ")
 
 
@@ -325,7 +325,7 @@ def test_a_small_open_file_limit_lowers_the_cap_with_a_warning_and_floods_get_50
             for _ in range(300):
                 sock = served.connect()
                 with suppress(BrokenPipeError, ConnectionResetError):
-                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
                 flood.append(sock)
             with served.connect() as client:
                 answer = until_closed(client, 5)
