@@ -15,7 +15,7 @@ import pytest
 from manage_helpers import BACKUPS, cli, operator_env, snapshot  # noqa: F401 - autouse fixture
 from mcp_central.config import redact
 from mcp_central.config.edit import validate_text
-from mcp_central.config.loader import load_config_text
+from mcp_central.config.loader import load_config, load_config_text
 from mcp_central.errors import ConfigError
 
 SECRET = "apikey-DDDD4444"
@@ -284,3 +284,15 @@ def test_redaction_helpers() -> None:
     assert redact.headers({"Authorization": "Bearer x"}) == {"Authorization": "***"}
     assert redact.env({"K": "v"}) == {"K": "***"}
     assert redact.session_id("0123456789abcdef") == "01234567…"
+
+
+def test_a_config_url_is_named_without_its_credentials() -> None:
+    # Nothing listens on port 9 of loopback (discard): the fetch fails at once.
+    url = f"http://admin:{PASSWORD}@127.0.0.1:9/config.json?token={SECRET}"
+    with pytest.raises(ConfigError) as info:
+        load_config(url, http_timeout=5)
+    assert str(info.value).startswith("http://***@127.0.0.1:9/config.json?token=***: cannot fetch")
+    with pytest.raises(ConfigError) as info:
+        load_config_text('{"mcpServers": {"..": {"command": "x"}}}', url, environ={})
+    assert str(info.value).startswith("http://***@127.0.0.1:9/config.json?token=***: mcpServers...:")
+    assert SECRET not in str(info.value) and PASSWORD not in str(info.value)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Generator
 
 import uvicorn
 
+from mcp_central.config import redact
 from mcp_central.config.model import Config
 from mcp_central.downstream.app import Gateway
 
@@ -65,7 +66,7 @@ def serve(
         listen_host,
         listen_port,
         config.proxy.base_path or "/",
-        config.source or "built-in demo",
+        redact.url(config.source) if config.source else "built-in demo",
     )
     server = GatewayServer(
         app,
