@@ -18,6 +18,7 @@ class JSONCError(ValueError):
     def __init__(self, message: str, line: int, column: int) -> None:
         self.line = line
         self.column = column
+        self.detail = message
         super().__init__(f"line {line}, column {column}: {message}")
 
 

@@ -38,7 +38,7 @@ def parse(text: str, source: str) -> dict[str, Any]:
         raise ConfigError([ConfigProblem(shown_source, d.path, d.message) for d in exc.duplicates]) from None
     except jsonc.JSONCError as exc:
         raise ConfigError(
-            [ConfigProblem(shown_source, f"line {exc.line}, column {exc.column}", str(exc))]
+            [ConfigProblem(shown_source, f"line {exc.line}, column {exc.column}", exc.detail)]
         ) from None
     if not isinstance(raw, dict):
         raise ConfigError([ConfigProblem(shown_source, "", "expected a JSON object at the top level")])
