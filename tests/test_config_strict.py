@@ -296,3 +296,10 @@ def test_a_config_url_is_named_without_its_credentials() -> None:
         load_config_text('{"mcpServers": {"..": {"command": "x"}}}', url, environ={})
     assert str(info.value).startswith("http://***@127.0.0.1:9/config.json?token=***: mcpServers...:")
     assert SECRET not in str(info.value) and PASSWORD not in str(info.value)
+
+
+def test_an_empty_group_token_list_still_opens_the_group_on_purpose() -> None:
+    text = '{"mcpProxy": {"options": {"authTokens": ["g"]}}, "mcpServers": {"s": {"command": "x"}},'
+    text += ' "groups": {"open": {"servers": ["s"], "authTokens": []}, "own": {"servers": ["s"]}}}'
+    config = load_config_text(text, "config.json", environ={})
+    assert config.groups["open"].auth_tokens == () and config.groups["own"].auth_tokens == ("g",)

@@ -55,7 +55,8 @@ def read_groups(
         members = _members(entry, path, servers, name == ALL_GROUP, problem)
         tokens = global_tokens
         if "authTokens" in entry:
-            tokens = token_list(entry, "authTokens", path, problems) or global_tokens
+            own = token_list(entry, "authTokens", path, problems)
+            tokens = global_tokens if own is None else own  # [] opens the group on purpose
         filters = {
             key: read_filter(entry[key], f"{path}.{key}") if entry.get(key) is not None else None
             for key in ("toolFilter", "promptFilter", "resourceFilter")
