@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mcp_central.config.fields import Problems, token_list
+from mcp_central.config.fields import Problems, shown, token_list
 from mcp_central.config.model import ALL_GROUP, GroupConfig, NameFilter
 
 GROUP_KEYS = {"servers", "authTokens", "toolFilter", "promptFilter", "resourceFilter", "description"}
@@ -88,7 +88,9 @@ def _members(
     for index, member in enumerate(raw):
         if member not in servers:
             known = ", ".join(servers) or "none"
-            problem(f"{path}.servers[{index}]", f"no server named '{member}' in mcpServers (known: {known})")
+            problem(
+                f"{path}.servers[{index}]", f"no server named {shown(member)} in mcpServers (known: {known})"
+            )
         elif member not in members:
             members.append(member)
     return tuple(members)
