@@ -190,7 +190,7 @@ def test_many_problems_are_reported_at_once_with_key_paths() -> None:
         "cfg.json: mcpProxy.addr: expected 'host:port'",
         "cfg.json: mcpProxy.colour: unknown key",
         "cfg.json: mcpProxy.options.toolFilter.mode: expected 'allow' or 'block', got 'maybe'",
-        "cfg.json: mcpProxy.options.authTokens: expected a list of strings",
+        "cfg.json: mcpProxy.options.authTokens: expected a list of token strings",
         "cfg.json: mcpServers.mcp: 'mcp' is reserved",
         "cfg.json: mcpServers.bad name: server names may use only",
         "cfg.json: mcpServers.nothing: needs either 'command'",

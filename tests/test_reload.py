@@ -134,6 +134,30 @@ async def test_an_invalid_file_keeps_the_running_config(watched: tuple[str, Path
         assert (await client.call_tool("echo", {"text": "untouched"})).content[0].text == "untouched"  # type: ignore[union-attr]
 
 
+async def test_a_reload_error_in_status_shows_no_secret(
+    watched: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: lastReload.problems read "timeout … got 'apikey-…'" and URLs with their passwords.
+    secret, password = "apikey-RELOAD-7777", "pa55word-RELOAD"
+    monkeypatch.setenv("RELOAD_API_KEY", secret)
+    base, path = watched
+    async with httpx.AsyncClient(timeout=30) as http:
+        since = time.time()
+        write(
+            path,
+            {
+                "fx": fixture_entry("fx", timeout="${RELOAD_API_KEY}"),
+                "keep": {"url": f"ftp://user:{password}@h.example/mcp?apikey=${{RELOAD_API_KEY}}"},
+            },
+        )
+        last = await last_reload_after(http, base, since)
+        assert last["ok"] is False
+        assert any("mcpServers.fx.timeout" in p and "got '${RELOAD_API_KEY}'" in p for p in last["problems"])
+        assert any("got 'ftp://***@h.example/mcp?apikey=***'" in p for p in last["problems"])
+        status = (await http.get(f"{base}/status")).text
+        assert secret not in status and password not in status
+
+
 async def test_a_token_change_applies_without_a_restart(watched: tuple[str, Path]) -> None:
     base, path = watched
     # Once a route has a token, /status takes an admin's (adminTokens), here set in the same edit.

@@ -6,9 +6,15 @@ and never to a page in a browser that rebinds a foreign name to our address.
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+from pathlib import Path
+
 import pytest
 
-from conftest import echo_stdio, http_client, make_config, serve
+from conftest import ECHO_SERVER, echo_stdio, http_client, make_config, serve
+from mcp_central.config.loader import load_config
 from mcp_central.downstream.origin import OriginPolicy
 
 pytestmark = pytest.mark.anyio
@@ -76,3 +82,44 @@ def test_host_rules_on_loopback_and_on_the_lan() -> None:
     assert lan.allows_host("mcp-central:9090", browser=False)  # a container peer, no browser
     assert not lan.allows_host("evil.example:9090", browser=True)
     assert OriginPolicy("", (), ("*",), "127.0.0.1").allows_host("anything", browser=True)
+
+
+async def test_status_and_the_log_never_show_expanded_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The audit: /status printed ``--api-key=apikey-DDDD4444`` and ``http://user:pa55word@…?apikey=…``
+    after ``${VAR}`` expansion, and the INFO log the expanded arguments."""
+    monkeypatch.setenv("API_KEY", "apikey-DDDD4444")
+    monkeypatch.setenv("PASSWORD", "pa55word")
+    config_file = tmp_path / "config.json"
+    config_file.write_text(
+        json.dumps(
+            {
+                "mcpProxy": {"options": {"authTokens": ["${API_KEY}"]}},
+                "mcpServers": {
+                    "secret": {
+                        "command": sys.executable,
+                        "args": [str(ECHO_SERVER), "--api-key=${API_KEY}"],
+                        "env": {"TOKEN": "${API_KEY}"},
+                    },
+                    "remote": {
+                        "url": "http://user:${PASSWORD}@127.0.0.1:9/mcp?apikey=${API_KEY}",
+                        "transportType": "streamable-http",
+                        "headers": {"X-Api-Key": "${API_KEY}"},
+                        "restart": {"maxAttempts": 1},
+                    },
+                },
+            }
+        )
+    )
+    caplog.set_level(logging.DEBUG, logger="mcp_central")
+    async with serve(load_config(str(config_file))) as (base, _app), http_client("apikey-DDDD4444") as http:
+        reply = await http.get(f"{base}/status")
+        assert reply.status_code == 200
+        body = reply.text
+    targets = {upstream["name"]: upstream["target"] for upstream in reply.json()["upstreams"]}
+    assert targets["secret"].endswith("--api-key=${API_KEY}")
+    assert targets["remote"] == "http://***@127.0.0.1:9/mcp?apikey=***"
+    for secret in ("apikey-DDDD4444", "pa55word"):
+        assert secret not in body
+        assert secret not in caplog.text

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from mcp_central.config.edit import ConfigCutShort
 from mcp_central.config.loader import load_config
 from mcp_central.config.model import Config
 from mcp_central.errors import ConfigError, ConfigProblem
@@ -74,6 +75,8 @@ def token_for(explicit: str | None, config: Config | None, server: str | None = 
 
 
 def report(exc: ConfigError, what: str = "") -> int:
+    if isinstance(exc, ConfigCutShort):  # the file did change: never say "nothing changed"
+        what = "the config was changed but is incomplete:"
     head = f"mcp-central: {what}" if what else "mcp-central:"
     if len(exc.problems) == 1:
         print(f"{head} {exc.problems[0]}", file=sys.stderr)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from mcp_central.cli.common import TOKEN_ENV, proxy_url, report, token_for
 from mcp_central.config.loader import load_config
 from mcp_central.config.model import Config
+from mcp_central.config.names import name_problem
 from mcp_central.errors import ConfigError, ConfigProblem
 from mcp_central.manage import clients
 
@@ -96,6 +97,9 @@ def run_clients(args: argparse.Namespace) -> int:
 
 
 def _names(requested: list[str], config: Config | None) -> list[str]:
+    bad = [(name, problem) for name in requested if (problem := name_problem(name)) is not None]
+    if bad:
+        raise ConfigError([ConfigProblem("--server", name, problem) for name, problem in bad])
     if config is None:
         if not requested:
             raise ConfigError(
@@ -130,7 +134,9 @@ def run_check(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config) if args.config else None
-        names_from_config = _names(args.server, config) if config is not None else None
+        # Names from --server (checked: each is one safe URL path segment) or the config; else
+        # the running proxy's /status says which routes there are.
+        chosen = _names(args.server, config) if config is not None or args.server else None
     except ConfigError as exc:
         return report(exc)
     base = proxy_url(args.url, config)
@@ -139,10 +145,8 @@ def run_check(args: argparse.Namespace) -> int:
     async def main() -> list[RouteCheck] | str:
         if not await _reachable(base, args.timeout):
             return f"cannot reach the proxy at {base} (is it running? --url sets where)"
-        if names_from_config is not None:
-            names = names_from_config
-        elif args.server:
-            names = args.server
+        if chosen is not None:
+            names = chosen
         else:
             try:
                 names = await check.route_names_from_status(base, token_for(args.token, None), args.timeout)

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from mcp_central import __version__
+from mcp_central.config import redact
 from mcp_central.config.model import Config
 from mcp_central.errors import ConfigError
 
@@ -138,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if verb == "validate":
         names = ", ".join(config.servers) or "none"
-        print(f"OK: {config.source}: {len(config.servers)} server(s): {names}")
+        print(f"OK: {redact.url(config.source or '')}: {len(config.servers)} server(s): {names}")
         return 0
     from mcp_central.cli.serve import serve
 

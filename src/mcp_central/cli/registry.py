@@ -226,9 +226,11 @@ def config_backups(args: argparse.Namespace) -> int:
 def config_rollback(args: argparse.Namespace) -> int:
     try:
         path = config_path(args)
-        restored, saved = edit.rollback(path, args.id)
+        result = edit.rollback(path, args.id)
     except ConfigError as exc:
         return report(exc, "nothing changed:")
-    undo = f"; the replaced file is backup {saved.id}" if saved else ""
-    print(f"restored {path} from backup {restored.id}{undo}")
+    for backup, reason in result.skipped:
+        print(f"mcp-central: skipped backup {backup.id}: not a valid config: {reason}", file=sys.stderr)
+    undo = f"; the replaced file is backup {result.saved.id}" if result.saved else ""
+    print(f"restored {path} from backup {result.restored.id}{undo}")
     return 0

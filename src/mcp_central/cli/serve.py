@@ -14,6 +14,7 @@ import uvicorn
 from mcp_central.cli.access_log import redact_access_log
 from mcp_central.cli.edge import Edge, edge_protocol
 from mcp_central.cli.fds import fit_connections
+from mcp_central.config import redact
 from mcp_central.config.model import Config
 from mcp_central.downstream.app import Gateway
 
@@ -75,7 +76,7 @@ def serve(
         listen_host,
         listen_port,
         config.proxy.base_path or "/",
-        config.source or "built-in demo",
+        redact.url(config.source) if config.source else "built-in demo",
     )
     server = GatewayServer(
         app,

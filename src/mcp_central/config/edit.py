@@ -8,6 +8,12 @@ Every registry edit (``server add/remove``, ``import --config``, ``config rollba
 3. the new text goes to a temporary file in the same directory, is flushed to disk, and renamed
    over the old one, so a reader (or the proxy's reload) sees the old file or the new, never half.
 
+Backups are written the same way (temporary file, fsync, rename), so a full disk or a kill leaves
+no backup cut short under a backup's name. Every file is created with its final mode from the
+first byte (``os.open`` with the mode): the original's for backups and replacements, 0600 for a
+new config, since a config usually holds tokens. ``rollback`` without an ID passes over backups
+that are not valid configs and says which.
+
 A failure at any step leaves the config byte-for-byte as it was. This module does file I/O only;
 it knows nothing of servers or the network.
 """
@@ -17,9 +23,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mcp_central.config.loader import load_config_text
@@ -29,6 +36,12 @@ BACKUP_DIR = ".mcp-central-backups"
 KEEP_BACKUPS = 50
 """Older backups of one config are pruned past this many (each edit adds one)."""
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
+NEW_CONFIG_MODE = 0o600
+"""Mode of a config this module creates: it will usually hold tokens."""
+BACKUP_DIR_MODE = 0o700
+STALE_PARTIAL_SECONDS = 3600.0
+"""A backup's temporary file older than this was left by a killed edit, and is removed."""
+_PARTIAL = ".partial"
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,24 @@ class Backup:
     path: Path
     created: datetime
     size: int
+
+
+@dataclass(frozen=True)
+class Rollback:
+    restored: Backup
+    saved: Backup | None
+    """The backup of the file the rollback replaced (so a rollback can itself be rolled back)."""
+    skipped: list[tuple[Backup, str]] = field(default_factory=list)
+    """Newer backups passed over because they are not valid configs, each with the reason."""
+
+
+class _CutShort(OSError):
+    """Writing the config in place failed midway: the file may now be truncated."""
+
+
+class ConfigCutShort(ConfigError):
+    """The config was changed, but not completely: unlike other ``ConfigError``s from an edit, this
+    one does not mean "nothing changed". The message says which backup restores it."""
 
 
 def problem(path: Path | str, message: str, key: str = "") -> ConfigError:
@@ -94,6 +125,10 @@ def write_config(path: Path, new_text: str, expected_old: str | None) -> tuple[B
     backup = _backup(target, current) if current is not None else None
     try:
         _atomic_write(target, new_text)
+    except _CutShort as exc:
+        undo = f"`mcp-central config rollback {backup.id}`" if backup else "a copy"
+        message = f"rewriting the file in place failed midway ({exc.strerror or exc}); restore it with {undo}"
+        raise ConfigCutShort([ConfigProblem(str(path), "", message)]) from None
     except OSError as exc:
         if backup is not None:
             with contextlib.suppress(OSError):
@@ -122,32 +157,56 @@ def backups(path: Path) -> list[Backup]:
     return sorted(found, key=lambda b: b.created, reverse=True)
 
 
-def rollback(path: Path, backup_id: str | None = None) -> tuple[Backup, Backup | None]:
-    """Restore a backup (the newest when ``backup_id`` is None); return it and the backup of the
-    file it replaced, so a rollback can itself be rolled back."""
+def rollback(path: Path, backup_id: str | None = None) -> Rollback:
+    """Restore a backup: the one ``backup_id`` names (a unique prefix will do), or else the newest
+    that is a valid config, passing over newer ones cut short or invalid."""
     available = backups(path)
     if not available:
         raise problem(path, f"no backups (looked in {_resolve(path).parent / BACKUP_DIR})")
-    if backup_id is None:
-        chosen = available[0]
-    else:
+    if backup_id is not None:
         matches = [b for b in available if b.id == backup_id or b.id.startswith(backup_id)]
         if len(matches) != 1:
             known = ", ".join(b.id for b in available[:5])
             what = "no backup" if not matches else f"{len(matches)} backups"
             raise problem(path, f"{what} match {backup_id!r} (newest: {known})")
-        chosen = matches[0]
-    text = read_text(chosen.path)
-    if text is None:
-        raise problem(chosen.path, "the backup disappeared")
+        text, invalid = _backup_text(matches[0])
+        if invalid is not None:
+            raise ConfigError(
+                [ConfigProblem(str(path), "", f"backup {matches[0].id} is not a valid config"), *invalid]
+            )
+        saved, _ = write_config(path, text, read_text(_resolve(path)))
+        return Rollback(matches[0], saved)
+    skipped: list[tuple[Backup, str]] = []
+    for candidate in available:
+        text, invalid = _backup_text(candidate)
+        if invalid is None:
+            saved, _ = write_config(path, text, read_text(_resolve(path)))
+            return Rollback(candidate, saved, skipped)
+        skipped.append((candidate, _reason(text, invalid)))
+    raise problem(path, f"none of the {len(available)} backups is a valid config (newest: {available[0].id})")
+
+
+def _backup_text(backup: Backup) -> tuple[str, list[ConfigProblem] | None]:
+    """A backup's text, and its problems if it is not a valid config (``None`` if it is)."""
     try:
-        validate_text(text, str(chosen.path))
+        text = read_text(backup.path)
     except ConfigError as exc:
-        raise ConfigError(
-            [ConfigProblem(str(path), "", f"backup {chosen.id} is not a valid config"), *exc.problems]
-        ) from None
-    saved, _ = write_config(path, text, read_text(_resolve(path)))
-    return chosen, saved
+        return "", exc.problems
+    if text is None:
+        return "", [ConfigProblem(str(backup.path), "", "the backup disappeared")]
+    try:
+        validate_text(text, str(backup.path))
+    except ConfigError as exc:
+        return text, exc.problems
+    return text, None
+
+
+def _reason(text: str, problems: list[ConfigProblem]) -> str:
+    if not text.strip():
+        return "it is empty (a write cut short?)"
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{first.path + ': ' if first.path else ''}{first.message}{more}"
 
 
 def _resolve(path: Path) -> Path:
@@ -156,41 +215,35 @@ def _resolve(path: Path) -> Path:
 
 
 def _backup(target: Path, text: str) -> Backup:
+    """Copy ``text`` (the current config) to a new backup, complete or not at all."""
     folder = target.parent / BACKUP_DIR
+    data = text.encode()
+    tmp = folder / f".{target.name}.{secrets.token_hex(6)}{_PARTIAL}"
     try:
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(mode=BACKUP_DIR_MODE, exist_ok=True)
+        _write_new(tmp, data, _mode_of(target))
         now = datetime.now(UTC)
-        while True:
-            stamp = now.strftime(_STAMP)
-            backup = folder / f"{target.name}.{stamp}"
-            try:
-                with backup.open("x", encoding="utf-8") as out:
-                    out.write(text)
-                break
-            except FileExistsError:  # same microsecond: step on
-                now = now.replace(microsecond=(now.microsecond + 1) % 1_000_000)
-        _copy_mode(target, backup)
+        while (folder / f"{target.name}.{now.strftime(_STAMP)}").exists():  # same microsecond
+            now += timedelta(microseconds=1)
+        stamp = now.strftime(_STAMP)
+        backup = folder / f"{target.name}.{stamp}"
+        os.replace(tmp, backup)
+        _fsync_dir(folder)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise problem(
             target, f"cannot write a backup in {folder}: {exc.strerror or exc}; nothing changed"
         ) from None
-    return Backup(stamp, backup, now, len(text.encode()))
+    return Backup(stamp, backup, now, len(data))
 
 
 def _atomic_write(target: Path, text: str) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
+    data = text.encode()
+    mode = _mode_of(target) if target.exists() else NEW_CONFIG_MODE
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if target.exists():
-            _copy_mode(target, tmp)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            tmp.chmod(0o666 & ~umask)
+        _write_new(tmp, data, mode)
         try:
             os.replace(tmp, target)
         except OSError as exc:
@@ -198,10 +251,14 @@ def _atomic_write(target: Path, text: str) -> None:
                 raise
             # A file bind-mounted on its own (docker -v ./config.json:/config/config.json) cannot
             # be renamed over; write it in place instead, which is not atomic but is all we can do.
-            with target.open("w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0))
+                try:
+                    _write_all(fd, data)
+                finally:
+                    os.close(fd)
+            except OSError as in_place:
+                raise _CutShort(in_place.errno, in_place.strerror) from None
             tmp.unlink()
         _fsync_dir(target.parent)
     except BaseException:
@@ -210,9 +267,29 @@ def _atomic_write(target: Path, text: str) -> None:
         raise
 
 
-def _copy_mode(source: Path, destination: Path) -> None:
-    with contextlib.suppress(OSError):
-        destination.chmod(source.stat().st_mode & 0o7777)
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` (never reusing an existing file or link) with ``mode`` from its first byte,
+    write ``data`` and flush it to disk. The umask can only narrow the mode at creation; restoring
+    the bits it took keeps the original's readers without ever exceeding the original's mode."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, mode)
+    try:
+        if os.fstat(fd).st_mode & 0o7777 != mode:
+            os.fchmod(fd, mode)
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
+def _mode_of(path: Path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -228,3 +305,10 @@ def _prune(target: Path) -> None:
     for old in backups(target)[KEEP_BACKUPS:]:
         with contextlib.suppress(OSError):
             old.path.unlink()
+    # Temporary files of backups whose writer was killed (kill -9, power loss) before the rename.
+    folder = target.parent / BACKUP_DIR
+    with contextlib.suppress(OSError):
+        for partial in folder.glob(f".{target.name}.*{_PARTIAL}"):
+            with contextlib.suppress(OSError):
+                if time.time() - partial.stat().st_mtime > STALE_PARTIAL_SECONDS:
+                    partial.unlink()

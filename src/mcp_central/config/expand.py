@@ -3,6 +3,10 @@
 Expansion runs on parsed values, so a variable's content never needs JSON escaping. Unlike Go's
 ``os.ExpandEnv``, an unset variable without a default is reported (with its key path) instead of
 becoming an empty string: an empty ``authTokens`` entry would silently open a route.
+
+Every string that had a variable in it comes back as ``Expanded``: a ``str`` equal to the value
+that also remembers the text as written (``raw``), so messages, logs and ``/status`` can show
+``--api-key=${API_KEY}`` instead of the secret (``shown``). It never prints values itself.
 """
 
 from __future__ import annotations
@@ -14,6 +18,29 @@ from typing import Any
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 Report = Callable[[str, str], None]
+
+
+class Expanded(str):
+    """A string that came from expanding ``${VAR}``s: compares and hashes as its value."""
+
+    raw: str
+    """The text as written in the file, variables unexpanded (safe to print)."""
+    variables: tuple[str, ...]
+    """The names of the variables it used, in order."""
+
+    def __new__(cls, value: str, raw: str, variables: tuple[str, ...]) -> Expanded:
+        made = super().__new__(cls, value)
+        made.raw = raw
+        made.variables = variables
+        return made
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Expanded, (str(self), self.raw, self.variables))
+
+
+def written(value: str) -> str:
+    """``value`` as the file wrote it: the unexpanded text of an ``Expanded``, else ``value``."""
+    return value.raw if isinstance(value, Expanded) else value
 
 
 def expand(value: Any, environ: Mapping[str, str], report: Report, path: str = "") -> Any:
@@ -47,4 +74,8 @@ def _expand_string(text: str, environ: Mapping[str, str], report: Report, path: 
             return ""
         return value
 
-    return _VARIABLE.sub(replace, text)
+    expanded, count = _VARIABLE.subn(replace, text)
+    if not count:
+        return text
+    names = tuple(match.group(1) for match in _VARIABLE.finditer(text))
+    return Expanded(expanded, text, names)

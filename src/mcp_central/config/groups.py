@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mcp_central.config.fields import Problems, shown, token_list
 from mcp_central.config.model import ALL_GROUP, GroupConfig, NameFilter
 
 GROUP_KEYS = {"servers", "authTokens", "toolFilter", "promptFilter", "resourceFilter", "description"}
 
-Problem = Callable[[str, str], None]
+NameCheck = Callable[[str], str | None]
 FilterReader = Callable[[Any, str], NameFilter | None]
 
 
@@ -28,10 +29,11 @@ def read_groups(
     raw: Any,
     servers: list[str],
     global_tokens: tuple[str, ...],
-    name_pattern: Callable[[str], bool],
+    name_problem: NameCheck,
     read_filter: FilterReader,
-    problem: Problem,
+    problems: Problems,
 ) -> dict[str, GroupConfig]:
+    problem = problems.add
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -40,10 +42,9 @@ def read_groups(
     groups = {}
     for name, entry in raw.items():
         path = f"groups.{name}"
-        if not name_pattern(name):
-            problem(
-                path, "group names may use only letters, digits, '.', '_' and '-' (they become URL paths)"
-            )
+        name_error = name_problem(name)
+        if name_error is not None:
+            problem(path, name_error)
             continue
         if not isinstance(entry, dict):
             problem(path, "expected an object with 'servers' (a list of server names)")
@@ -54,13 +55,8 @@ def read_groups(
         members = _members(entry, path, servers, name == ALL_GROUP, problem)
         tokens = global_tokens
         if "authTokens" in entry:
-            raw_tokens = entry["authTokens"]
-            if not isinstance(raw_tokens, list) or not all(
-                isinstance(t, str) and t.strip() for t in raw_tokens
-            ):
-                problem(f"{path}.authTokens", "expected a list of non-empty strings")
-            else:
-                tokens = tuple(raw_tokens)
+            own = token_list(entry, "authTokens", path, problems)
+            tokens = global_tokens if own is None else own  # [] opens the group on purpose
         filters = {
             key: read_filter(entry[key], f"{path}.{key}") if entry.get(key) is not None else None
             for key in ("toolFilter", "promptFilter", "resourceFilter")
@@ -77,7 +73,7 @@ def read_groups(
 
 
 def _members(
-    entry: dict[str, Any], path: str, servers: list[str], is_all: bool, problem: Problem
+    entry: dict[str, Any], path: str, servers: list[str], is_all: bool, problem: Callable[[str, str], None]
 ) -> tuple[str, ...]:
     if "servers" not in entry:
         if is_all:
@@ -92,7 +88,9 @@ def _members(
     for index, member in enumerate(raw):
         if member not in servers:
             known = ", ".join(servers) or "none"
-            problem(f"{path}.servers[{index}]", f"no server named '{member}' in mcpServers (known: {known})")
+            problem(
+                f"{path}.servers[{index}]", f"no server named {shown(member)} in mcpServers (known: {known})"
+            )
         elif member not in members:
             members.append(member)
     return tuple(members)

@@ -34,7 +34,13 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.headerTimeout    a request's headers must arrive within this long (default "10s")
     mcpProxy.options.maxConnections   client connections open at once, else 503 (default 2000)
 
-This module reads files and config URLs; it does not start anything.
+Strictness beyond TBXark's (configs that would validate but do something else are refused):
+duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings without
+surrounding whitespace, and names that are not one safe URL path segment (config/names.py).
+Messages show ``${VAR}`` values as written, never expanded (fields.shown).
+
+Reading the text (a file or a config URL) and TBXark's v1 layout are in config/sources.py. This
+module validates; it does not start anything.
 """
 
 from __future__ import annotations
@@ -43,11 +49,10 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcp_central.config import jsonc
+from mcp_central.config import redact
 from mcp_central.config.expand import expand
 from mcp_central.config.fields import (
     Problems,
@@ -55,9 +60,11 @@ from mcp_central.config.fields import (
     boolean,
     count,
     duration,
+    shown,
     string,
     string_list,
     string_map,
+    token_list,
     unknown,
 )
 from mcp_central.config.groups import read_groups
@@ -82,14 +89,12 @@ from mcp_central.config.model import (
     ServerConfig,
     TransportKind,
 )
+from mcp_central.config.names import name_problem
+from mcp_central.config.sources import from_v1, parse, read_source
 from mcp_central.core.modern import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
-from mcp_central.errors import ConfigError, ConfigProblem
+from mcp_central.errors import ConfigError
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
-RESERVED_NAMES = frozenset(
-    {"mcp", "sse", "message", "healthz", "readyz", "status", "metrics", "groups", "openapi", ".well-known"}
-)
 TOP_LEVEL_KEYS = {"mcpProxy", "mcpServers", "server", "clients", "$schema", "groups"}
 PROXY_KEYS = {"baseURL", "addr", "name", "version", "type", "options", "separator", "aggregateTimeout"}
 GLOBAL_ONLY_OPTIONS = {
@@ -130,40 +135,26 @@ def load_config(
     http_headers: str = "",
     http_timeout: float = 10.0,
 ) -> Config:
-    """Read ``source`` (a path or an http(s) URL) and validate it; ``ConfigError`` lists every problem."""
-    if source.startswith(("http://", "https://")):
-        text = _fetch(source, insecure, http_headers, http_timeout)
-    else:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                [ConfigProblem(source, "", f"cannot read the file: {exc.strerror or exc}")]
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError([ConfigProblem(source, "", f"not UTF-8 text: {exc}")]) from None
+    """Read ``source`` (a path or an http(s) URL) and validate it; ``ConfigError`` lists every problem.
+
+    Problems name a URL source with its userinfo and query values redacted (they may hold a token).
+    """
+    text = read_source(source, insecure=insecure, http_headers=http_headers, http_timeout=http_timeout)
     return load_config_text(text, source, expand_env=expand_env)
 
 
 def load_config_text(
     text: str, source: str, *, expand_env: bool = True, environ: Mapping[str, str] | None = None
 ) -> Config:
-    try:
-        raw = jsonc.loads(text)
-    except jsonc.JSONCError as exc:
-        raise ConfigError(
-            [ConfigProblem(source, f"line {exc.line}, column {exc.column}", str(exc))]
-        ) from None
-    problems = Problems(source)
-    if not isinstance(raw, dict):
-        raise ConfigError([ConfigProblem(source, "", "expected a JSON object at the top level")])
+    raw = parse(text, source)
+    problems = Problems(redact.url(source))
     if expand_env:
         raw = expand(raw, os.environ if environ is None else environ, problems.add)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             problems.add(key, f"unknown key (expected one of: {', '.join(sorted(TOP_LEVEL_KEYS))})")
     if "mcpServers" not in raw and "clients" in raw:
-        proxy_raw, entries = _from_v1(raw, problems)
+        proxy_raw, entries = from_v1(raw, problems)
     else:
         proxy_raw = raw.get("mcpProxy")
         entries = [
@@ -180,41 +171,13 @@ def load_config_text(
         raw.get("groups"),
         [name for name, *_ in entries],
         proxy.auth_tokens,
-        lambda name: bool(NAME_PATTERN.match(name)),
+        lambda name: name_problem(name, "group"),
         lambda spec, path: _name_filter(spec, path, problems),
-        problems.add,
+        problems,
     )
     if problems.items:
         raise ConfigError(problems.items)
     return Config(proxy=proxy, servers=servers, source=source, groups=groups)
-
-
-# --------------------------------------------------------------------------- layouts
-
-
-def _from_v1(raw: dict[str, Any], problems: Problems) -> tuple[Any, list[tuple[str, Any, str, str]]]:
-    """TBXark's legacy layout: ``server`` + ``clients{NAME: {type, config, …options}}``."""
-    server = as_object(raw.get("server", {}), "server", problems)
-    global_tokens = server.get("globalAuthTokens", [])
-    proxy_raw: dict[str, Any] = {
-        k: v for k, v in server.items() if k in ("baseURL", "addr", "name", "version")
-    }
-    entries = []
-    for name, client in as_object(raw.get("clients", {}), "clients", problems).items():
-        path = f"clients.{name}"
-        client = as_object(client, path, problems)
-        entry = dict(as_object(client.get("config", {}), f"{path}.config", problems))
-        if "type" in client:
-            entry["transportType"] = client["type"]
-        tokens = client.get("authTokens", [])
-        if isinstance(tokens, list) and isinstance(global_tokens, list):
-            tokens = tokens + global_tokens  # v1 accepted its own tokens and the global ones
-        entry["options"] = {
-            "authTokens": tokens,
-            **{k: client[k] for k in ("panicIfInvalid", "logEnabled") if k in client},
-        }
-        entries.append((name, entry, f"{path}.config", path))
-    return proxy_raw, entries
 
 
 # --------------------------------------------------------------------------- mcpProxy
@@ -228,19 +191,20 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
     if base_url:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.add("mcpProxy.baseURL", f"expected an http(s) URL with a host, got {base_url!r}")
+            problems.add("mcpProxy.baseURL", f"expected an http(s) URL with a host, got {shown(base_url)}")
         else:
             base_path = parts.path.rstrip("/")
             try:
                 base_port = parts.port
             except ValueError:
-                problems.add("mcpProxy.baseURL", f"invalid port in {base_url!r}")
+                problems.add("mcpProxy.baseURL", f"invalid port in {shown(base_url)}")
     host, port = _addr(string(proxy, "addr", "mcpProxy", problems), base_port, problems)
-    served = (string(proxy, "type", "mcpProxy", problems) or "sse").lower()
+    served_text = string(proxy, "type", "mcpProxy", problems) or "sse"
+    served = served_text.lower()
     if served in STREAMABLE_NAMES:
         served = "streamable-http"
     elif served != "sse":
-        problems.add("mcpProxy.type", f"expected 'sse' or 'streamable-http', got {served!r}")
+        problems.add("mcpProxy.type", f"expected 'sse' or 'streamable-http', got {shown(served_text)}")
         served = "sse"
     options = _options(proxy.get("options", {}), "mcpProxy.options", problems)
     origins = options.pop("allowedOrigins", ())
@@ -249,7 +213,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
     if not SEPARATOR_PATTERN.match(separator):
         problems.add(
             "mcpProxy.separator",
-            f"expected 1 to 8 letters, digits, '_' or '-' (all a tool name may hold), got {separator!r}",
+            f"expected 1 to 8 letters, digits, '_' or '-' (all a tool name may hold), got {shown(separator)}",
         )
         separator = DEFAULT_SEPARATOR
     global_only = {key: options.pop(key) for key in GLOBAL_ONLY_OPTIONS if key in options}
@@ -294,11 +258,11 @@ def _addr(addr: str | None, base_port: int | None, problems: Problems) -> tuple[
         return "127.0.0.1", base_port or 9090
     host, sep, port_text = addr.rpartition(":")
     if not sep:
-        problems.add("mcpProxy.addr", f"expected 'host:port' or ':port', got {addr!r}")
+        problems.add("mcpProxy.addr", f"expected 'host:port' or ':port', got {shown(addr)}")
         return "127.0.0.1", 9090
     host = host.strip("[]") or "0.0.0.0"
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        problems.add("mcpProxy.addr", f"expected a port between 1 and 65535, got {port_text!r}")
+        problems.add("mcpProxy.addr", f"expected a port between 1 and 65535 in {shown(addr)}")
         return host, 9090
     return host, int(port_text)
 
@@ -316,14 +280,17 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
             flag = boolean(options, key, path, problems)
             if flag is not None:
                 out[key] = flag
-    for key in ("authTokens", "allowedOrigins", "adminTokens", "allowedHosts"):
+    for key in ("authTokens", "adminTokens"):
+        if key in options:
+            tokens = token_list(options, key, path, problems)
+            if tokens is not None:
+                out[key] = tokens
+    for key in ("allowedOrigins", "allowedHosts"):
         if key in options:
             values = string_list(options, key, path, problems)
             for index, text in enumerate(values):
                 if not text.strip():
-                    problems.add(
-                        f"{path}.{key}[{index}]", "is empty: an empty entry would match nothing useful"
-                    )
+                    problems.add(f"{path}.{key}[{index}]", "is empty: it would match nothing useful")
             out[key] = tuple(values)
     for key in ("toolFilter", "promptFilter", "resourceFilter"):
         if options.get(key) is not None:
@@ -354,10 +321,10 @@ def _restart(raw: Any, path: str, problems: Problems) -> RestartPolicy:
         problems.add(f"{path}.maxDelay", f"must not be shorter than initialDelay ({initial:g}s)")
     multiplier, jitter = spec.get("multiplier", default.multiplier), spec.get("jitter", default.jitter)
     if isinstance(multiplier, bool) or not isinstance(multiplier, int | float) or not 1 <= multiplier <= 100:
-        problems.add(f"{path}.multiplier", f"expected a number from 1 to 100, got {multiplier!r}")
+        problems.add(f"{path}.multiplier", f"expected a number from 1 to 100, got {shown(multiplier)}")
         multiplier = default.multiplier
     if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
-        problems.add(f"{path}.jitter", f"expected a fraction from 0 to 1, got {jitter!r}")
+        problems.add(f"{path}.jitter", f"expected a fraction from 0 to 1, got {shown(jitter)}")
         jitter = default.jitter
     attempts = spec.get("maxAttempts")
     if attempts is not None:
@@ -369,7 +336,7 @@ def _protocol_version(entry: dict[str, Any], path: str, problems: Problems) -> s
     version = string(entry, "protocolVersion", path, problems)
     if version is not None and version not in ALL_VERSIONS:
         expected = ", ".join(ALL_VERSIONS)
-        problems.add(f"{path}.protocolVersion", f"expected one of {expected}, got {version!r}")
+        problems.add(f"{path}.protocolVersion", f"expected one of {expected}, got {shown(version)}")
         return None
     return version
 
@@ -380,7 +347,7 @@ def _name_filter(raw: Any, path: str, problems: Problems) -> NameFilter | None:
     mode = (string(spec, "mode", path, problems) or "").lower()
     patterns = string_list(spec, "list", path, problems)
     if mode not in ("allow", "block"):
-        problems.add(f"{path}.mode", f"expected 'allow' or 'block', got {spec.get('mode')!r}")
+        problems.add(f"{path}.mode", f"expected 'allow' or 'block', got {shown(spec.get('mode'))}")
         return None
     return NameFilter("allow" if mode == "allow" else "block", tuple(patterns))
 
@@ -391,12 +358,9 @@ def _name_filter(raw: Any, path: str, problems: Problems) -> NameFilter | None:
 def _server(
     name: str, raw: Any, path: str, options_path: str, inherited: dict[str, Any], problems: Problems
 ) -> ServerConfig | None:
-    if not NAME_PATTERN.match(name):
-        problems.add(
-            path, "server names may use only letters, digits, '.', '_' and '-' (they become URL paths)"
-        )
-    elif name in RESERVED_NAMES:
-        problems.add(path, f"'{name}' is reserved for a gateway route; choose another server name")
+    name_error = name_problem(name)
+    if name_error is not None:
+        problems.add(path, name_error)
     entry = as_object(raw, path, problems)
     unknown(entry, SERVER_KEYS, path, problems)
     own = _options(entry.get("options", {}), options_path, problems)
@@ -407,9 +371,8 @@ def _server(
     if entry.get("disabled") is True or entry.get("enabled") is False:
         disabled = True
 
-    kind = (
-        string(entry, "transportType", path, problems) or string(entry, "type", path, problems) or ""
-    ).lower()
+    kind_text = string(entry, "transportType", path, problems) or string(entry, "type", path, problems) or ""
+    kind = kind_text.lower()
     command = string(entry, "command", path, problems)
     url = string(entry, "url", path, problems)
     transport: TransportKind
@@ -421,14 +384,16 @@ def _server(
         transport = "streamable-http" if kind in STREAMABLE_NAMES else "sse"
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.add(f"{path}.url", f"expected an http(s) URL with a host, got {url!r}")
+            problems.add(f"{path}.url", f"expected an http(s) URL with a host, got {shown(url)}")
     else:
         problems.add(
             path, "needs either 'command' (a stdio server) or 'url' (an SSE or streamable-HTTP server)"
         )
         return None
     if kind and kind != "stdio" and kind != "sse" and kind not in STREAMABLE_NAMES:
-        problems.add(f"{path}.transportType", f"expected 'stdio', 'sse' or 'streamable-http', got {kind!r}")
+        problems.add(
+            f"{path}.transportType", f"expected 'stdio', 'sse' or 'streamable-http', got {shown(kind_text)}"
+        )
 
     timeout = duration(
         entry, "timeout", path, problems, options.get("defaultTimeout", DEFAULT_TIMEOUT_SECONDS)
@@ -439,13 +404,14 @@ def _server(
     restart = _restart(entry["restart"], f"{path}.restart", problems) if "restart" in entry else None
     session_mode = string(entry, "sessionMode", path, problems) or "shared"
     if session_mode not in ("shared", "isolated"):
-        problems.add(f"{path}.sessionMode", f"expected 'shared' or 'isolated', got {session_mode!r}")
+        problems.add(f"{path}.sessionMode", f"expected 'shared' or 'isolated', got {shown(session_mode)}")
         session_mode = "shared"
+    args = tuple(string_list(entry, "args", path, problems))
     return ServerConfig(
         name=name,
         transport=transport,
         command=command,
-        args=tuple(string_list(entry, "args", path, problems)),
+        args=args,
         env=string_map(entry, "env", path, problems),
         cwd=string(entry, "cwd", path, problems),
         url=url,
@@ -468,22 +434,5 @@ def _server(
         idle_stop=idle_stop,
         max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),
         max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
+        display=redact.upstream(command, args, url),
     )
-
-
-def _fetch(url: str, insecure: bool, http_headers: str, timeout: float) -> str:
-    import httpx
-
-    headers = {}
-    for pair in http_headers.split(";"):
-        key, sep, value = pair.partition(":")
-        if sep and key.strip() and value.strip():
-            headers[key.strip()] = value.strip()
-    try:
-        response = httpx.get(
-            url, headers=headers, timeout=timeout, verify=not insecure, follow_redirects=True
-        )
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise ConfigError([ConfigProblem(url, "", f"cannot fetch the config: {exc}")]) from None
-    return response.text

@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcp_central.config.loader import NAME_PATTERN, RESERVED_NAMES, load_config_text
+from mcp_central.config.loader import load_config_text
+from mcp_central.config.names import name_problem
 from mcp_central.errors import ConfigError, ConfigProblem
 
 DEFAULT_BASE_IMAGE = "local/mcp-central:latest"
@@ -59,8 +60,9 @@ def check_spec(spec: BridgeSpec) -> None:
     def bad(flag: str, message: str) -> None:
         problems.append(ConfigProblem(flag, "", message))
 
-    if not NAME_PATTERN.match(spec.service) or spec.service in RESERVED_NAMES:
-        bad("--service", f"{spec.service!r} cannot be a route name (letters, digits, '.', '_', '-')")
+    name_error = name_problem(spec.service)
+    if name_error is not None:
+        bad("--service", f"{spec.service!r} cannot be a route name: {name_error}")
     if spec.runtime not in ("node", "python"):
         bad("--runtime", f"expected node or python, got {spec.runtime!r}")
     pattern = _NPM_NAME if spec.runtime == "node" else _PY_NAME

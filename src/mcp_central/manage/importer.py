@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from mcp_central.config import jsonc
-from mcp_central.config.loader import NAME_PATTERN, RESERVED_NAMES, STREAMABLE_NAMES
+from mcp_central.config.loader import STREAMABLE_NAMES
+from mcp_central.config.names import NAME_PATTERN, RESERVED_NAMES
 from mcp_central.errors import ConfigError, ConfigProblem
 
 _KEPT = ("command", "args", "env", "url", "headers", "cwd", "disabled")
@@ -98,7 +99,7 @@ def convert(raw: dict[str, Any], source: str, workspace: Path) -> Imported:
 
 
 def _name(original: str, result: Imported) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", original).strip("-") or "server"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", original).strip("-.") or "server"
     if name in RESERVED_NAMES:
         name = f"{name}-server"
     if name != original:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcp_central.config import jsonc
 from mcp_central.config.edit import Backup, problem, read_text, validate_text, write_config
 from mcp_central.config.jsonc_edit import EditError, add_member, remove_member
 from mcp_central.config.loader import STREAMABLE_NAMES
+from mcp_central.config.names import name_problem
+from mcp_central.config.sources import parse
 from mcp_central.errors import ConfigError, ConfigProblem
 
 SERVERS = ("mcpServers",)
@@ -101,7 +102,11 @@ def parse_pairs(items: list[str], separators: str, what: str) -> dict[str, str]:
 
 
 def add_server(path: Path, name: str, entry: dict[str, Any], *, dry_run: bool = False) -> EditResult:
-    """Add ``mcpServers.name``; refuse a duplicate, a v1 layout, or a result that does not validate."""
+    """Add ``mcpServers.name``; refuse a bad name, a duplicate, a v1 layout, or a result that does
+    not validate."""
+    name_error = name_problem(name)
+    if name_error is not None:
+        raise problem(path, name_error, f"mcpServers.{name}")
     old = read_text(path)
     base = old if old is not None else NEW_FILE
     raw = _raw(base, path)
@@ -230,10 +235,6 @@ def _disabled(entry: dict[str, Any]) -> bool:
 
 
 def _raw(text: str, path: Path) -> dict[str, Any]:
-    try:
-        raw = jsonc.loads(text)
-    except jsonc.JSONCError as exc:
-        raise problem(path, str(exc)) from None
-    if not isinstance(raw, dict):
-        raise problem(path, "expected a JSON object at the top level")
-    return raw
+    """The file's top-level object. Duplicate keys are refused here, before any edit: with a server
+    defined twice, cutting out one definition would leave the other serving."""
+    return parse(text, str(path))

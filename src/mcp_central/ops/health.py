@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from mcp_central import __version__
+from mcp_central.config import redact
 from mcp_central.downstream.http import respond, respond_json
 from mcp_central.types import Send
 from mcp_central.upstream.manager import UpstreamManager
@@ -45,7 +46,7 @@ async def status(
             "name": proxy.name,
             "version": __version__,
             "uptimeSeconds": round(time.time() - STARTED, 3),
-            "config": manager.config.source,
+            "config": redact.url(source) if (source := manager.config.source) else None,
             "upstreams": manager.status(),
             "groups": groups or [],
             "lastReload": reload,

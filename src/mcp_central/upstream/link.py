@@ -155,7 +155,7 @@ class UpstreamLink(InboundRouting, FanOut):
             self.lifecycle.ready(time.monotonic())
             self.ready_since = time.time()
             self._last_activity = time.monotonic()
-            log.info("upstream '%s' ready (%s, restarts: %d)", self.name, transport.describe(), restarts)
+            log.info("upstream '%s' ready (%s, restarts: %d)", self.name, self.server.display, restarts)
             self._refresh_tool_count_soon()
             if self.stateless is not None:
                 self.stateless.listen()
@@ -238,7 +238,7 @@ class UpstreamLink(InboundRouting, FanOut):
         return {
             "name": self.name,
             "transport": self.server.transport,
-            "target": self.server.url or " ".join((self.server.command or "", *self.server.args)).strip(),
+            "target": self.server.display,
             "state": self.state.value,
             "tools": self.tool_count,
             "server": {"name": info.get("name"), "version": info.get("version")} if info else None,

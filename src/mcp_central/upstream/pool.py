@@ -77,7 +77,7 @@ class IsolatedPool:
         return {
             "name": self.name,
             "transport": self.server.transport,
-            "target": self.server.url or " ".join((self.server.command or "", *self.server.args)).strip(),
+            "target": self.server.display,
             "sessionMode": "isolated",
             "state": "isolated",
             "links": len(self.links),
