@@ -139,8 +139,10 @@ async def test_log_levels_are_kept_per_session(gateway: str, downstream: str) ->
         await a.set_logging_level("error")
         await b.set_logging_level("debug")
         await a.call_tool("log_each_level", {})
+        await b.call_tool("log_each_level", {})
         await quiet.wait_for(lambda: "error" in quiet.logs)
         await chatty.wait_for(lambda: len(chatty.logs) >= 4)
+    # Each hears its own call's messages at its own level, and nothing of the other's call.
     assert quiet.logs == ["error"]
     assert chatty.logs == ["debug", "info", "warning", "error"]
 

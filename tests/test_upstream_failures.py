@@ -21,6 +21,7 @@ import anyio
 import pytest
 
 from conftest import INIT_REQUEST, echo_stdio, free_port, http_client, make_config, route_url, serve
+from mcp_central.config.expand import Expanded
 from mcp_central.config.model import ServerConfig
 from mcp_central.core.supervision import RestartPolicy
 from raw_http import HEADERS
@@ -201,9 +202,13 @@ async def test_an_http_server_that_refuses_says_its_status(caplog: pytest.LogCap
 async def test_a_server_that_starts_is_logged_without_its_arguments(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="mcp_central")
     server = echo_stdio("keyed")
-    server = dataclasses.replace(server, args=(*server.args, f"--api-key={SECRET}"))
+    # As the loader leaves it: an argument expanded from ${KEY} remembers how it was written.
+    secret_arg = Expanded(f"--api-key={SECRET}", "--api-key=${KEY}", ("KEY",))
+    server = dataclasses.replace(server, args=(*server.args, secret_arg))
     async with serve(make_config(server)) as (base, _app):
         assert (await status_of(base, "keyed"))["state"] == "ready"
     ready = [r.getMessage() for r in caplog.records if "upstream 'keyed' ready" in r.getMessage()]
-    assert ready == [f"upstream 'keyed' ready ({sys.executable} with 2 arguments, restarts: 0)"]
+    assert ready == [
+        f"upstream 'keyed' ready ({sys.executable} {server.args[0]} --api-key=${{KEY}}, restarts: 0)"
+    ]
     assert SECRET not in caplog.text

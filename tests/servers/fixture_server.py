@@ -142,6 +142,7 @@ async def ask_llm(prompt: str, ctx: Context) -> str:
     result = await ctx.session.create_message(
         messages=[types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))],
         max_tokens=50,
+        related_request_id=ctx.request_id,  # over streamable HTTP: on this call's reply stream
     )
     content = result.content
     return content.text if isinstance(content, types.TextContent) else str(content)
@@ -167,7 +168,7 @@ async def ask_llm_stateless(prompt: str, ctx: Context) -> str | types.InputRequi
 async def ask_user(question: str, ctx: Context) -> str:
     """Ask the user (elicitation/create) for a name; return 'action:name'."""
     schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
-    result = await ctx.session.elicit_form(question, schema)  # type: ignore[arg-type]
+    result = await ctx.session.elicit_form(question, schema, related_request_id=ctx.request_id)  # type: ignore[arg-type]
     return f"{result.action}:{(result.content or {}).get('name', '')}"
 
 

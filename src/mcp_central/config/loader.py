@@ -434,5 +434,4 @@ def _server(
         idle_stop=idle_stop,
         max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),
         max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
-        display=redact.upstream(command, args, url),
     )

@@ -95,14 +95,14 @@ class ServerConfig:
     """Largest request body a client may POST to this server's routes."""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     """Largest single message accepted from the upstream (a stdio line, an HTTP body or SSE event)."""
-    display: str = field(default="", compare=False)
+    display: str = field(default="", init=False, compare=False)
     """What logs and ``/status`` may show of the upstream: the command line with every part that
     came from a ``${VAR}`` as written (``--api-key=${API_KEY}``), or the URL with userinfo and
-    query values as ``***``. Never header or ``env`` values. Derived: filled in when not given."""
+    query values as ``***``. Never header or ``env`` values. Derived from the fields above, so a
+    ``dataclasses.replace`` copy describes itself, not its original."""
 
     def __post_init__(self) -> None:
-        if not self.display:
-            object.__setattr__(self, "display", describe_upstream(self.command, self.args, self.url))
+        object.__setattr__(self, "display", describe_upstream(self.command, self.args, self.url))
 
     @property
     def session_cap(self) -> int | None:

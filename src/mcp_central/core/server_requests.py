@@ -60,6 +60,21 @@ class ServerRequests(Generic[Owner]):
         del self._out[key]
         return {**answer, "id": entry[0]}
 
+    def withdrawn(self, upstream_id: Any) -> tuple[Owner, str] | None:
+        """The upstream cancelled its request ``upstream_id``: who was asked, under which proxy id."""
+        for key, (original, who) in self._out.items():
+            if original == upstream_id and type(original) is type(upstream_id):
+                del self._out[key]
+                return who, key
+        return None
+
+    def asks(self, owner: Owner) -> bool:
+        """Whether ``owner`` has a request of the upstream's still to answer."""
+        return any(who is owner for _, who in self._out.values())
+
+    def __len__(self) -> int:
+        return len(self._out)
+
     def drop(self, owner: Owner) -> list[RequestId]:
         """Forget ``owner``'s outstanding requests; the upstream ids that will now get no answer."""
         gone = [key for key, (_, who) in self._out.items() if who is owner]

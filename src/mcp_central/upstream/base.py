@@ -12,8 +12,15 @@ from typing import Protocol
 
 from mcp_central.types import Message
 
-OnMessage = Callable[[Message], None]
-"""Called once per message received from the upstream, in arrival order, on the event loop."""
+
+class OnMessage(Protocol):
+    """Called once per message received from the upstream, in arrival order, on the event loop.
+    ``related`` is the upstream id of the request whose reply stream carried the message (streamable
+    HTTP says so); transports whose wire says nothing (stdio, legacy SSE) leave it out."""
+
+    def __call__(self, message: Message, related: int | None = None) -> None: ...
+
+
 OnClose = Callable[[BaseException | None], None]
 """Called at most once when the transport stops for good: ``None`` for a clean close, else why."""
 

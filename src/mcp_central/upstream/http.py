@@ -62,7 +62,7 @@ class HTTPTransport:
         self.protocol_version: str | None = None
         self.endpoint: str | None = None
         self._client: httpx.AsyncClient | None = None
-        self._on_message: OnMessage = lambda message: None
+        self._on_message: OnMessage = lambda message, related=None: None
         self._on_close: OnClose = lambda error: None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -192,14 +192,18 @@ class HTTPTransport:
             self._spawn(self._get_stream())
 
     def _deliver(self, value: Any, request: Message) -> bool:
-        """Hand over what came back; True if it held the answer to ``request``."""
+        """Hand over what came back; True if it held the answer to ``request``. What a request's
+        reply stream carries is related to it: the link routes it to that request's client."""
         items = value if isinstance(value, list) else [value]
         answered = False
+        related = request.get("id") if "method" in request and isinstance(request.get("id"), int) else None
         for item in items:
             if isinstance(item, dict):
                 if "method" not in item and item.get("id") == request.get("id"):
                     answered = True
-                self._on_message(item)
+                self._on_message(item, related)
+            else:
+                self._on_message(item)  # malformed: the link counts and drops it
         return answered
 
     def _answer_error(self, message: Message, detail: str) -> None:

@@ -1,16 +1,15 @@
 """One upstream link: an initialized MCP session with one server, shared by downstream sessions.
 
-The link performs the upstream ``initialize`` handshake once, then forwards raw messages:
-requests get fresh ids and progress tokens (``core.requests``) and a deadline; answers, progress
-and server→client requests go back to the downstream session they belong to; other server
-notifications go to every attached session. It never parses messages into models and never
-blocks a caller beyond the server's ``timeout``. When its connection is lost, everything in flight
-is answered with an error at once and ``upstream.supervisor`` brings it back; sessions stay attached.
+This is the asyncio driver of the link's sans-IO core (``core.link``): it runs the transport,
+the handshake and the link's lifecycle, turns what happens into events for ``LinkCore.handle``
+and carries out the commands it returns — sending upstream, delivering to sessions, arming and
+cancelling timers, logging. Every routing decision (ids and tokens, deadlines, fan-out, tasks,
+attribution of what the upstream starts) is the core's. When the connection is lost, everything
+in flight is answered with an error at once and ``upstream.supervisor`` brings it back; sessions
+stay attached.
 
-Routing what the upstream sends lives in ``upstream.inbound``, the subscription and log-level
-bookkeeping in ``upstream.fan_out``, the stateless (2026-07-28) upstream side in
-``upstream.stateless``. It must not know about HTTP or any downstream transport: sessions are
-reached only through ``Downstream.deliver``.
+It must not know about HTTP or any downstream transport: sessions are reached only through
+``Downstream.deliver``.
 """
 
 from __future__ import annotations
@@ -23,51 +22,49 @@ from typing import Any
 
 from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
-from mcp_central.core import jsonrpc, modern_client, protocol
+from mcp_central.core import modern_client, protocol
 from mcp_central.core.coalesce import Coalesced
-from mcp_central.core.fanout import LogLevels, Subscriptions
-from mcp_central.core.filters import ServerFilters, filter_listed
-from mcp_central.core.modern import MODERN_VERSIONS
-from mcp_central.core.requests import RequestTable
-from mcp_central.core.server_requests import ServerRequests
-from mcp_central.core.supervision import Lifecycle, LinkState
-from mcp_central.core.tasks import BY_TASK_ID, TaskOwners, creates_task
-from mcp_central.errors import (
-    INVALID_PARAMS,
-    METHOD_NOT_FOUND,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    to_jsonrpc_error,
+from mcp_central.core.filters import filter_listed
+from mcp_central.core.link.core import LinkCore, deadline_key
+from mcp_central.core.link.events import (
+    ArmTimer,
+    CancelTimer,
+    ClientMessage,
+    Command,
+    Deliver,
+    Detached,
+    Log,
+    MissedDeadline,
+    OwnRequest,
+    SendUpstream,
+    TimerFired,
+    ToolsChanged,
+    TransportLost,
+    UpstreamMessage,
 )
+from mcp_central.core.modern import MODERN_VERSIONS
+from mcp_central.core.supervision import Lifecycle, LinkState
+from mcp_central.errors import UpstreamError, UpstreamUnavailable, to_jsonrpc_error
 from mcp_central.types import Message
 from mcp_central.upstream.base import UpstreamTransport
 from mcp_central.upstream.factory import create_transport
-from mcp_central.upstream.fan_out import FanOut
-from mcp_central.upstream.inbound import CREATES_TASK, InboundRouting
-from mcp_central.upstream.owners import Downstream, Waiter, answer_with_error, cancelled
-from mcp_central.upstream.stateless import StatelessUpstream, is_round_id
+from mcp_central.upstream.owners import Downstream, Waiter
 from mcp_central.upstream.supervisor import Supervisor, describe_failure
 
 __all__ = ["Downstream", "LinkState", "UpstreamLink"]
 
 log = logging.getLogger("mcp_central.upstream")
 
-REQUEST_CANCELLED = -32800
-
 SHARED_CLIENT_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}}
 """What a shared link declares upstream: the per-request server→client features it can route to the
-client whose request is in flight. Not ``roots``: roots describe one client, and a shared upstream
+client whose request caused them. Not ``roots``: roots describe one client, and a shared upstream
 session would apply one client's roots to all (``sessionMode: "isolated"`` passes a client's own)."""
 STARTUP_SECONDS = 60.0
 """Spawning and initializing may take longer than a request (``npx`` and ``uvx`` fetch packages):
 start-up gets the server's ``timeout`` or this, whichever is longer."""
 
 
-_FANNED_OUT = frozenset({"resources/subscribe", "resources/unsubscribe", "logging/setLevel"})
-
-
-class UpstreamLink(InboundRouting, FanOut):
+class UpstreamLink:
     def __init__(
         self,
         server: ServerConfig,
@@ -83,23 +80,15 @@ class UpstreamLink(InboundRouting, FanOut):
         self.ready_since: float | None = None
         self.starts = 0
         self.client_name = client_name
-        self.stateless: StatelessUpstream | None = None
-        """Set while the upstream speaks only the stateless 2026-07-28 revision."""
-        self._client_capabilities = (
-            SHARED_CLIENT_CAPABILITIES if client_capabilities is None else client_capabilities
-        )
+        declared = SHARED_CLIENT_CAPABILITIES if client_capabilities is None else client_capabilities
+        self._client_capabilities = declared
+        self.core = LinkCore(server, declared, {"name": client_name, "version": __version__})
         self._transport_factory = transport_factory
         self._transport: UpstreamTransport | None = None
         self._ended: str | None = None
         """Why the current attempt's transport ended by itself (the process exited, the connection
         failed): what a failed start reports, rather than what the handshake saw afterwards."""
-        self._table: RequestTable[Downstream] = RequestTable()
-        self._sessions: set[Downstream] = set()
-        self._server_requests: ServerRequests[Downstream] = ServerRequests()
-        self._subscriptions: Subscriptions[Downstream] = Subscriptions()
-        self._log_levels: LogLevels[Downstream] = LogLevels()
-        self._task_owners: TaskOwners[Downstream] = TaskOwners()
-        self._filters = ServerFilters(server.tool_filter, server.prompt_filter, server.resource_filter)
+        self._timers: dict[tuple[str, Any], asyncio.TimerHandle] = {}
         self._start_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_activity = time.monotonic()
@@ -122,6 +111,11 @@ class UpstreamLink(InboundRouting, FanOut):
     @property
     def startup_deadline(self) -> float:
         return max(self.server.timeout, STARTUP_SECONDS)
+
+    @property
+    def stateless(self) -> bool:
+        """Whether the upstream speaks only the stateless 2026-07-28 revision."""
+        return self.core.stateless is not None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -157,18 +151,15 @@ class UpstreamLink(InboundRouting, FanOut):
             self._last_activity = time.monotonic()
             log.info("upstream '%s' ready (%s, restarts: %d)", self.name, self.server.display, restarts)
             self._refresh_tool_count_soon()
-            if self.stateless is not None:
-                self.stateless.listen()
-            else:
-                self._restore_fan_out()
+            self._run_soon(self.core.restored())
             self.supervisor.attempt_finished()
 
     async def _handshake(self, transport: UpstreamTransport) -> dict[str, Any]:
         """``initialize`` (``server/discover`` if stateless): how the upstream describes itself."""
-        self.stateless = None
+        self.core.go_stateless(False)
         pinned = self.server.protocol_version
         if pinned not in MODERN_VERSIONS:
-            result = await self._call("initialize", self._initialize_params())
+            result = await self._call("initialize", self._initialize_params(), self.startup_deadline)
             self._check_alive(transport)
             if "error" not in result:
                 init = result.get("result")
@@ -177,14 +168,15 @@ class UpstreamLink(InboundRouting, FanOut):
                 transport.set_protocol_version(str(init.get("protocolVersion", protocol.LATEST_VERSION)))
                 await transport.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
                 return init
-            refused = f"initialize failed: {result['error'].get('message')}"
+            error = result["error"]
+            refused = f"initialize failed: {error.get('message') if isinstance(error, dict) else error}"
         # A stateless upstream has no handshake: ask it what it is (also after initialize was refused).
-        self.stateless = StatelessUpstream(self)
+        self.core.go_stateless(True)
         transport.set_protocol_version(MODERN_VERSIONS[-1])
-        discovered = (await self._call("server/discover", {})).get("result")
+        discovered = (await self._call("server/discover", {}, self.startup_deadline)).get("result")
         self._check_alive(transport)
         if not modern_client.speaks_modern(discovered):
-            self.stateless = None
+            self.core.go_stateless(False)
             raise UpstreamError(self.name, refused if pinned is None else "server/discover failed")
         assert isinstance(discovered, dict)
         return modern_client.handshake_result(discovered)
@@ -218,18 +210,19 @@ class UpstreamLink(InboundRouting, FanOut):
         transport, self._transport = self._transport, None
         if transport is not None:
             await transport.close()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     @property
     def in_flight(self) -> int:
-        return len(self._table)
+        return len(self.core.table)
 
     @property
     def session_count(self) -> int:
-        return len(self._sessions)
+        return len(self.core.sessions)
 
     def idle_for(self, now: float) -> float:
         """Seconds since the last traffic; 0 while a request or a resource subscription is open."""
-        if len(self._table) or self._subscriptions.uris():
+        if len(self.core.table) or self.core.subscriptions.uris():
             return 0.0
         return now - self._last_activity
 
@@ -247,102 +240,78 @@ class UpstreamLink(InboundRouting, FanOut):
             "starts": self.starts,
             **self.supervisor.status(),
             "readySince": self.ready_since,
-            "inFlight": len(self._table),
-            "sessions": len(self._sessions),
+            "inFlight": len(self.core.table),
+            "sessions": len(self.core.sessions),
+            **self.core.status(),
         }
 
     # ----------------------------------------------------------------- downstream → upstream
 
     def attach(self, session: Downstream) -> None:
-        self._sessions.add(session)
+        self.core.attach(session)
 
     def detach(self, session: Downstream) -> None:
         """The session ended: cancel what it still has in flight and refuse requests sent to it."""
-        self._sessions.discard(session)
-        for upstream_id in self._table.owned_by(session):
-            pending = self._table.pop(upstream_id)
-            if pending is not None and pending.timer is not None:
-                pending.timer.cancel()
-            self._send_soon(cancelled(upstream_id, "client session ended"))
-        for uri in self._subscriptions.drop(session):
-            self._spawn(self._call_quietly("resources/unsubscribe", {"uri": uri}))
-        self._task_owners.drop(session)
-        if (level := self._log_levels.drop(session)) is not None:
-            self._spawn(self._call_quietly("logging/setLevel", {"level": level}))
-        if self.stateless is not None:
-            self.stateless.forget(session)
-        for server_request_id in self._server_requests.drop(session):
-            if is_round_id(server_request_id):
-                continue  # asked on behalf of a stateless upstream, which waits for nothing
-            self._send_soon(
-                jsonrpc.error_response(server_request_id, METHOD_NOT_FOUND, "the client session ended")
-            )
+        self._run_soon(self.core.handle(Detached(session)))
 
     async def forward_request(self, session: Downstream, message: Message) -> None:
         """Send a client request upstream; its answer arrives later through ``session.deliver``."""
         if not self.lifecycle.serving:
             await self.ensure_ready()
         self._last_activity = time.monotonic()
-        method = message["method"]
-        if method in _FANNED_OUT and self._answer_locally(session, message):
-            return
-        stateless = self.stateless
-        if stateless is not None and stateless.answers_locally(method):
-            session.deliver(jsonrpc.result_response(message["id"], {}), message["id"])
-            return
-        if method in BY_TASK_ID:
-            task_id = (message.get("params") or {}).get("taskId")
-            if not self._task_owners.allows(session, task_id):
-                error = jsonrpc.error_response(message["id"], INVALID_PARAMS, f"Unknown task: {task_id}")
-                session.deliver(error, message["id"])
-                return
-        if (refused := self._filters.refusal(method, message.get("params"))) is not None:
-            session.deliver(jsonrpc.error_response(message["id"], INVALID_PARAMS, refused), message["id"])
-            return
-        if stateless is not None:
-            remembered, message = stateless.outgoing(session, message)
-        pending = self._table.outgoing(session, message)
-        if stateless is not None:
-            stateless.sent[message["id"]] = remembered
-        if pending.method == "resources/subscribe":
-            pending.context = (message.get("params") or {}).get("uri")
-        elif creates_task(message):
-            pending.context = CREATES_TASK
-        upstream_id = message["id"]
-        pending.timer = asyncio.get_running_loop().call_later(self.server.timeout, self._expire, upstream_id)
-        await self._send_or_answer(message, upstream_id)
+        await self._run(self.core.handle(ClientMessage(session, message)))
 
     async def forward_notification(self, session: Downstream, message: Message) -> None:
-        method = message["method"]
-        if method == "notifications/initialized":
-            return  # the link sent its own when it initialized
-        if method == "notifications/cancelled":
-            params = message.get("params") or {}
-            request_id = params.get("requestId")
-            upstream_id = self._table.upstream_id_of(session, request_id) if request_id is not None else None
-            if upstream_id is None:
-                return  # already answered or never ours: nothing to cancel
-            pending = self._table.pop(upstream_id)
-            if pending is not None:
-                if pending.timer is not None:
-                    pending.timer.cancel()
-                # The client ignores any answer now, but whoever waits on its behalf must be released.
-                cancelled_error = {"code": REQUEST_CANCELLED, "message": "request cancelled by the client"}
-                answer_with_error(pending, cancelled_error)
-            message = {**message, "params": {**params, "requestId": upstream_id}}
-        if self.lifecycle.serving and self._transport is not None:
-            await self._transport.send(message)
+        await self._run(self.core.handle(ClientMessage(session, message)))
 
     async def forward_response(self, session: Downstream, message: Message) -> None:
         """A client's answer to a server→client request (sampling, elicitation, roots)."""
-        answer = self._server_requests.upstream(session, message)
-        if answer is not None and is_round_id(answer.get("id")):
-            if self.stateless is not None:
-                self.stateless.answered(answer)
-        elif answer is not None and self._transport is not None:
-            await self._transport.send(answer)
+        await self._run(self.core.handle(ClientMessage(session, message)))
+
+    def follow_logs(self, owner: Downstream, level: str) -> None:
+        """Let ``owner`` hear log messages at ``level`` and up (attached; the upstream's level follows)."""
+        self._run_soon(self.core.follow_logs(owner, level))
+
+    async def subscribe(self, owner: Downstream, uris: list[str]) -> list[str]:
+        """Subscribe ``owner`` to resource updates for ``uris``; the ones the upstream accepted."""
+        await self.ensure_ready()
+        books = self.core.subscriptions
+        if self.core.stateless is not None:
+            for uri in uris:
+                books.subscribe(owner, uri)
+            await self._run(self.core.stateless.listen(books.uris()))
+            return list(uris)
+        accepted = []
+        for uri in uris:
+            if books.subscribe(owner, uri):
+                try:
+                    reply = await self._call("resources/subscribe", {"uri": uri})
+                except UpstreamError:
+                    reply = {"error": {}}
+                if "error" in reply:
+                    books.unsubscribe(owner, uri)
+                    continue
+            accepted.append(uri)
+        return accepted
+
+    def fail_in_flight(self, reason: str) -> None:
+        """Answer every request in flight with an error now (lost connection, stop, shutdown)."""
+        self._run_soon(self.core.handle(TransportLost(reason)))
 
     # ----------------------------------------------------------------- upstream → downstream
+
+    def _on_message(self, message: Message, related: int | None = None) -> None:
+        """What the transport received; ``related``: the request whose reply stream carried it."""
+        if self.lifecycle.state is LinkState.DEGRADED:
+            self.lifecycle.heard_from()
+            log.info("upstream '%s' answers again", self.name)
+        try:
+            commands = self.core.handle(UpstreamMessage(message, related))
+        except Exception:  # a bug must cost one message, never the transport's reader
+            self.core.dropped["error"] += 1
+            log.exception("upstream '%s': a message could not be handled and was dropped", self.name)
+            return
+        self._run_soon(commands)
 
     def _on_close(self, transport: UpstreamTransport, error: BaseException | None) -> None:
         """The transport ended by itself: answer everything in flight now, and let it be restarted."""
@@ -358,7 +327,65 @@ class UpstreamLink(InboundRouting, FanOut):
             self.lifecycle.lost(reason, time.monotonic())
             self.supervisor.lost()
 
-    # ----------------------------------------------------------------- internals
+    # ----------------------------------------------------------------- carrying out commands
+
+    async def _run(self, commands: list[Command]) -> None:
+        """Carry out ``commands`` in order, sending upstream before going on."""
+        for command in commands:
+            if type(command) is SendUpstream:
+                await self._send(command.message)
+            else:
+                self._apply(command)
+
+    def _run_soon(self, commands: list[Command]) -> None:
+        """Carry out ``commands`` from a callback: sends go out as tasks, in order."""
+        for command in commands:
+            if type(command) is SendUpstream:
+                self._spawn(self._send(command.message))
+            else:
+                self._apply(command)
+
+    def _apply(self, command: Command) -> None:
+        kind = type(command)
+        if kind is Deliver:
+            command.owner.deliver(command.message, command.related)  # type: ignore[union-attr]
+        elif kind is ArmTimer:
+            key = command.key  # type: ignore[union-attr]
+            loop = asyncio.get_running_loop()
+            self._timers[key] = loop.call_later(command.seconds, self._fire, key)  # type: ignore[union-attr]
+        elif kind is CancelTimer:
+            handle = self._timers.pop(command.key, None)  # type: ignore[union-attr]
+            if handle is not None:
+                handle.cancel()
+        elif kind is Log:
+            log.log(command.level, "%s", command.text)  # type: ignore[union-attr]
+        elif kind is MissedDeadline:
+            if self.lifecycle.state is LinkState.READY:
+                self.lifecycle.deadline_missed()
+                log.warning("upstream '%s' degraded: %s", self.name, command.detail)  # type: ignore[union-attr]
+        elif kind is ToolsChanged:
+            self._refresh_tool_count_soon()
+
+    def _fire(self, key: tuple[str, Any]) -> None:
+        self._timers.pop(key, None)
+        self._run_soon(self.core.handle(TimerFired(key)))
+
+    async def _send(self, message: Message) -> None:
+        """Write ``message`` upstream; a request that cannot go is answered with the reason."""
+        transport = self._transport
+        try:
+            if transport is None:
+                raise UpstreamUnavailable(self.name, self.last_error or "not connected")
+            await transport.send(message)
+        except Exception as exc:
+            upstream_id = message.get("id")
+            if "method" in message and isinstance(upstream_id, int):
+                error = exc if isinstance(exc, UpstreamError) else UpstreamUnavailable(self.name, str(exc))
+                self._run_soon(self.core.unsent(upstream_id, to_jsonrpc_error(error)))
+            else:
+                log.debug("upstream '%s': could not send %s: %s", self.name, message.get("method"), exc)
+
+    # ----------------------------------------------------------------- the link's own requests
 
     def _initialize_params(self) -> dict[str, Any]:
         message = protocol.initialize_request(0, self.client_name, __version__, self._client_capabilities)
@@ -367,21 +394,19 @@ class UpstreamLink(InboundRouting, FanOut):
             params["protocolVersion"] = self.server.protocol_version
         return params
 
-    async def _call(self, method: str, params: dict[str, Any]) -> Message:
-        """A request of the link's own; the caller bounds the wait."""
+    async def _call(self, method: str, params: dict[str, Any], deadline: float | None = None) -> Message:
+        """A request of the link's own; answered with an error past ``deadline`` (default: ``timeout``)."""
         if self._transport is None:
-            raise UpstreamUnavailable(self.name, "not connected")
+            raise UpstreamUnavailable(self.name, self._ended or "not connected")
         waiter = Waiter()
         message: Message = {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
-        if self.stateless is not None:
-            message = self.stateless.envelope_for(None, message)
-        self._table.outgoing(waiter, message)
-        upstream_id = message["id"]
+        seconds = self.server.timeout if deadline is None else deadline
         try:
-            await self._transport.send(message)
+            await self._run(self.core.handle(OwnRequest(waiter, message, seconds)))
             return await waiter.future
         finally:
-            self._table.pop(upstream_id)
+            if not waiter.future.done():  # abandoned (the caller was cancelled): let it go upstream too
+                self._run_soon(self.core.handle(TimerFired(deadline_key(message["id"]))))
 
     def _refresh_tool_count_soon(self) -> None:
         """Count the upstream's tools again (for ``/status``): one ``tools/list`` walk at a time,
@@ -416,75 +441,12 @@ class UpstreamLink(InboundRouting, FanOut):
             return
         self.tool_count = count
 
-    async def _send_or_answer(self, message: Message, upstream_id: int) -> None:
-        transport = self._transport
-        try:
-            if transport is None:
-                raise UpstreamUnavailable(self.name, self.last_error or "not connected")
-            await transport.send(message)
-        except Exception as exc:
-            pending = self._table.pop(upstream_id)
-            if pending is not None:
-                if pending.timer is not None:
-                    pending.timer.cancel()
-                error = exc if isinstance(exc, UpstreamError) else UpstreamUnavailable(self.name, str(exc))
-                answer_with_error(pending, to_jsonrpc_error(error))
-
-    def _expire(self, upstream_id: int) -> None:
-        pending = self._table.pop(upstream_id)
-        if self.stateless is not None:
-            self.stateless.sent.pop(upstream_id, None)
-        if pending is None:
-            return
-        timeout = UpstreamTimeout(
-            self.name, f"no answer to '{pending.method}' within {self.server.timeout:g}s"
-        )
-        answer_with_error(pending, to_jsonrpc_error(timeout))
-        self._send_soon(cancelled(upstream_id, "timed out in mcp-central"))
-        if self.lifecycle.state is LinkState.READY:
-            self.lifecycle.deadline_missed()
-            log.warning("upstream '%s' degraded: %s", self.name, timeout.detail)
-
-    def fail_in_flight(self, reason: str) -> None:
-        """Answer every request in flight with an error now (lost connection, stop, shutdown)."""
-        error = to_jsonrpc_error(UpstreamUnavailable(self.name, reason))
-        for pending in self._table.drain():
-            if pending.timer is not None:
-                pending.timer.cancel()
-            answer_with_error(pending, error)
-        self._server_requests.clear()
-        if self.stateless is not None:
-            self.stateless.sent.clear()
-            self.stateless.rounds.clear()
-
-    # ----------------------------------------------------------------- for the stateless side
-
-    @property
-    def client_capabilities(self) -> dict[str, Any]:
-        """What this link told (or tells, per request) its upstream the client side can do."""
-        return self._client_capabilities
-
-    def server_request_for(self, owner: Downstream, message: Message) -> Message:
-        return self._server_requests.downstream(message, owner)
-
-    def send_soon(self, message: Message) -> None:
-        self._send_soon(message)
-
-    def resend(self, owner: Downstream, request: Message) -> None:
-        """Send ``request`` (a client's call, its own id) upstream again, with a new deadline."""
-        assert self.stateless is not None
-        remembered, message = self.stateless.outgoing(owner, request)
-        pending = self._table.outgoing(owner, message)
-        self.stateless.sent[message["id"]] = remembered
-        upstream_id = message["id"]
-        pending.timer = asyncio.get_running_loop().call_later(self.server.timeout, self._expire, upstream_id)
-        self._spawn(self._send_or_answer(message, upstream_id))
-
-    def _send_soon(self, message: Message) -> None:
-        if self._transport is not None:
-            self._spawn(self._transport.send(message))
-
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("upstream '%s': a background task failed: %r", self.name, error)
