@@ -403,3 +403,12 @@ class Interleavings(RuleBasedStateMachine):
 
 TestInterleavings = Interleavings.TestCase
 TestInterleavings.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+def test_a_groups_own_list_call_is_nobodys_call() -> None:
+    """A group's merged ``tools/list`` runs beside a lone client's call: still one client in flight."""
+    core, alice, waiter = make_core(), Client("alice"), Client("group-waiter")
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    assert sent(core.handle(ClientMessage(waiter, listing, own=True)))
+    call(core, alice, 1)
+    assert [owner for owner, _m, _r in delivered(core.handle(UpstreamMessage(sampling(5))))] == [alice]

@@ -102,7 +102,8 @@ async def call_member(link: UpstreamLink, method: str, params: dict[str, Any]) -
     """
     waiter = Waiter()  # as for the link's own requests: nobody to ask for sampling or input
     try:
-        await link.forward_request(waiter, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        await link.forward_request(waiter, request, own=True)
         reply = await waiter.future
     finally:
         link.detach(waiter)  # cancels it upstream if still in flight

@@ -254,12 +254,13 @@ class UpstreamLink:
         """The session ended: cancel what it still has in flight and refuse requests sent to it."""
         self._run_soon(self.core.handle(Detached(session)))
 
-    async def forward_request(self, session: Downstream, message: Message) -> None:
-        """Send a client request upstream; its answer arrives later through ``session.deliver``."""
+    async def forward_request(self, session: Downstream, message: Message, *, own: bool = False) -> None:
+        """Send a client request upstream; its answer arrives later through ``session.deliver``.
+        ``own``: the gateway asks on its own account (a group's merged list), for no client's call."""
         if not self.lifecycle.serving:
             await self.ensure_ready()
         self._last_activity = time.monotonic()
-        await self._run(self.core.handle(ClientMessage(session, message)))
+        await self._run(self.core.handle(ClientMessage(session, message, own)))
 
     async def forward_notification(self, session: Downstream, message: Message) -> None:
         await self._run(self.core.handle(ClientMessage(session, message)))

@@ -115,7 +115,7 @@ class LinkCore:
 
     def handle(self, event: Event) -> list[Command]:
         if type(event) is ClientMessage:
-            return self._client(event.owner, event.message)
+            return self._client(event.owner, event.message, event.own)
         if type(event) is UpstreamMessage:
             return self._upstream(event.message, event.related)
         if type(event) is TimerFired:
@@ -133,7 +133,7 @@ class LinkCore:
     def attach(self, owner: Owner) -> None:
         self.sessions.add(owner)
 
-    def _client(self, owner: Owner, message: Any) -> list[Command]:
+    def _client(self, owner: Owner, message: Any, own: bool = False) -> list[Command]:
         if "method" not in message:
             return self._client_answer(owner, message)
         if "id" not in message:
@@ -152,7 +152,7 @@ class LinkCore:
             return [Deliver(owner, error, request_id)]
         if (refused := self.filters.refusal(method, params)) is not None:
             return [Deliver(owner, jsonrpc.error_response(request_id, INVALID_PARAMS, refused), request_id)]
-        return self._send(owner, message)
+        return self._send(owner, message, own=own)
 
     def _send(
         self, owner: Owner, message: Message, *, own: bool = False, deadline: float | None = None

@@ -33,10 +33,13 @@ class Owner(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ClientMessage:
-    """A message from ``owner`` (a request, a notification, or an answer to a server request)."""
+    """A message from ``owner`` (a request, a notification, or an answer to a server request).
+    ``own``: a request the gateway makes itself on a client's route (a group's merged list), which
+    is answered like a client's but is nobody's call: it never counts as evidence for attribution."""
 
     owner: Owner
     message: Message
+    own: bool = False
 
 
 @dataclass(frozen=True, slots=True)
