@@ -31,6 +31,7 @@ from mcp_central.types import Message
 from mcp_central.upstream.base import OnClose, OnMessage
 
 DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
+DEFAULT_WRITE_TIMEOUT = 60.0
 STOP_GRACE_SECONDS = 2.0
 STDERR_TAIL_LINES = 20
 STDERR_REPORTED_LINES = 5
@@ -70,6 +71,7 @@ class StdioTransport:
         env: dict[str, str] | None = None,
         cwd: str | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
     ) -> None:
         self.name = name
         self.command = command
@@ -77,12 +79,16 @@ class StdioTransport:
         self.env = env or {}
         self.cwd = cwd
         self.max_line_bytes = max_line_bytes
+        self.write_timeout = write_timeout
+        """How long ``send`` waits for the server to take a message off its stdin (its ``timeout``)."""
         self.last_stderr: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.process: asyncio.subprocess.Process | None = None
         self._log = logging.getLogger(f"mcp_central.upstream.{name}")
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self._close_reported = False
         self._on_message: OnMessage | None = None
+        self._on_close: OnClose | None = None
         self._reader: asyncio.Task[None] | None = None
         self._stderr_drain: asyncio.Task[None] | None = None
         self.exit_reason: str | None = None
@@ -120,6 +126,7 @@ class StdioTransport:
         except OSError as exc:
             raise UpstreamUnavailable(self.name, f"cannot start '{self.command}': {exc}") from exc
         self._on_message = on_message
+        self._on_close = on_close
         loop = asyncio.get_running_loop()
         self._reader = loop.create_task(self._read_stdout(on_message, on_close))
         self._stderr_drain = loop.create_task(self._drain_stderr())
@@ -132,23 +139,49 @@ class StdioTransport:
             if stdin is None or stdin.is_closing():
                 raise ConnectionError("the process is not running")
             stdin.write(orjson.dumps(message) + b"\n")
-            await stdin.drain()
+            try:
+                async with asyncio.timeout(self.write_timeout):
+                    await stdin.drain()
+            except TimeoutError:
+                self._write_stalled(message, stdin)
         except (ConnectionError, RuntimeError) as exc:
             # Never raise into a caller: a request gets an error answer instead. The process is gone
             # or going: let the reader report how it ended first, so the caller learns why.
             reader = self._reader
             if reader is not None and not reader.done():
                 await asyncio.wait({reader}, timeout=2 * STDERR_SETTLE_SECONDS)
-            if "id" in message and "method" in message and self._on_message is not None:
-                why = self.exit_reason or f"{exc}{self._stderr_tail()}"
-                detail = f"upstream '{self.name}' cannot take messages: {why}"
-                self._on_message(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": message["id"],
-                        "error": {"code": INTERNAL_ERROR, "message": detail},
-                    }
-                )
+            why = self.exit_reason or f"{exc}{self._stderr_tail()}"
+            self._answer_error(message, f"upstream '{self.name}' cannot take messages: {why}")
+
+    def _write_stalled(self, message: Message, stdin: asyncio.StreamWriter) -> None:
+        """The server has not read its stdin for ``write_timeout``: answer the request now.
+
+        Its bytes stay queued in order (dropping them would cut a line in half and break the
+        framing of every later message), so a server that resumes still gets it. Past
+        ``max_line_bytes`` queued, the server is treated as lost, so memory stays bounded and the
+        supervisor restarts it."""
+        queued = stdin.transport.get_write_buffer_size()
+        detail = (
+            f"upstream '{self.name}' did not read its input for {self.write_timeout:g}s "
+            f"({queued} bytes waiting); the message may still reach it if it resumes"
+        )
+        self._log.warning("%s", detail)
+        self._answer_error(message, detail)
+        if queued > self.max_line_bytes:
+            why = f"it stopped reading its input: {queued} bytes waiting, over maxMessageBytes"
+            self._report_close(ConnectionError(f"upstream '{self.name}' {why}"))
+
+    def _answer_error(self, message: Message, detail: str) -> None:
+        """Answer a request the server will not answer (it never got it, or not in time)."""
+        if "id" in message and "method" in message and self._on_message is not None:
+            error = {"code": INTERNAL_ERROR, "message": detail}
+            self._on_message({"jsonrpc": "2.0", "id": message["id"], "error": error})
+
+    def _report_close(self, error: BaseException) -> None:
+        """Tell the link once that the transport is gone (unless it is being closed on purpose)."""
+        if not self._closing and not self._close_reported and self._on_close is not None:
+            self._close_reported = True
+            self._on_close(error)
 
     async def close(self) -> None:
         self._closing = True
@@ -202,7 +235,7 @@ class StdioTransport:
         if self._stderr_drain is not None:
             await asyncio.wait({self._stderr_drain}, timeout=STDERR_SETTLE_SECONDS)
         self.exit_reason = f"the process {how_it_ended(code)}{self._stderr_tail()}"
-        on_close(ConnectionError(self.exit_reason))
+        self._report_close(ConnectionError(self.exit_reason))
 
     async def _skip_long_line(
         self, stdout: asyncio.StreamReader, buffered: int, on_message: OnMessage

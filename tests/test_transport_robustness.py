@@ -1,0 +1,84 @@
+"""Transports and the isolated pool under review findings (issue 12): real processes, real sockets.
+
+A stdio server that stops reading its stdin cannot hold a request past its deadline, nor make the
+gateway queue without bound; an HTTP upstream's GET stream comes back however often it drops; a
+group list that gives up on an isolated member's slow start leaves no link or process behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from conftest import fixture_stdio, make_config, mcp_client, route_url, serve
+from test_supervision import FAST, text, wait_status
+
+pytestmark = pytest.mark.anyio
+
+TWO_MEGABYTES = "x" * 2_000_000
+"""Far more than a pipe holds (64 KiB on Linux): writing it blocks until the server reads."""
+
+
+async def test_a_large_request_to_a_stalled_stdio_server_fails_at_its_deadline() -> None:
+    config = make_config(dataclasses.replace(fixture_stdio("stall"), timeout=1.0))
+    async with (
+        serve(config) as (base, _app),
+        mcp_client(route_url(base, "stall", "streamable-http"), "streamable-http") as client,
+    ):
+        stalled = int(text(await client.call_tool("pid", {})))
+        os.kill(stalled, signal.SIGSTOP)  # alive, its stdin open, but nothing reads it
+        try:
+            started = time.monotonic()
+            with anyio.fail_after(5), pytest.raises(MCPError) as info:
+                await client.call_tool("echo", {"text": TWO_MEGABYTES})
+            assert "within 1s" in str(info.value) or "did not read its input" in str(info.value)
+            assert time.monotonic() - started < 4
+            with anyio.fail_after(5), pytest.raises(MCPError):  # a small one while it is stopped
+                await client.call_tool("echo", {"text": "still stopped"})
+        finally:
+            os.kill(stalled, signal.SIGCONT)
+        # The server resumes, reads the queued messages whole, and is served as before.
+        with anyio.fail_after(10):
+            assert text(await client.call_tool("echo", {"text": "after"})) == "after"
+            assert int(text(await client.call_tool("pid", {}))) == stalled
+
+
+async def test_a_stdio_server_that_never_reads_again_is_restarted_not_queued_for() -> None:
+    """Past ``maxMessageBytes`` waiting unread, the server counts as lost: memory stays bounded."""
+    server = dataclasses.replace(
+        fixture_stdio("deaf", restart=FAST), timeout=1.0, max_message_bytes=1_000_000
+    )
+    async with (
+        serve(make_config(server)) as (base, _app),
+        mcp_client(route_url(base, "deaf", "streamable-http"), "streamable-http") as client,
+    ):
+        deaf = int(text(await client.call_tool("pid", {})))
+        os.kill(deaf, signal.SIGSTOP)
+        try:
+            with anyio.fail_after(5), pytest.raises(MCPError):
+                await client.call_tool("echo", {"text": TWO_MEGABYTES})
+            await wait_status(base, "deaf", lambda up: up["restarts"] >= 1 and up["state"] == "ready")
+            with anyio.fail_after(10):
+                assert int(text(await client.call_tool("pid", {}))) != deaf
+            with anyio.fail_after(10):
+                while _alive(deaf):  # noqa: ASYNC110 - another process: nothing to await but its exit
+                    await anyio.sleep(0.05)
+        finally:
+            if _alive(deaf):
+                os.kill(deaf, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie awaiting its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
