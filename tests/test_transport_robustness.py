@@ -10,15 +10,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import sys
 import time
+import uuid
 from pathlib import Path
 
 import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from conftest import fixture_stdio, make_config, mcp_client, route_url, serve
-from test_supervision import FAST, text, wait_status
+from conftest import ECHO_SERVER, echo_stdio, fixture_stdio, make_config, mcp_client, route_url, serve
+from mcp_central.config.model import ServerConfig
+from test_supervision import FAST, status_of, text, wait_status
 
 pytestmark = pytest.mark.anyio
 
@@ -82,3 +85,51 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+async def test_a_group_list_that_gives_up_on_an_isolated_start_leaves_nothing_behind() -> None:
+    marker = f"slow-start-{uuid.uuid4().hex}"  # in the command line of every process of this server
+    slow = ServerConfig(
+        name="slow",
+        transport="stdio",
+        command=sys.executable,
+        args=(
+            "-c",  # sleeps before it reads anything, then serves as the echo server
+            "import runpy, sys, time; time.sleep(3); sys.argv = sys.argv[1:2]; "
+            "runpy.run_path(sys.argv[0], run_name='__main__')",
+            str(ECHO_SERVER),
+            marker,
+        ),
+        timeout=10,
+        session_mode="isolated",
+    )
+    config = make_config(echo_stdio(), slow, aggregate_timeout=0.5)
+    try:
+        async with serve(config) as (base, _app):
+            for _ in range(4):
+                async with mcp_client(f"{base}/mcp", "streamable-http") as client:
+                    with anyio.fail_after(5):  # the slow member is skipped after aggregateTimeout
+                        listed = await client.list_tools()
+                    assert [tool.name for tool in listed.tools] == ["echo__echo"]
+            with anyio.fail_after(20):  # cancelled starts are closed in the background
+                while _processes_with(marker) or (await status_of(base, "slow"))["links"]:  # noqa: ASYNC110
+                    await anyio.sleep(0.1)  # other processes and /status: nothing to await
+            status = await status_of(base, "slow")
+            assert status["links"] == 0 and status["opened"] == 0
+    finally:
+        for pid in _processes_with(marker):  # the test's own leftovers if it failed
+            os.kill(pid, signal.SIGKILL)
+
+
+def _processes_with(marker: str) -> list[int]:
+    """Running processes whose command line holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if marker.encode() in cmdline and _alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found

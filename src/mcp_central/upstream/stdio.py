@@ -23,6 +23,8 @@ import shutil
 import signal
 import sys
 from collections import deque
+from collections.abc import Coroutine
+from typing import Any
 
 import orjson
 
@@ -127,10 +129,8 @@ class StdioTransport:
             raise UpstreamUnavailable(self.name, f"cannot start '{self.command}': {exc}") from exc
         self._on_message = on_message
         self._on_close = on_close
-        loop = asyncio.get_running_loop()
-        self._reader = loop.create_task(self._read_stdout(on_message, on_close))
-        self._stderr_drain = loop.create_task(self._drain_stderr())
-        self._tasks = [self._reader, self._stderr_drain]
+        self._reader = self._spawn(self._read_stdout(on_message))
+        self._stderr_drain = self._spawn(self._drain_stderr())
 
     async def send(self, message: Message) -> None:
         process = self.process
@@ -186,48 +186,37 @@ class StdioTransport:
     async def close(self) -> None:
         self._closing = True
         process = self.process
-        if process is not None and process.returncode is None:
-            if process.stdin is not None:
-                process.stdin.close()
-            if not await self._wait(process, STOP_GRACE_SECONDS):
-                self._signal_group(process, signal.SIGTERM)
-                if not await self._wait(process, STOP_GRACE_SECONDS):
-                    self._signal_group(process, signal.SIGKILL)
-                    await process.wait()
-        if process is not None:
-            # The server is gone; its group may still hold what it started (npx → node, a browser).
-            self._signal_group(process, signal.SIGKILL)
-        for task in self._tasks:
-            task.cancel()
-        self._tasks = []
-
-    async def _read_stdout(self, on_message: OnMessage, on_close: OnClose) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        stdout = self.process.stdout
         try:
-            while True:
-                try:
-                    line = await stdout.readuntil(b"\n")
-                except asyncio.IncompleteReadError as exc:
-                    line = exc.partial  # end of output: a last line without its newline, or nothing
-                    if not line:
-                        break
-                except asyncio.LimitOverrunError as exc:
-                    await self._skip_long_line(stdout, exc.consumed, on_message)
-                    continue
-                try:
-                    message = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    if line.strip():
-                        self._log.warning("non-JSON line on stdout ignored: %.200r", line)
-                    continue
-                if isinstance(message, dict):
-                    on_message(message)
-                elif isinstance(message, list):
-                    for item in message:
-                        if isinstance(item, dict):
-                            on_message(item)
+            if process is not None and process.returncode is None:
+                if process.stdin is not None:
+                    process.stdin.close()
+                if not await self._wait(process, STOP_GRACE_SECONDS):
+                    self._signal_group(process, signal.SIGTERM)
+                    if not await self._wait(process, STOP_GRACE_SECONDS):
+                        self._signal_group(process, signal.SIGKILL)
+                        await process.wait()
+        finally:
+            # Also when this close is cancelled midway (a start given up on): nothing may outlive it.
+            # The server is gone; its group may still hold what it started (npx → node, a browser).
+            if process is not None:
+                self._signal_group(process, signal.SIGKILL)
+            tasks, self._tasks = self._tasks, []
+            for task in tasks:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # their failures: see _task_done
+
+    async def _read_stdout(self, on_message: OnMessage) -> None:
+        assert self.process is not None
+        try:
+            await self._read_lines(on_message)
         except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            # Whatever broke (here or in on_message), a link whose reader is gone must not look
+            # alive with every call timing out: end the transport, so the supervisor restarts it.
+            self._log.error("reading the server's output failed; ending its connection", exc_info=exc)
+            why = f"reading its output failed: {type(exc).__name__}: {exc}"
+            self._report_close(UpstreamError(self.name, why))
             return
         if self._closing:
             return
@@ -236,6 +225,33 @@ class StdioTransport:
             await asyncio.wait({self._stderr_drain}, timeout=STDERR_SETTLE_SECONDS)
         self.exit_reason = f"the process {how_it_ended(code)}{self._stderr_tail()}"
         self._report_close(ConnectionError(self.exit_reason))
+
+    async def _read_lines(self, on_message: OnMessage) -> None:
+        """Hand over every message on stdout until it ends."""
+        assert self.process is not None and self.process.stdout is not None
+        stdout = self.process.stdout
+        while True:
+            try:
+                line = await stdout.readuntil(b"\n")
+            except asyncio.IncompleteReadError as exc:
+                line = exc.partial  # end of output: a last line without its newline, or nothing
+                if not line:
+                    break
+            except asyncio.LimitOverrunError as exc:
+                await self._skip_long_line(stdout, exc.consumed, on_message)
+                continue
+            try:
+                message = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                if line.strip():
+                    self._log.warning("non-JSON line on stdout ignored: %.200r", line)
+                continue
+            if isinstance(message, dict):
+                on_message(message)
+            elif isinstance(message, list):
+                for item in message:
+                    if isinstance(item, dict):
+                        on_message(item)
 
     async def _skip_long_line(
         self, stdout: asyncio.StreamReader, buffered: int, on_message: OnMessage
@@ -282,6 +298,17 @@ class StdioTransport:
         if not lines:
             return "; nothing on stderr"
         return "; last stderr: " + " | ".join(lines[-STDERR_REPORTED_LINES:])
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A task this transport owns: ``close`` cancels and awaits it, ``_task_done`` logs a failure."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._log.error("a background task of the stdio transport failed", exc_info=error)
 
     @staticmethod
     def _signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
