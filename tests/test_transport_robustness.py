@@ -8,8 +8,12 @@ group list that gives up on an isolated member's slow start leaves no link or pr
 from __future__ import annotations
 
 import dataclasses
+import gc
+import json
+import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -19,8 +23,21 @@ import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from conftest import ECHO_SERVER, echo_stdio, fixture_stdio, make_config, mcp_client, route_url, serve
+from conftest import (
+    ECHO_SERVER,
+    FIXTURE_SERVER,
+    echo_stdio,
+    fixture_stdio,
+    free_port,
+    make_config,
+    mcp_client,
+    route_url,
+    serve,
+    stop_process,
+    wait_for_port,
+)
 from mcp_central.config.model import ServerConfig
+from test_features import Inbox
 from test_supervision import FAST, status_of, text, wait_status
 
 pytestmark = pytest.mark.anyio
@@ -78,6 +95,34 @@ async def test_a_stdio_server_that_never_reads_again_is_restarted_not_queued_for
                 os.kill(deaf, signal.SIGKILL)
 
 
+async def test_a_message_the_link_cannot_handle_is_logged_and_does_not_leave_it_deaf(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The transport's reader never dies silently (the link stayed "ready" with every call timing
+    out, and asyncio reported "Task exception was never retrieved" at some later moment)."""
+    caplog.set_level(logging.WARNING)
+    server = dataclasses.replace(echo_stdio(restart=FAST), timeout=30.0)
+    # params must be an object: a server that sends a list is faulty, not a reason to stop listening
+    faulty = json.dumps({"jsonrpc": "2.0", "method": "notifications/progress", "params": [1]})
+    async with (
+        serve(make_config(server)) as (base, _app),
+        mcp_client(route_url(base, "echo", "streamable-http"), "streamable-http") as client,
+    ):
+        with anyio.fail_after(5):  # far inside the 30 s timeout: whatever happens, it is answered
+            try:
+                await client.call_tool("emit", {"lines": [faulty]})
+            except MCPError as exc:
+                assert "upstream 'echo'" in str(exc)  # the link may restart the server instead
+        logged = [
+            r for r in caplog.records if r.name.startswith("mcp_central") and r.levelno >= logging.WARNING
+        ]
+        assert logged, "the faulty message left no trace in the log"
+        with anyio.fail_after(20):
+            assert text(await client.call_tool("echo", {"text": "after"})) == "after"
+    gc.collect()  # a task that failed unobserved is reported when it is collected
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` still runs (a zombie awaiting its reaper counts as gone)."""
     try:
@@ -85,6 +130,46 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+async def test_an_http_upstreams_get_stream_is_opened_again_however_often_it_drops() -> None:
+    """Server → client messages without a request (``list_changed``) come on the GET stream of a
+    streamable-HTTP upstream: it is opened again with backoff for the life of the link."""
+    cuts = 5
+    port = free_port()
+    upstream = start_fixture_cutting_get_streams(port, cuts)
+    try:
+        server = ServerConfig(
+            name="remote", transport="streamable-http", url=f"http://127.0.0.1:{port}/mcp", timeout=30
+        )
+        inbox = Inbox()
+        async with (
+            serve(make_config(server)) as (base, _app),
+            mcp_client(
+                route_url(base, "remote", "streamable-http"),
+                "streamable-http",
+                message_handler=inbox.on_message,
+            ) as client,
+        ):
+            with anyio.fail_after(30):  # 5 drops with backoff: 0.2 + 0.4 + 0.8 + 1.6 + 3.2 s
+                while int(text(await client.call_tool("get_streams", {}))) <= cuts:  # noqa: ASYNC110
+                    await anyio.sleep(0.1)  # the upstream's own count: only asking it tells
+            assert text(await client.call_tool("grow", {"name": "late"})) == "grown"
+            await inbox.wait_for(lambda: inbox.tools_changed >= 1)
+            assert (await status_of(base, "remote"))["restarts"] == 0  # the link itself never dropped
+    finally:
+        stop_process(upstream)
+
+
+def start_fixture_cutting_get_streams(port: int, cuts: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, str(FIXTURE_SERVER), "--transport", "streamable-http", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*command, "--name", "remote", "--cut-get-streams", str(cuts)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(proc, port, "fixture server (streamable-http)")
+    return proc
 
 
 async def test_a_group_list_that_gives_up_on_an_isolated_start_leaves_nothing_behind() -> None:
