@@ -139,6 +139,9 @@ class StdioTransport:
             if stdin is None or stdin.is_closing():
                 raise ConnectionError("the process is not running")
             stdin.write(orjson.dumps(message) + b"\n")
+            if not stdin.transport.get_write_buffer_size():
+                await stdin.drain()  # all of it is in the pipe already: no timer on the hot path
+                return
             try:
                 async with asyncio.timeout(self.write_timeout):
                     await stdin.drain()
