@@ -305,3 +305,38 @@ def test_a_slow_client_does_not_hold_up_others(base: str, client: httpx.Client) 
         assert reply.startswith(b"HTTP/1.1 200")
     finally:
         slow.close()
+
+
+UNUSABLE_IDS: list[Any] = [[1], {"a": 1}, [], {}]
+
+
+@pytest.mark.parametrize("bad_id", UNUSABLE_IDS, ids=repr)
+def test_ids_that_are_arrays_or_objects_get_a_4xx_on_every_route(
+    base: str, client: httpx.Client, bad_id: Any
+) -> None:
+    """``notifications/cancelled`` naming a list or object, and responses with such ids, are refused
+    as malformed on server and group routes, with a session or without, over both transports."""
+    messages = [
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": bad_id}},
+        {"jsonrpc": "2.0", "id": bad_id, "result": {}},
+        {"jsonrpc": "2.0", "id": bad_id, "error": {"code": -1, "message": "no"}},
+        {"jsonrpc": "2.0", "id": bad_id, "method": "ping"},
+    ]
+    stateless = {**HEADERS, "MCP-Protocol-Version": "2026-07-28"}
+    for path in ("/echo/mcp", "/mcp"):
+        session = open_session(client, base + path)
+        for message in messages:
+            for headers in (session, stateless):
+                response = client.post(base + path, content=encode(message), headers=headers)
+                assert 400 <= response.status_code < 500, (path, message, response.status_code, response.text)
+                assert "must be a string or an integer" in response.json()["error"]["message"]
+    for path in ("/echo/sse", "/sse"):
+        with client.stream("GET", base + path, headers={"Accept": "text/event-stream"}) as stream:
+            lines = stream.iter_lines()
+            endpoint = next(line for line in lines if line.startswith("data: ")).removeprefix("data: ")
+            assert client.post(base + endpoint, json=INIT_REQUEST).status_code == 202
+            for message in messages:
+                response = client.post(base + endpoint, content=encode(message), headers=HEADERS)
+                assert 400 <= response.status_code < 500, (path, message, response.status_code, response.text)
+                assert "must be a string or an integer" in response.json()["error"]["message"]
+    assert_still_serving(client, base)

@@ -10,7 +10,8 @@ No SDK on purpose: to prove the gateway forwards messages untouched (unknown met
                         ``list_changed_burst``: lists ``tools`` more tools from now on, forgets the
                         ``tools/list`` requests counted so far, and sends ``count``
                         ``notifications/tools/list_changed`` before its answer;
-                        ``tools_list_count``: how many ``tools/list`` requests arrived since then
+                        ``tools_list_count``: how many ``tools/list`` requests arrived since then;
+                        ``emit``: writes each of ``lines`` to stdout as it is, then answers
     anything else       result ``{"received": <the whole request as it arrived>}``
 
 ``--stall METHOD`` (repeatable): requests for METHOD are never answered — a hung upstream.
@@ -101,6 +102,9 @@ async def main() -> None:
             Listing.extra_tools, Listing.requests = int(arguments.get("tools", 0)), 0
             changed = json.dumps({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
             out.write((changed.encode() + b"\n") * int(arguments["count"]))
+        if request.get("method") == "tools/call" and params.get("name") == "emit":
+            for raw in (params.get("arguments") or {}).get("lines", []):
+                out.write(str(raw).encode() + b"\n")  # malformed on purpose, as a faulty server might
         reply = answer(request)
         if reply is not None:
             out.write(json.dumps(reply).encode() + b"\n")

@@ -1,7 +1,7 @@
 """The test suite's main real upstream: an MCP server written with the official SDK (MCPServer).
 
     python tests/servers/fixture_server.py [--transport stdio|sse|streamable-http] [--port P] [--name N]
-                                           [--json-response]
+                                           [--json-response] [--cut-get-streams N]
 
 HTTP modes bind 127.0.0.1 only, on the port the test chose. Tools cover what the gateway must
 carry: plain calls, env passing, long lines, slow calls, a chatty stderr, progress, a call that
@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import sys
+from typing import Any
 
 import anyio
 import mcp_types as types
@@ -25,6 +26,12 @@ parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--name", default="fixture")
 parser.add_argument(
     "--json-response", action="store_true", help="streamable HTTP: answer with JSON bodies, not SSE"
+)
+parser.add_argument(
+    "--cut-get-streams",
+    type=int,
+    default=0,
+    help="streamable HTTP: end each of the first N GET streams as soon as it opens (a flaky network)",
 )
 options = parser.parse_args()
 
@@ -115,6 +122,46 @@ def header(name: str, ctx: Context) -> str:
     """The value of an HTTP request header this server received ('' over stdio or if absent)."""
     headers = ctx.headers or {}
     return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
+
+
+class GetStreams:
+    """How many GET streams (streamable HTTP, server → client) this server has opened so far."""
+
+    opened = 0
+
+
+@server.tool()
+def get_streams() -> int:
+    """How many GET streams were opened (the first `--cut-get-streams` of them were ended at once)."""
+    return GetStreams.opened
+
+
+def cutting_get_streams(app: Any, cuts: int) -> Any:
+    """ASGI middleware: the first ``cuts`` GET streams end right after their headers, as if the
+    connection dropped; the SDK sees its client leave (``http.disconnect``) and forgets the stream."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await app(scope, receive, send)
+            return
+        cut = False
+
+        async def maybe_cut(message: Any) -> None:
+            nonlocal cut
+            if cut:
+                return  # the stream has ended: what the server still sends goes nowhere
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                GetStreams.opened += 1
+                if GetStreams.opened <= cuts:
+                    cut = True
+                    await send(message)
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
+            await send(message)
+
+        await app(scope, receive, maybe_cut)
+
+    return wrapped
 
 
 @server.tool()
@@ -240,6 +287,12 @@ if __name__ == "__main__":
         server.run("stdio")
     elif options.transport == "sse":
         asyncio.run(server.run_sse_async(host="127.0.0.1", port=options.port))
+    elif options.cut_get_streams:
+        import uvicorn
+
+        app = server.streamable_http_app(json_response=options.json_response)
+        cutting = cutting_get_streams(app, options.cut_get_streams)
+        uvicorn.run(cutting, host="127.0.0.1", port=options.port, log_level="warning")
     else:
         asyncio.run(
             server.run_streamable_http_async(

@@ -54,8 +54,19 @@ def shape_problem(value: Any) -> str | None:
         if params is not None and not isinstance(params, dict):
             # JSON-RPC allows arrays, MCP does not: every MCP request and notification names its params.
             return 'member "params" must be an object'
+        # A cancellation names a request by its id: anything else can never match one.
+        request_id = (params or {}).get("requestId")
+        if (
+            value["method"] == "notifications/cancelled"
+            and request_id is not None
+            and not _valid_id(request_id)
+        ):
+            return 'member "params.requestId" must be a string or an integer'
         return None
     if "id" in value and ("result" in value or "error" in value):
+        request_id = value["id"]
+        if not (_valid_id(request_id) or (request_id is None and "error" in value)):
+            return 'member "id" of a response must be a string or an integer (null only with "error")'
         return None
     return 'expected "method" (request or notification) or "result"/"error" with "id" (response)'
 

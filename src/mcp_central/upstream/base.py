@@ -31,9 +31,15 @@ class UpstreamTransport(Protocol):
     Contract:
     - ``start`` returns once ``send`` may be called; it raises ``UpstreamError`` when the server
       cannot be reached (process fails to spawn, HTTP connection refused, SSE endpoint event missing).
-    - ``send`` does not wait for an answer. If a *request* cannot be delivered (HTTP error status,
-      connection dropped), the transport answers it itself by calling ``on_message`` with a JSON-RPC
-      error response carrying the same id, so a caller never waits forever.
+    - ``send`` does not wait for an answer, and never raises. If a *request* cannot be delivered
+      (HTTP error status, connection dropped), the transport answers it itself by calling
+      ``on_message`` with a JSON-RPC error response carrying the same id, so a caller never waits
+      forever.
+    - ``send`` returns within the server's ``timeout`` (the transport is built with it) even when
+      the server stops reading: a stdio server that has not taken the message off its stdin by
+      then, or an HTTP server that has not accepted the request body, gets the request answered
+      with an error as above. A stdio message is not withdrawn (that would break the framing); when
+      more than ``maxMessageBytes`` wait unread, the transport reports itself lost (``on_close``).
     - ``on_close`` fires once when the transport ends for any reason other than ``close()``.
     - ``close`` is idempotent and releases everything (kills the child process, ends HTTP sessions).
     """

@@ -12,7 +12,13 @@ def create_transport(server: ServerConfig) -> UpstreamTransport:
 
         assert server.command is not None, "the config loader guarantees a command for stdio"
         return StdioTransport(
-            server.name, server.command, server.args, server.env, server.cwd, server.max_message_bytes
+            server.name,
+            server.command,
+            server.args,
+            server.env,
+            server.cwd,
+            server.max_message_bytes,
+            write_timeout=server.timeout,
         )
     from mcp_central.upstream.http import HTTPTransport
 

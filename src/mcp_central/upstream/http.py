@@ -16,6 +16,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -30,7 +31,10 @@ from mcp_central.types import Message
 from mcp_central.upstream.base import OnClose, OnMessage
 
 ACCEPT_BOTH = "application/json, text/event-stream"
-GET_STREAM_RETRIES = 3
+GET_STREAM_FIRST_DELAY = 0.1
+GET_STREAM_MAX_DELAY = 30.0
+GET_STREAM_HELD_SECONDS = 10.0
+"""A GET stream open at least this long held: the next drop is retried quickly again."""
 DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 SESSION_EXPIRED = "the upstream session expired (HTTP 404)"
 
@@ -115,8 +119,10 @@ class HTTPTransport:
 
     async def close(self) -> None:
         self._closing = True
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # their failures: see _task_done
         client, self._client = self._client, None
         if client is None:
             return
@@ -154,6 +160,10 @@ class HTTPTransport:
             self._answer_error(message, f"the upstream sent invalid JSON: {exc}")
         except MessageTooLarge:
             self._answer_error(message, self._too_large())
+        except Exception as exc:  # a fault here or in on_message: the caller must still get an answer
+            what = message.get("method", "a response")
+            self._log.error("handling the reply to %s failed", what, exc_info=exc)
+            self._answer_error(message, f"handling its reply failed: {type(exc).__name__}")
 
     async def _handle_post_response(self, message: Message, response: httpx.Response) -> None:
         status = response.status_code
@@ -236,33 +246,47 @@ class HTTPTransport:
     # ----------------------------------------------------------------- server → client streams
 
     async def _get_stream(self) -> None:
-        """The optional GET stream of streamable HTTP, for messages not tied to a request. When it
-        drops, it is opened again; if the server cannot be reached or forgot the session, the
-        transport ends (the link reconnects with a new session)."""
-        for attempt in range(GET_STREAM_RETRIES):
-            client = self._client
-            if client is None or self._closing:
-                return
+        """The optional GET stream of streamable HTTP, for messages not tied to a request. Whenever
+        it drops it is opened again, for as long as the transport lives, after a backoff that grows
+        while drops come quickly and starts over after a stream that held; if the server cannot be
+        reached or forgot the session, the transport ends (the link reconnects with a new session)."""
+        quick_drops = 0
+        while (client := self._client) is not None and not self._closing:
+            opened = time.monotonic()
             try:
                 headers = {**self._session_headers(), "Accept": "text/event-stream"}
                 async with client.stream("GET", self.url, headers=headers) as response:
                     if response.status_code == 404:
                         self._report_close(UpstreamError(self.name, SESSION_EXPIRED))
                         return
+                    if response.status_code == 405:
+                        return  # the server offers no GET stream; that is allowed
                     if response.status_code != 200:
-                        return  # 405: the server offers no GET stream; that is allowed
-                    parser = SSEParser()
-                    async for chunk in response.aiter_bytes():
-                        for event in parser.feed(chunk):
-                            if event.data and event.event == "message":
-                                self._deliver(orjson.loads(event.data), {})
-                        self._check_size(parser.pending_bytes)
+                        self._log.info("GET stream refused: HTTP %d", response.status_code)
+                    else:
+                        await self._read_get_stream(response)
+                        self._log.info("GET stream ended by the server")
             except httpx.ConnectError as exc:
                 self._report_close(self._unreachable(exc))
                 return
             except (httpx.HTTPError, orjson.JSONDecodeError, MessageTooLarge) as exc:
                 self._log.info("GET stream dropped: %s", exc)
-            await asyncio.sleep(0.2 * 2**attempt)
+            except Exception as exc:  # a fault here or in on_message: without this stream the link
+                # would miss server messages for good, so it ends and the supervisor reconnects
+                self._log.error("reading the GET stream failed; ending the connection", exc_info=exc)
+                self._report_close(UpstreamError(self.name, f"reading its GET stream failed: {exc!r}"))
+                return
+            held = time.monotonic() - opened >= GET_STREAM_HELD_SECONDS
+            quick_drops = 0 if held else quick_drops + 1
+            await asyncio.sleep(min(GET_STREAM_FIRST_DELAY * 2**quick_drops, GET_STREAM_MAX_DELAY))
+
+    async def _read_get_stream(self, response: httpx.Response) -> None:
+        parser = SSEParser()
+        async for chunk in response.aiter_bytes():
+            for event in parser.feed(chunk):
+                if event.data and event.event == "message":
+                    self._deliver(orjson.loads(event.data), {})
+            self._check_size(parser.pending_bytes)
 
     async def _open_legacy_stream(self) -> None:
         ready = asyncio.get_running_loop().create_future()
@@ -303,6 +327,9 @@ class HTTPTransport:
             error = UpstreamUnavailable(self.name, f"the upstream sent invalid JSON: {exc}")
         except httpx.HTTPError as exc:
             error = UpstreamUnavailable(self.name, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a fault here or in on_message: end the transport, loudly
+            self._log.error("reading the SSE stream failed; ending the connection", exc_info=exc)
+            error = UpstreamUnavailable(self.name, f"reading its SSE stream failed: {exc!r}")
         if not ready.done():
             ready.set_exception(
                 error or UpstreamUnavailable(self.name, "the SSE stream ended before 'endpoint'")
@@ -316,10 +343,16 @@ class HTTPTransport:
             self._on_close(error)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A task this transport owns: ``close`` cancels and awaits it, ``_task_done`` logs a failure."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._log.error("a background task of the HTTP transport failed", exc_info=error)
 
 
 def mirrored_headers(message: Message) -> dict[str, str]:

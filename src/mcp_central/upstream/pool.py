@@ -44,10 +44,14 @@ class IsolatedPool:
         self.links.add(link)
         try:
             await link.start()
-        except UpstreamError as exc:
+        except BaseException as exc:
+            # Failed, or cancelled (a group list that stopped waiting, a client gone): no session
+            # will use it, so its supervisor must not retry. Closed in the background, as this
+            # task may be cancelled again.
             self.links.discard(link)
-            self.last_error = exc.detail
-            await link.close()  # no session will use it: its supervisor must not retry
+            if isinstance(exc, UpstreamError):
+                self.last_error = exc.detail
+            self._close_soon(link)
             raise
         self.opened += 1
         return link
@@ -65,13 +69,24 @@ class IsolatedPool:
         if link not in self.links:
             return
         self.links.discard(link)
+        self._close_soon(link)
+
+    def _close_soon(self, link: UpstreamLink) -> None:
+        """Close ``link`` in a task the pool owns: ``close`` awaits it, its failure is logged."""
         task = asyncio.get_running_loop().create_task(link.close())
         self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        task.add_done_callback(self._closed)
+
+    def _closed(self, task: asyncio.Task[None]) -> None:
+        self._closing.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("upstream '%s': closing an isolated link failed", self.name, exc_info=error)
 
     async def close(self) -> None:
         links, self.links = list(self.links), set()
-        await asyncio.gather(*(link.close() for link in links), *self._closing, return_exceptions=True)
+        for link in links:
+            self._close_soon(link)
+        await asyncio.gather(*list(self._closing), return_exceptions=True)  # failures: see _closed
 
     def status(self) -> dict[str, Any]:
         return {

@@ -23,6 +23,8 @@ import shutil
 import signal
 import sys
 from collections import deque
+from collections.abc import Coroutine
+from typing import Any
 
 import orjson
 
@@ -31,6 +33,7 @@ from mcp_central.types import Message
 from mcp_central.upstream.base import OnClose, OnMessage
 
 DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
+DEFAULT_WRITE_TIMEOUT = 60.0
 STOP_GRACE_SECONDS = 2.0
 STDERR_TAIL_LINES = 20
 STDERR_REPORTED_LINES = 5
@@ -70,6 +73,7 @@ class StdioTransport:
         env: dict[str, str] | None = None,
         cwd: str | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
     ) -> None:
         self.name = name
         self.command = command
@@ -77,12 +81,16 @@ class StdioTransport:
         self.env = env or {}
         self.cwd = cwd
         self.max_line_bytes = max_line_bytes
+        self.write_timeout = write_timeout
+        """How long ``send`` waits for the server to take a message off its stdin (its ``timeout``)."""
         self.last_stderr: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.process: asyncio.subprocess.Process | None = None
         self._log = logging.getLogger(f"mcp_central.upstream.{name}")
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self._close_reported = False
         self._on_message: OnMessage | None = None
+        self._on_close: OnClose | None = None
         self._reader: asyncio.Task[None] | None = None
         self._stderr_drain: asyncio.Task[None] | None = None
         self.exit_reason: str | None = None
@@ -120,10 +128,9 @@ class StdioTransport:
         except OSError as exc:
             raise UpstreamUnavailable(self.name, f"cannot start '{self.command}': {exc}") from exc
         self._on_message = on_message
-        loop = asyncio.get_running_loop()
-        self._reader = loop.create_task(self._read_stdout(on_message, on_close))
-        self._stderr_drain = loop.create_task(self._drain_stderr())
-        self._tasks = [self._reader, self._stderr_drain]
+        self._on_close = on_close
+        self._reader = self._spawn(self._read_stdout(on_message))
+        self._stderr_drain = self._spawn(self._drain_stderr())
 
     async def send(self, message: Message) -> None:
         process = self.process
@@ -132,69 +139,87 @@ class StdioTransport:
             if stdin is None or stdin.is_closing():
                 raise ConnectionError("the process is not running")
             stdin.write(orjson.dumps(message) + b"\n")
-            await stdin.drain()
+            if not stdin.transport.get_write_buffer_size():
+                await stdin.drain()  # all of it is in the pipe already: no timer on the hot path
+                return
+            try:
+                async with asyncio.timeout(self.write_timeout):
+                    await stdin.drain()
+            except TimeoutError:
+                self._write_stalled(message, stdin)
         except (ConnectionError, RuntimeError) as exc:
             # Never raise into a caller: a request gets an error answer instead. The process is gone
             # or going: let the reader report how it ended first, so the caller learns why.
             reader = self._reader
             if reader is not None and not reader.done():
                 await asyncio.wait({reader}, timeout=2 * STDERR_SETTLE_SECONDS)
-            if "id" in message and "method" in message and self._on_message is not None:
-                why = self.exit_reason or f"{exc}{self._stderr_tail()}"
-                detail = f"upstream '{self.name}' cannot take messages: {why}"
-                self._on_message(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": message["id"],
-                        "error": {"code": INTERNAL_ERROR, "message": detail},
-                    }
-                )
+            why = self.exit_reason or f"{exc}{self._stderr_tail()}"
+            self._answer_error(message, f"upstream '{self.name}' cannot take messages: {why}")
+
+    def _write_stalled(self, message: Message, stdin: asyncio.StreamWriter) -> None:
+        """The server has not read its stdin for ``write_timeout``: answer the request now.
+
+        Its bytes stay queued in order (dropping them would cut a line in half and break the
+        framing of every later message), so a server that resumes still gets it. Past
+        ``max_line_bytes`` queued, the server is treated as lost, so memory stays bounded and the
+        supervisor restarts it."""
+        queued = stdin.transport.get_write_buffer_size()
+        detail = (
+            f"upstream '{self.name}' did not read its input for {self.write_timeout:g}s "
+            f"({queued} bytes waiting); the message may still reach it if it resumes"
+        )
+        self._log.warning("%s", detail)
+        self._answer_error(message, detail)
+        if queued > self.max_line_bytes:
+            why = f"it stopped reading its input: {queued} bytes waiting, over maxMessageBytes"
+            self._report_close(ConnectionError(f"upstream '{self.name}' {why}"))
+
+    def _answer_error(self, message: Message, detail: str) -> None:
+        """Answer a request the server will not answer (it never got it, or not in time)."""
+        if "id" in message and "method" in message and self._on_message is not None:
+            error = {"code": INTERNAL_ERROR, "message": detail}
+            self._on_message({"jsonrpc": "2.0", "id": message["id"], "error": error})
+
+    def _report_close(self, error: BaseException) -> None:
+        """Tell the link once that the transport is gone (unless it is being closed on purpose)."""
+        if not self._closing and not self._close_reported and self._on_close is not None:
+            self._close_reported = True
+            self._on_close(error)
 
     async def close(self) -> None:
         self._closing = True
         process = self.process
-        if process is not None and process.returncode is None:
-            if process.stdin is not None:
-                process.stdin.close()
-            if not await self._wait(process, STOP_GRACE_SECONDS):
-                self._signal_group(process, signal.SIGTERM)
-                if not await self._wait(process, STOP_GRACE_SECONDS):
-                    self._signal_group(process, signal.SIGKILL)
-                    await process.wait()
-        if process is not None:
-            # The server is gone; its group may still hold what it started (npx → node, a browser).
-            self._signal_group(process, signal.SIGKILL)
-        for task in self._tasks:
-            task.cancel()
-        self._tasks = []
-
-    async def _read_stdout(self, on_message: OnMessage, on_close: OnClose) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        stdout = self.process.stdout
         try:
-            while True:
-                try:
-                    line = await stdout.readuntil(b"\n")
-                except asyncio.IncompleteReadError as exc:
-                    line = exc.partial  # end of output: a last line without its newline, or nothing
-                    if not line:
-                        break
-                except asyncio.LimitOverrunError as exc:
-                    await self._skip_long_line(stdout, exc.consumed, on_message)
-                    continue
-                try:
-                    message = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    if line.strip():
-                        self._log.warning("non-JSON line on stdout ignored: %.200r", line)
-                    continue
-                if isinstance(message, dict):
-                    on_message(message)
-                elif isinstance(message, list):
-                    for item in message:
-                        if isinstance(item, dict):
-                            on_message(item)
+            if process is not None and process.returncode is None:
+                if process.stdin is not None:
+                    process.stdin.close()
+                if not await self._wait(process, STOP_GRACE_SECONDS):
+                    self._signal_group(process, signal.SIGTERM)
+                    if not await self._wait(process, STOP_GRACE_SECONDS):
+                        self._signal_group(process, signal.SIGKILL)
+                        await process.wait()
+        finally:
+            # Also when this close is cancelled midway (a start given up on): nothing may outlive it.
+            # The server is gone; its group may still hold what it started (npx → node, a browser).
+            if process is not None:
+                self._signal_group(process, signal.SIGKILL)
+            tasks, self._tasks = self._tasks, []
+            for task in tasks:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # their failures: see _task_done
+
+    async def _read_stdout(self, on_message: OnMessage) -> None:
+        assert self.process is not None
+        try:
+            await self._read_lines(on_message)
         except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            # Whatever broke (here or in on_message), a link whose reader is gone must not look
+            # alive with every call timing out: end the transport, so the supervisor restarts it.
+            self._log.error("reading the server's output failed; ending its connection", exc_info=exc)
+            why = f"reading its output failed: {type(exc).__name__}: {exc}"
+            self._report_close(UpstreamError(self.name, why))
             return
         if self._closing:
             return
@@ -202,7 +227,34 @@ class StdioTransport:
         if self._stderr_drain is not None:
             await asyncio.wait({self._stderr_drain}, timeout=STDERR_SETTLE_SECONDS)
         self.exit_reason = f"the process {how_it_ended(code)}{self._stderr_tail()}"
-        on_close(ConnectionError(self.exit_reason))
+        self._report_close(ConnectionError(self.exit_reason))
+
+    async def _read_lines(self, on_message: OnMessage) -> None:
+        """Hand over every message on stdout until it ends."""
+        assert self.process is not None and self.process.stdout is not None
+        stdout = self.process.stdout
+        while True:
+            try:
+                line = await stdout.readuntil(b"\n")
+            except asyncio.IncompleteReadError as exc:
+                line = exc.partial  # end of output: a last line without its newline, or nothing
+                if not line:
+                    break
+            except asyncio.LimitOverrunError as exc:
+                await self._skip_long_line(stdout, exc.consumed, on_message)
+                continue
+            try:
+                message = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                if line.strip():
+                    self._log.warning("non-JSON line on stdout ignored: %.200r", line)
+                continue
+            if isinstance(message, dict):
+                on_message(message)
+            elif isinstance(message, list):
+                for item in message:
+                    if isinstance(item, dict):
+                        on_message(item)
 
     async def _skip_long_line(
         self, stdout: asyncio.StreamReader, buffered: int, on_message: OnMessage
@@ -249,6 +301,17 @@ class StdioTransport:
         if not lines:
             return "; nothing on stderr"
         return "; last stderr: " + " | ".join(lines[-STDERR_REPORTED_LINES:])
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A task this transport owns: ``close`` cancels and awaits it, ``_task_done`` logs a failure."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._log.error("a background task of the stdio transport failed", exc_info=error)
 
     @staticmethod
     def _signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
