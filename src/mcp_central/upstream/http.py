@@ -184,7 +184,7 @@ class HTTPTransport:
             async for chunk in response.aiter_bytes():
                 for event in parser.feed(chunk):
                     if event.data and event.event == "message":
-                        answered |= self._deliver(orjson.loads(event.data), message)
+                        answered |= self._deliver(self._decode(event.data), message)
                 self._check_size(parser.pending_bytes)
         else:
             parts, size = [], 0
@@ -204,6 +204,8 @@ class HTTPTransport:
     def _deliver(self, value: Any, request: Message) -> bool:
         """Hand over what came back; True if it held the answer to ``request``. What a request's
         reply stream carries is related to it: the link routes it to that request's client."""
+        if value is None:
+            return False  # an event that was not JSON (logged by ``_decode``)
         items = value if isinstance(value, list) else [value]
         answered = False
         related = request.get("id") if "method" in request and isinstance(request.get("id"), int) else None
@@ -215,6 +217,15 @@ class HTTPTransport:
             else:
                 self._on_message(item)  # malformed: the link counts and drops it
         return answered
+
+    def _decode(self, data: str) -> Any:
+        """One SSE event's JSON; an undecodable event is logged and skipped (``None``), never fatal to
+        the stream that carried it."""
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            self._log.warning("an SSE event that is not JSON was skipped: %.200r", data)
+            return None
 
     def _answer_error(self, message: Message, detail: str) -> None:
         if "method" in message and "id" in message:
@@ -285,7 +296,7 @@ class HTTPTransport:
         async for chunk in response.aiter_bytes():
             for event in parser.feed(chunk):
                 if event.data and event.event == "message":
-                    self._deliver(orjson.loads(event.data), {})
+                    self._deliver(self._decode(event.data), {})
             self._check_size(parser.pending_bytes)
 
     async def _open_legacy_stream(self) -> None:
@@ -320,7 +331,7 @@ class HTTPTransport:
                             if not ready.done():
                                 ready.set_result(None)
                         elif event.data and event.event == "message":
-                            self._deliver(orjson.loads(event.data), {})
+                            self._deliver(self._decode(event.data), {})
         except UpstreamError as exc:
             error = exc
         except orjson.JSONDecodeError as exc:
