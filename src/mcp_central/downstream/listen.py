@@ -17,15 +17,10 @@ from typing import Any
 from mcp_central.core import aggregate, jsonrpc, modern
 from mcp_central.core.filters import allows
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.channel import Channel
+from mcp_central.downstream.event_stream import EventStream, watch_disconnect
 from mcp_central.downstream.group import GroupRoute
-from mcp_central.downstream.http import (
-    KEEPALIVE_SECONDS,
-    respond_json,
-    send_event,
-    start_event_stream,
-    watch_disconnect,
-)
+from mcp_central.downstream.http import respond_json
 from mcp_central.downstream.session import Route
 from mcp_central.errors import UpstreamError, error_response, to_jsonrpc_error
 from mcp_central.types import Message, Receive, RequestId, Send
@@ -153,23 +148,15 @@ async def serve_group(
 async def _stream(listener: Listener, agreed: dict[str, Any], receive: Receive, send: Send) -> None:
     watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive, listener.channel))
     try:
-        await start_event_stream(send)
+        events = EventStream(send)
+        await events.open()
         acknowledged = {
             "jsonrpc": "2.0",
             "method": "notifications/subscriptions/acknowledged",
             "params": {"notifications": agreed},
         }
-        await send_event(send, modern.tagged(acknowledged, listener.subscription_id))
-        while True:
-            try:
-                item = await listener.channel.get(timeout=KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
-                continue
-            except ChannelClosed:
-                break
-            await send_event(send, item)
-        await send({"type": "http.response.body", "body": b""})
+        await events.event(modern.tagged(acknowledged, listener.subscription_id))
+        await events.pump(listener.channel)
     except OSError:
         pass
     finally:

@@ -26,16 +26,9 @@ from mcp_central.core import jsonrpc, modern
 from mcp_central.core.fanout import LEVELS
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.event_stream import EventStream
 from mcp_central.downstream.group import GroupRoute
-from mcp_central.downstream.http import (
-    JSON,
-    KEEPALIVE_SECONDS,
-    header,
-    respond,
-    respond_json,
-    send_event,
-    start_event_stream,
-)
+from mcp_central.downstream.http import JSON, header, respond, respond_json
 from mcp_central.downstream.session import Route
 from mcp_central.downstream.targets import GroupTarget, LinkTarget, Target
 from mcp_central.errors import (
@@ -201,35 +194,39 @@ async def _reply(
     receive: Receive,
     send: Send,
 ) -> None:
-    """Write what the exchange brings as this POST's reply, until its answer or an input request."""
+    """Write what the exchange brings as this POST's reply, until its answer or an input request:
+    one JSON body when that comes first, else an SSE stream of what came before, then it."""
     watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, exchange))
-    streaming = False
     try:
-        while True:
-            if exchange.inputs:
-                await _finish(send, streaming, _park(route, exchange, reply_id))
-                return
-            try:
-                item = await exchange.channel.get(timeout=KEEPALIVE_SECONDS if streaming else None)
-            except TimeoutError:
-                await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
-                continue
-            except ChannelClosed:
-                return  # cancelled: the client is gone
-            if "method" in item and "id" in item:
-                exchange.inputs[str(item["id"])] = item  # one round trip each: the next waits in the channel
-                continue
-            if "method" not in item:
-                exchange.done = True
-                await _finish(send, streaming, _final(exchange, item, reply_id))
-                exchange.target.finish(exchange)
-                return
-            if not streaming:
-                await start_event_stream(send)
-                streaming = True
-            await send_event(send, item)
+        if exchange.inputs:  # the retry answered only some: ask again for the rest
+            await _finish(send, None, _park(route, exchange, reply_id))
+            return
+        try:
+            item: Message | None = await exchange.channel.get()
+        except ChannelClosed:
+            return  # cancelled: the client is gone
+        events = None
+        if item is not None and not _ends_reply(item):
+            events = EventStream(send)
+            await events.open()
+            await events.event(item)
+            item = await events.relay(exchange.channel, stop=_ends_reply)
+        if item is None:
+            return  # cancelled: the client is gone
+        if "method" in item:  # one round trip each: the next request waits in the channel
+            exchange.inputs[str(item["id"])] = item
+            await _finish(send, events, _park(route, exchange, reply_id))
+            return
+        exchange.done = True
+        await _finish(send, events, _final(exchange, item, reply_id))
+        exchange.target.finish(exchange)
     finally:
         watcher.cancel()
+
+
+def _ends_reply(message: Message) -> bool:
+    """The answer, or a server→client request (which ends the reply with ``input_required``)."""
+    return "method" not in message or "id" in message
 
 
 def _final(exchange: Exchange, answer: Message, reply_id: RequestId) -> Message:
@@ -256,12 +253,12 @@ def _park(route: Route, exchange: Exchange, reply_id: RequestId) -> Message:
     return jsonrpc.result_response(reply_id, modern.input_required(exchange.inputs, token))
 
 
-async def _finish(send: Send, streaming: bool, message: Message) -> None:
-    body = orjson.dumps(message)
-    if streaming:
-        await send_event(send, message)
-        await send({"type": "http.response.body", "body": b""})
+async def _finish(send: Send, events: EventStream | None, message: Message) -> None:
+    if events is not None:
+        await events.event(message)
+        await events.end()
         return
+    body = orjson.dumps(message)
     error = message.get("error")
     code = error.get("code") if isinstance(error, dict) else None
     status = modern.HTTP_STATUS.get(code, 200) if isinstance(code, int) else 200
