@@ -5,6 +5,8 @@ A ``Route`` is what one URL serves and decides where a session's messages go: a 
 ``/mcp``, ``/groups/{name}/…``) to several. A ``Session`` is one connected client on a route; how
 messages reach that client (a POST's own stream, the GET stream, the legacy SSE stream) is the
 transport subclass's business, in ``deliver``. Sessions never talk to upstreams themselves.
+
+Below the transports: nothing here writes HTTP or imports a transport or the stateless modules.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import secrets
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -32,15 +34,18 @@ from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.pool import IsolatedPool
 
-if TYPE_CHECKING:
-    from mcp_central.downstream.listen import Listener
-    from mcp_central.downstream.modern import Exchange
-
 log = logging.getLogger("mcp_central.downstream")
 
 MAX_CLIENT_DESCRIPTION_BYTES = 16 * 1024
 """The most of ``clientInfo``, and of ``capabilities``, a session keeps (as JSON): larger → 400."""
 REFUSAL_LOG_EVERY_SECONDS = 10.0
+
+
+class Endable(Protocol):
+    """Something a route ends when it closes (a parked stateless call, a ``subscriptions/listen``
+    stream): kept as this protocol so routes do not import the stateless modules built on them."""
+
+    def end(self) -> None: ...
 
 
 class Route:
@@ -64,9 +69,10 @@ class Route:
         self.auth_tokens = auth_tokens
         self.idle_timeout = idle_timeout
         self.sessions: dict[str, Session] = {}
-        self.parked: dict[str, Exchange] = {}
-        """Stateless requests waiting for the client's input, by their ``requestState``."""
-        self.listeners: set[Listener] = set()
+        self.parked: dict[str, Endable] = {}
+        """Stateless requests waiting for the client's input, by their ``requestState``
+        (``downstream.stateless.exchange.Exchange``)."""
+        self.listeners: set[Endable] = set()
         """Open ``subscriptions/listen`` streams."""
         self.max_sessions = max_sessions
         """``mcpProxy.options.maxSessions``: client sessions this route holds at once."""

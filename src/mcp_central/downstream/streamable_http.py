@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 
 from mcp_central.core import jsonrpc, modern, protocol
-from mcp_central.downstream import modern as stateless
 from mcp_central.downstream import resumable
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, ChannelClosed
@@ -29,6 +28,7 @@ from mcp_central.downstream.http import (
 )
 from mcp_central.downstream.resumable import StreamRegistry
 from mcp_central.downstream.session import Route, Session, initialize_problem
+from mcp_central.downstream.stateless import post as stateless
 from mcp_central.errors import INVALID_REQUEST, error_response, to_jsonrpc_error
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
