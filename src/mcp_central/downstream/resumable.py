@@ -31,7 +31,7 @@ HANDOVER_SECONDS = 5.0
 class ResumableStream:
     """One SSE stream of a session: its channel, the request it answers (if any), and who reads it."""
 
-    __slots__ = ("channel", "detached_at", "name", "reader_done", "request_id")
+    __slots__ = ("channel", "detached_at", "handing_over", "name", "reader_done", "request_id")
 
     def __init__(self, name: str, channel: Channel, request_id: RequestId | None) -> None:
         self.name = name
@@ -40,6 +40,8 @@ class ResumableStream:
         self.detached_at: float | None = None
         """When its client left (``time.monotonic()``); ``None`` while a client reads it."""
         self.reader_done: asyncio.Event | None = None
+        self.handing_over = False
+        """A resuming client is taking the stream from the connection still reading it."""
 
     def is_answer(self, message: Message) -> bool:
         return (
@@ -51,9 +53,14 @@ class ResumableStream:
         done = self.reader_done
         if done is None or done.is_set():
             return
+        self.handing_over = True
         self.channel.interrupt()
-        async with asyncio.timeout(HANDOVER_SECONDS):
-            await done.wait()
+        try:
+            async with asyncio.timeout(HANDOVER_SECONDS):
+                await done.wait()
+        except TimeoutError:
+            self.handing_over = False
+            raise
 
 
 class StreamRegistry:
@@ -106,6 +113,7 @@ async def serve(
     events = EventStream(send, partial(registry.log.record, stream.name))
     done = stream.reader_done = asyncio.Event()
     stream.detached_at = None
+    stream.handing_over = False
     stream.channel.clear_interrupt()  # meant for the reader this one replaces
     watcher = asyncio.get_running_loop().create_task(
         watch_disconnect(receive, stream.channel, interrupt=True)

@@ -28,7 +28,7 @@ from mcp_central.config.model import (
 )
 from mcp_central.core import jsonrpc, protocol
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.channel import Channel
+from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.errors import INVALID_REQUEST, LimitExceeded, UpstreamError, to_jsonrpc_error
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
@@ -81,7 +81,7 @@ class Route:
         self.max_sessions_per_client = DEFAULT_MAX_SESSIONS_PER_CLIENT
         """``mcpProxy.options.maxSessionsPerClient``: sessions one client (address + token) holds here."""
         self.max_queued_messages = DEFAULT_MAX_QUEUED_MESSAGES
-        """``mcpProxy.options.maxQueuedMessages``: what one client stream may have waiting."""
+        """``mcpProxy.options.maxQueuedMessages``: what one session's streams may have waiting, together."""
         self.per_client: Counter[tuple[str, bytes | None]] = Counter()
         """Open sessions by ``Caller.key``."""
         self.refusals: Counter[str] = Counter()
@@ -255,6 +255,8 @@ class Session:
         """Whether the client has made a request or opened a stream since ``initialize`` (a session
         that never does is closed after ``unusedSessionTimeout``)."""
         self.initializing = False
+        self.outbox = QueueBudget(route.max_queued_messages, self.overflowed)
+        """The bound all of this session's stream queues share (``maxQueuedMessages``)."""
         route.sessions[session_id] = self
         route.per_client[caller.key] += 1
 
@@ -262,15 +264,20 @@ class Session:
         raise NotImplementedError
 
     def channel(self) -> Channel:
-        """A queue for one of this session's streams, bounded by ``maxQueuedMessages``."""
-        return Channel(self.route.max_queued_messages, self.overflowed)
+        """A queue for one of this session's streams; all of them share ``outbox``."""
+        return Channel(self.outbox)
 
     def overflowed(self) -> None:
-        """The client stopped reading and a stream's queue is full: end the session (counted, logged)."""
-        limit = self.route.max_queued_messages
+        """The client stopped reading and its streams hold ``maxQueuedMessages``: drop what waits for
+        it and end the session (counted in ``/status``, logged); its next request gets 404."""
+        limit = self.outbox.limit
         detail = f"session {self.id[:8]}… stopped reading ({limit} messages waiting): it is closed"
         self.route.refused(LimitExceeded("mcpProxy.options.maxQueuedMessages", detail))
+        self.discard_queues()
         self.close()
+
+    def discard_queues(self) -> None:
+        """Drop every message waiting in this session's stream queues (transports that have them)."""
 
     def expire_detached(self, now: float) -> None:
         """Forget streams the client dropped and did not resume in time (transports that have them)."""

@@ -38,6 +38,9 @@ class SSESession(Session):
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         self.stream.put(message)
 
+    def discard_queues(self) -> None:
+        self.stream.discard()
+
     def close(self) -> None:
         super().close()
         self.stream.close()

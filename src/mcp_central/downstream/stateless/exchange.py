@@ -18,7 +18,7 @@ from typing import Any
 from mcp_central.core import modern
 from mcp_central.core.fanout import LEVELS
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.channel import Channel
+from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.downstream.group import GroupRoute, GroupSession
 from mcp_central.errors import LimitExceeded, UpstreamError, error_response, to_jsonrpc_error
 from mcp_central.types import Message, RequestId
@@ -41,7 +41,8 @@ class Exchange:
         self.log_rank = _RANK.get(envelope.log_level, -1) if envelope.log_level else None
         self.caller = caller
         """Who asked: only the same token may answer its inputs (``requestState`` is bound to it)."""
-        self.channel = Channel(queue_limit, self.end)  # a reader that stops reading cancels it
+        # Its own bound: a reader that stops reading cancels the request.
+        self.channel = Channel(QueueBudget(queue_limit, self.end))
         self.inputs: dict[str, Message] = {}
         """Server→client requests waiting for the client's ``inputResponses``, by key (our proxy id)."""
         self.follows_logs = False

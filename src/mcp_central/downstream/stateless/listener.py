@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_central.core import aggregate, jsonrpc, modern
-from mcp_central.downstream.channel import Channel
+from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.types import Message, RequestId
 
 
@@ -25,7 +25,8 @@ class Listener:
     def __init__(self, subscription_id: RequestId, agreed: dict[str, Any], queue_limit: int) -> None:
         self.subscription_id = subscription_id
         self.methods = modern.listened_methods(agreed)
-        self.channel = Channel(queue_limit)  # a reader that stops reading loses its subscription
+        # Its own bound: a reader that stops reading loses its subscription (the stream ends).
+        self.channel = Channel(QueueBudget(queue_limit))
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         if message.get("method") in self.methods:
