@@ -126,3 +126,22 @@ async def test_the_bound_is_per_session_whatever_the_number_of_streams() -> None
         listed = {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}
         gone = await http.post(url, content=orjson.dumps(listed), headers={**HEADERS, **session})
         assert gone.status_code == 404
+
+
+async def test_a_client_that_keeps_reading_keeps_its_session_however_many_streams_it_opens() -> None:
+    """What a session's streams held is given back when they end: a long-lived session that reads
+    everything never drifts towards its bound (here 8 messages; each call streams 6)."""
+    config = make_config(fixture_stdio("fx"), max_queued_messages=8)
+    async with serve(config) as (base, app), mcp_client(f"{base}/fx/mcp", "streamable-http") as client:
+        heard: list[float] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            heard.append(progress)
+
+        for _ in range(30):
+            result = await client.call_tool("progress", {"steps": 5}, progress_callback=on_progress)
+            assert result.content[0].text == "5 steps"  # type: ignore[union-attr]
+        assert len(heard) == 150
+        assert app.routes["fx"].refusals[OVERFLOW] == 0
+        (session,) = app.routes["fx"].sessions.values()
+        assert session.outbox.queued == 0
