@@ -363,7 +363,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.json"
         config.write_text(json.dumps({
-            "mcpProxy": {"addr": f"127.0.0.1:{port}"},
+            # Every bench session comes from one address: lift the per-client cap (default 100).
+            "mcpProxy": {"addr": f"127.0.0.1:{port}", "options": {"maxSessionsPerClient": 1000}},
             "mcpServers": {"echo": {"command": sys.executable, "args": [str(ECHO)]}},
         }))  # fmt: skip
         report = asyncio.run(measure(args.duration, config, port))

@@ -22,8 +22,8 @@ from mcp.shared.exceptions import MCPError
 
 from conftest import echo_stdio, http_client, make_config, mcp_client, serve
 from mcp_central.config.model import Config, GroupConfig
-from test_modern import post as modern_post
-from test_modern import request as modern_request
+from test_stateless_downstream import post as stateless_post
+from test_stateless_downstream import request as stateless_request
 
 pytestmark = pytest.mark.anyio
 
@@ -187,16 +187,16 @@ async def test_stateless_requests_serve_each_caller_only_what_its_token_reaches(
     async with http_client() as http:
         for credential in CREDENTIALS:
             allowed = expected(config, path, credential)
-            listed = await modern_post(http, url, modern_request(1, "tools/list"), **bearer(credential))
+            listed = await stateless_post(http, url, stateless_request(1, "tools/list"), **bearer(credential))
             if allowed is None:
                 assert listed.status_code == 401, (path, credential)
                 continue
             assert {t["name"].partition("__")[0] for t in listed.json()["result"]["tools"]} == allowed
             for member in {"inherit", "secret"} - allowed:
-                body = modern_request(
+                body = stateless_request(
                     2, "tools/call", {"name": f"{member}__echo", "arguments": {"text": "x"}}
                 )
-                refused = await modern_post(http, url, body, **bearer(credential))
+                refused = await stateless_post(http, url, body, **bearer(credential))
                 assert refused.json()["error"]["message"] == f"Unknown tool: {member}__echo"
 
 

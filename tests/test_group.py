@@ -24,8 +24,8 @@ from mcp.shared.subscriptions import ResourceUpdated
 from conftest import ECHO_SERVER, fixture_stdio, http_client, make_config, mcp_client, serve, time_stdio
 from mcp_central.config.model import GroupConfig, NameFilter, ServerConfig
 from test_features import Inbox, llm
-from test_modern import until_tools_changed_and_updated
 from test_node_peers import EVERYTHING
+from test_stateless_downstream import until_tools_changed_and_updated
 
 pytestmark = pytest.mark.anyio
 

@@ -90,8 +90,9 @@ _cancelled_gates: list[str] = []
 
 
 @server.tool()
-async def gated(gate: str, ctx: Context) -> str:
-    """Report progress, then wait until `open_gate(gate)` is called; answers 'passed <gate>'."""
+async def gated(gate: str, ctx: Context, then_steps: int = 0) -> str:
+    """Report progress, then wait until `open_gate(gate)` is called, then report `then_steps` more
+    progress notifications; answers 'passed <gate>'."""
     await ctx.report_progress(1, 2, f"waiting at {gate}")
     try:
         await _gates.setdefault(gate, asyncio.Event()).wait()
@@ -101,6 +102,8 @@ async def gated(gate: str, ctx: Context) -> str:
             await ctx.session.send_resource_updated(f"gate://{gate}")
             await ctx.notify_resource_updated(f"gate://{gate}")
         raise
+    for step in range(then_steps):
+        await ctx.report_progress(2 + step, 2 + then_steps, f"after {gate}")
     return f"passed {gate}"
 
 

@@ -29,7 +29,7 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.allowedHosts     Host names served besides loopback, IP literals and baseURL's
     mcpProxy.options.maxSessionsPerClient  sessions one client (address + token) holds per route (100)
     mcpProxy.options.unusedSessionTimeout  a session that made no request after initialize ends ("60s")
-    mcpProxy.options.maxQueuedMessages     messages queued for one slow reader before its session ends
+    mcpProxy.options.maxQueuedMessages     messages waiting for one session (all its streams) at most (5000)
     mcpProxy.options.maxHeaderBytes   largest request line + headers, else 431 (default 65536)
     mcpProxy.options.headerTimeout    a request's headers must arrive within this long (default "10s")
     mcpProxy.options.maxConnections   client connections open at once, else 503 (default 2000)

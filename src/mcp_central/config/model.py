@@ -31,7 +31,9 @@ DEFAULT_ROUTE_MAX_SESSIONS = 1000
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 5.0
 DEFAULT_MAX_SESSIONS_PER_CLIENT = 100
 DEFAULT_UNUSED_SESSION_TIMEOUT_SECONDS = 60.0
-DEFAULT_MAX_QUEUED_MESSAGES = 2000
+DEFAULT_MAX_QUEUED_MESSAGES = 5000
+"""Messages waiting for one session, all its streams together: room for a burst of 2000 on its GET
+stream (what one stream held before the bound was per session) with its replies beside it."""
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_CONNECTIONS = 2000

@@ -75,6 +75,8 @@ class Gateway:
             route.max_sessions = proxy.max_sessions
             route.max_sessions_per_client = proxy.max_sessions_per_client
             route.max_queued_messages = proxy.max_queued_messages
+            for session in route.sessions.values():
+                session.outbox.limit = proxy.max_queued_messages
 
     def status_tokens(self) -> tuple[str, ...] | None:
         """Who may read ``/status``: ``adminTokens``, else the global tokens; ``None``: nobody, when

@@ -1,12 +1,17 @@
-"""A minimal single-consumer async queue: where a session puts messages for one open stream.
+"""Where a session puts messages for its open streams: minimal single-consumer async queues that
+share one bound per session.
 
 Cheaper than ``asyncio.Queue`` for the one-producer-callback, one-awaiting-handler pattern of
-every forwarded request, and closable so a waiting stream ends when its session ends.
+every forwarded request, and closable so a waiting stream ends when its session ends (a closed
+channel still yields what it holds, then ``ChannelClosed``).
 
-Bounded: a client that stops reading (its socket buffers full, the writer blocked) must not make
-the gateway hold every message an upstream sends it. Past ``limit`` queued messages the channel
-drops what it holds, closes, and calls ``on_overflow`` once: the owner ends the session with a log
-line naming ``maxQueuedMessages``. Memory per stream is bounded by ``limit`` messages.
+Bounded per session: a client that stops reading (its socket buffers full, the writer blocked, or
+a dropped stream it never resumes) must not make the gateway hold every message an upstream sends
+it. All the channels of one session draw on one ``QueueBudget`` of ``maxQueuedMessages``; past it
+the channel that was to take one more drops what it holds and closes, and the budget's owner is
+told once (``on_overflow``): a session then drops every queue it has and ends, with a log line
+naming ``maxQueuedMessages``. Memory per session is bounded by ``limit`` messages, however many
+streams it opens. A channel given up for good is ``discard``ed, which gives its share back.
 """
 
 from __future__ import annotations
@@ -15,8 +20,25 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-from mcp_central.config.model import DEFAULT_MAX_QUEUED_MESSAGES
 from mcp_central.types import Message
+
+
+class QueueBudget:
+    """How many messages the channels of one owner (a session, a stateless call) hold together."""
+
+    __slots__ = ("_on_overflow", "limit", "queued")
+
+    def __init__(self, limit: int, on_overflow: Callable[[], None] | None = None) -> None:
+        self.limit = limit
+        self.queued = 0
+        """Messages put and not yet taken, over all the channels drawing on this budget."""
+        self._on_overflow = on_overflow
+
+    def overflowed(self) -> None:
+        """A channel found the budget spent: tell the owner, once."""
+        callback, self._on_overflow = self._on_overflow, None
+        if callback is not None:
+            callback()
 
 
 class ChannelClosed(Exception):
@@ -28,37 +50,38 @@ class ChannelInterrupted(Exception):
 
 
 class Channel:
-    __slots__ = ("_closed", "_interrupted", "_items", "_limit", "_on_overflow", "_waiter")
+    __slots__ = ("_budget", "_closed", "_interrupted", "_items", "_waiter")
 
-    def __init__(
-        self, limit: int = DEFAULT_MAX_QUEUED_MESSAGES, on_overflow: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, budget: QueueBudget) -> None:
         self._items: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._interrupted = False
-        self._limit = limit
-        self._on_overflow = on_overflow
+        self._budget = budget
 
     def put(self, message: Message) -> None:
         if self._closed:
             return  # nobody will read it
-        if len(self._items) >= self._limit:
-            self._overflow()
+        budget = self._budget
+        if budget.queued >= budget.limit:
+            self.discard()
+            budget.overflowed()
             return
+        budget.queued += 1
         self._items.append(message)
         self._wake()
 
-    def _overflow(self) -> None:
-        self._items.clear()
-        self.close()
-        callback, self._on_overflow = self._on_overflow, None
-        if callback is not None:
-            callback()
-
     def close(self) -> None:
+        """No more messages: the reader gets what is queued, then ``ChannelClosed``."""
         self._closed = True
         self._wake()
+
+    def discard(self) -> None:
+        """Close and drop what is queued (nobody will read it), giving its share of the budget back."""
+        if self._items:
+            self._budget.queued -= len(self._items)
+            self._items.clear()
+        self.close()
 
     def interrupt(self) -> None:
         """Make the current (or next) ``get`` raise ``ChannelInterrupted`` once; messages stay queued."""
@@ -84,6 +107,7 @@ class Channel:
                     await asyncio.wait_for(self._waiter, timeout)
             finally:
                 self._waiter = None
+        self._budget.queued -= 1
         return self._items.popleft()
 
     def _wake(self) -> None:

@@ -25,6 +25,7 @@ from mcp_central import __version__
 from mcp_central.config.model import ALL_GROUP, GroupConfig, ProxyConfig
 from mcp_central.core import aggregate, jsonrpc, protocol
 from mcp_central.core.filters import allows, filter_listed
+from mcp_central.core.tasks import task_id_of
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.relay import Relay, call_member, list_all
 from mcp_central.downstream.session import Route, ServerRoute, Session
@@ -67,6 +68,17 @@ class GroupSession:
         exposed = f"{relay.member}:{message['id']}"
         self.server_requests[exposed] = (relay, message["id"])
         return {**message, "id": exposed}
+
+    def answered(self, relay: Relay, request_id: RequestId, result: Any) -> None:
+        """A member answered the client's ``request_id``: its names in the group's form, tasks noted."""
+        asked = relay.methods.pop(request_id, None)
+        self.in_flight.pop(request_id, None)
+        if asked is None or not isinstance(result, dict):
+            return
+        names = self.route.prompt_names if asked == "prompts/get" else self.route.tool_names
+        aggregate.expose_result(relay.member, asked, result, names)
+        if asked == "tools/call" and (task_id := task_id_of(result)):
+            self.task_members[task_id] = relay.member
 
     async def answer(self, reply: Message) -> None:
         """The client's answer to a member's request: back to that member under its own id."""

@@ -7,29 +7,43 @@ the session; the member's server→client requests get group-unique ids, so the 
 its way back. The group's own fan-out calls (merged lists) are owned by a ``Waiter``, like a link's
 own requests: their answers reach nobody but the group.
 
-It knows no HTTP and does not decide where a request goes (that is ``downstream.group``).
+It knows no HTTP and does not decide where a request goes (that is ``downstream.group``, whose
+``GroupSession`` is the relay's ``RelayOwner``: a protocol here, so this module does not import
+the group module that imports it).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mcp_central.core import aggregate
-from mcp_central.core.tasks import task_id_of
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
-from mcp_central.upstream.owners import Waiter
+from mcp_central.upstream.owners import Downstream, Waiter
 from mcp_central.upstream.pool import IsolatedPool
 
-if TYPE_CHECKING:
-    from mcp_central.downstream.group import GroupSession
+
+class RelayOwner(Protocol):
+    """What a relay needs of the group session it belongs to (``downstream.group.GroupSession``)."""
+
+    @property
+    def session(self) -> Downstream:
+        """The client: a group route's ``Session``, or one stateless exchange."""
+        ...
+
+    def server_request(self, relay: Relay, message: Message) -> Message:
+        """A member's request to the client, under the group-unique id the client will answer."""
+        ...
+
+    def answered(self, relay: Relay, request_id: RequestId, result: Any) -> None:
+        """The member answered the client's ``request_id`` with ``result``: forget it, and put
+        the result's names and URIs in the group's form (a result object is changed in place)."""
+        ...
 
 
 class Relay:
-    def __init__(
-        self, state: GroupSession, member: str, link: UpstreamLink, pool: IsolatedPool | None
-    ) -> None:
+    def __init__(self, state: RelayOwner, member: str, link: UpstreamLink, pool: IsolatedPool | None) -> None:
         self.state = state
         self.member = member
         self.link = link
@@ -67,10 +81,7 @@ class Relay:
                     own.set_result(message)
                 return
             answered: RequestId = message.get("id")  # type: ignore[assignment]  # ids we sent are str | int
-            asked = self.methods.pop(answered, None)
-            self.state.in_flight.pop(answered, None)
-            if asked is not None and isinstance(message.get("result"), dict):
-                self._expose(asked, message["result"])
+            self.state.answered(self, answered, message.get("result"))
             session.deliver(message, related_request_id)
         elif "id" in message:
             session.deliver(self.state.server_request(self, message), related_request_id)
@@ -86,13 +97,6 @@ class Relay:
             session.deliver({**message, "params": params}, related_request_id)
         else:  # progress, list changes, task status, anything new: as it came
             session.deliver(message, related_request_id)
-
-    def _expose(self, method: str, result: dict[str, Any]) -> None:
-        group = self.state.route
-        names = group.prompt_names if method == "prompts/get" else group.tool_names
-        aggregate.expose_result(self.member, method, result, names)
-        if method == "tools/call" and (task_id := task_id_of(result)):
-            self.state.task_members[task_id] = self.member
 
 
 async def call_member(link: UpstreamLink, method: str, params: dict[str, Any]) -> dict[str, Any]:

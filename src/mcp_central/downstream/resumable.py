@@ -19,14 +19,7 @@ from functools import partial
 
 from mcp_central.core.replay import EventLog
 from mcp_central.downstream.channel import Channel, ChannelInterrupted
-from mcp_central.downstream.http import (
-    pump,
-    send_event,
-    send_priming,
-    sse_frame,
-    start_event_stream,
-    watch_disconnect,
-)
+from mcp_central.downstream.event_stream import EventStream, sse_frame, watch_disconnect
 from mcp_central.types import Message, Receive, RequestId, Send
 
 DETACHED_SECONDS = 300.0
@@ -38,7 +31,7 @@ HANDOVER_SECONDS = 5.0
 class ResumableStream:
     """One SSE stream of a session: its channel, the request it answers (if any), and who reads it."""
 
-    __slots__ = ("channel", "detached_at", "name", "reader_done", "request_id")
+    __slots__ = ("channel", "detached_at", "handing_over", "name", "reader_done", "request_id")
 
     def __init__(self, name: str, channel: Channel, request_id: RequestId | None) -> None:
         self.name = name
@@ -47,6 +40,8 @@ class ResumableStream:
         self.detached_at: float | None = None
         """When its client left (``time.monotonic()``); ``None`` while a client reads it."""
         self.reader_done: asyncio.Event | None = None
+        self.handing_over = False
+        """A resuming client is taking the stream from the connection still reading it."""
 
     def is_answer(self, message: Message) -> bool:
         return (
@@ -58,9 +53,14 @@ class ResumableStream:
         done = self.reader_done
         if done is None or done.is_set():
             return
+        self.handing_over = True
         self.channel.interrupt()
-        async with asyncio.timeout(HANDOVER_SECONDS):
-            await done.wait()
+        try:
+            async with asyncio.timeout(HANDOVER_SECONDS):
+                await done.wait()
+        except TimeoutError:
+            self.handing_over = False
+            raise
 
 
 class StreamRegistry:
@@ -110,30 +110,26 @@ async def serve(
     ``replay`` (events the client missed) goes first, then ``first`` (the message that turned a
     reply into a stream), then whatever the channel brings.
     """
-    record = partial(registry.log.record, stream.name)
+    events = EventStream(send, partial(registry.log.record, stream.name))
     done = stream.reader_done = asyncio.Event()
     stream.detached_at = None
+    stream.handing_over = False
     stream.channel.clear_interrupt()  # meant for the reader this one replaces
     watcher = asyncio.get_running_loop().create_task(
         watch_disconnect(receive, stream.channel, interrupt=True)
     )
     try:
-        await start_event_stream(send, headers)
-        await _send_replay(send, replay)
+        await events.open(headers)
+        await _send_replay(events, replay)
         if registry.priming:
-            await send_priming(send, record)
+            await events.priming()
         if first is not None:
-            await send_event(send, first, record)
+            await events.event(first)
             if stream.is_answer(first):
-                await send({"type": "http.response.body", "body": b""})
+                await events.end()
                 registry.streams.pop(stream.name, None)
                 return True
-        await pump(
-            send,
-            stream.channel,
-            last=stream.is_answer if stream.request_id is not None else None,
-            record=record,
-        )
+        await events.pump(stream.channel, last=stream.is_answer if stream.request_id is not None else None)
         registry.streams.pop(stream.name, None)
         return True
     except ChannelInterrupted:
@@ -146,13 +142,13 @@ async def serve(
 
 async def replay_only(send: Send, replay: Iterable[tuple[str, bytes]]) -> None:
     """A stream that has finished: send what the client missed of it, then end."""
-    await start_event_stream(send)
-    await _send_replay(send, replay)
-    await send({"type": "http.response.body", "body": b""})
+    events = EventStream(send)
+    await events.open()
+    await _send_replay(events, replay)
+    await events.end()
 
 
-async def _send_replay(send: Send, replay: Iterable[tuple[str, bytes]]) -> None:
+async def _send_replay(events: EventStream, replay: Iterable[tuple[str, bytes]]) -> None:
     for event_id, data in replay:
         if data:  # a priming event carries no message
-            frame = sse_frame(data, event_id=event_id.encode())
-            await send({"type": "http.response.body", "body": frame, "more_body": True})
+            await events.frame(sse_frame(data, event_id=event_id.encode()))

@@ -5,6 +5,8 @@ A ``Route`` is what one URL serves and decides where a session's messages go: a 
 ``/mcp``, ``/groups/{name}/…``) to several. A ``Session`` is one connected client on a route; how
 messages reach that client (a POST's own stream, the GET stream, the legacy SSE stream) is the
 transport subclass's business, in ``deliver``. Sessions never talk to upstreams themselves.
+
+Below the transports: nothing here writes HTTP or imports a transport or the stateless modules.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import secrets
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -26,21 +28,24 @@ from mcp_central.config.model import (
 )
 from mcp_central.core import jsonrpc, protocol
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.channel import Channel
+from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.errors import INVALID_REQUEST, LimitExceeded, UpstreamError, to_jsonrpc_error
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.pool import IsolatedPool
-
-if TYPE_CHECKING:
-    from mcp_central.downstream.listen import Listener
-    from mcp_central.downstream.modern import Exchange
 
 log = logging.getLogger("mcp_central.downstream")
 
 MAX_CLIENT_DESCRIPTION_BYTES = 16 * 1024
 """The most of ``clientInfo``, and of ``capabilities``, a session keeps (as JSON): larger → 400."""
 REFUSAL_LOG_EVERY_SECONDS = 10.0
+
+
+class Endable(Protocol):
+    """Something a route ends when it closes (a parked stateless call, a ``subscriptions/listen``
+    stream): kept as this protocol so routes do not import the stateless modules built on them."""
+
+    def end(self) -> None: ...
 
 
 class Route:
@@ -64,9 +69,10 @@ class Route:
         self.auth_tokens = auth_tokens
         self.idle_timeout = idle_timeout
         self.sessions: dict[str, Session] = {}
-        self.parked: dict[str, Exchange] = {}
-        """Stateless requests waiting for the client's input, by their ``requestState``."""
-        self.listeners: set[Listener] = set()
+        self.parked: dict[str, Endable] = {}
+        """Stateless requests waiting for the client's input, by their ``requestState``
+        (``downstream.stateless.exchange.Exchange``)."""
+        self.listeners: set[Endable] = set()
         """Open ``subscriptions/listen`` streams."""
         self.max_sessions = max_sessions
         """``mcpProxy.options.maxSessions``: client sessions this route holds at once."""
@@ -75,7 +81,7 @@ class Route:
         self.max_sessions_per_client = DEFAULT_MAX_SESSIONS_PER_CLIENT
         """``mcpProxy.options.maxSessionsPerClient``: sessions one client (address + token) holds here."""
         self.max_queued_messages = DEFAULT_MAX_QUEUED_MESSAGES
-        """``mcpProxy.options.maxQueuedMessages``: what one client stream may have waiting."""
+        """``mcpProxy.options.maxQueuedMessages``: what one session's streams may have waiting, together."""
         self.per_client: Counter[tuple[str, bytes | None]] = Counter()
         """Open sessions by ``Caller.key``."""
         self.refusals: Counter[str] = Counter()
@@ -249,6 +255,8 @@ class Session:
         """Whether the client has made a request or opened a stream since ``initialize`` (a session
         that never does is closed after ``unusedSessionTimeout``)."""
         self.initializing = False
+        self.outbox = QueueBudget(route.max_queued_messages, self.overflowed)
+        """The bound all of this session's stream queues share (``maxQueuedMessages``)."""
         route.sessions[session_id] = self
         route.per_client[caller.key] += 1
 
@@ -256,15 +264,20 @@ class Session:
         raise NotImplementedError
 
     def channel(self) -> Channel:
-        """A queue for one of this session's streams, bounded by ``maxQueuedMessages``."""
-        return Channel(self.route.max_queued_messages, self.overflowed)
+        """A queue for one of this session's streams; all of them share ``outbox``."""
+        return Channel(self.outbox)
 
     def overflowed(self) -> None:
-        """The client stopped reading and a stream's queue is full: end the session (counted, logged)."""
-        limit = self.route.max_queued_messages
+        """The client stopped reading and its streams hold ``maxQueuedMessages``: drop what waits for
+        it and end the session (counted in ``/status``, logged); its next request gets 404."""
+        limit = self.outbox.limit
         detail = f"session {self.id[:8]}… stopped reading ({limit} messages waiting): it is closed"
         self.route.refused(LimitExceeded("mcpProxy.options.maxQueuedMessages", detail))
+        self.discard_queues()
         self.close()
+
+    def discard_queues(self) -> None:
+        """Drop every message waiting in this session's stream queues (transports that have them)."""
 
     def expire_detached(self, now: float) -> None:
         """Forget streams the client dropped and did not resume in time (transports that have them)."""

@@ -14,17 +14,8 @@ from urllib.parse import parse_qs
 
 from mcp_central.core import jsonrpc
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.http import (
-    BodyTooLarge,
-    header,
-    pump,
-    read_body,
-    respond,
-    respond_json,
-    sse_frame,
-    start_event_stream,
-    watch_disconnect,
-)
+from mcp_central.downstream.event_stream import EventStream, sse_frame, watch_disconnect
+from mcp_central.downstream.http import BodyTooLarge, header, read_body, respond, respond_json
 from mcp_central.downstream.session import Route, Session, initialize_problem
 from mcp_central.errors import INVALID_REQUEST
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
@@ -46,6 +37,9 @@ class SSESession(Session):
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         self.stream.put(message)
+
+    def discard_queues(self) -> None:
+        self.stream.discard()
 
     def close(self) -> None:
         super().close()
@@ -73,11 +67,10 @@ async def handle_stream(
     endpoint = f"{base_path}{route.path}/message?sessionId={session.id}".encode()
     watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive, session.stream))
     try:
-        await start_event_stream(send)
-        await send(
-            {"type": "http.response.body", "body": sse_frame(endpoint, b"endpoint"), "more_body": True}
-        )
-        await pump(send, session.stream)
+        events = EventStream(send)
+        await events.open()
+        await events.frame(sse_frame(endpoint, b"endpoint"))
+        await events.pump(session.stream)
     except OSError:
         pass
     finally:

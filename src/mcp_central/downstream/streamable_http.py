@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 
 from mcp_central.core import jsonrpc, modern, protocol
-from mcp_central.downstream import modern as stateless
 from mcp_central.downstream import resumable
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, ChannelClosed
@@ -29,6 +28,7 @@ from mcp_central.downstream.http import (
 )
 from mcp_central.downstream.resumable import StreamRegistry
 from mcp_central.downstream.session import Route, Session, initialize_problem
+from mcp_central.downstream.stateless import post as stateless
 from mcp_central.errors import INVALID_REQUEST, error_response, to_jsonrpc_error
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
@@ -61,6 +61,14 @@ class StreamableSession(Session):
                 and self.request_streams.get(stream.request_id) is stream.channel
             ):
                 del self.request_streams[stream.request_id]
+            stream.channel.discard()
+
+    def end_stream(self, request_id: RequestId, channel: Channel) -> None:
+        """A reply stream is over (answered, or its client gone for good): forget it, and drop what
+        still waits in it (messages that came after the answer), which frees its share of ``outbox``."""
+        if self.request_streams.get(request_id) is channel:
+            del self.request_streams[request_id]
+        channel.discard()
 
     @property
     def busy(self) -> bool:
@@ -79,6 +87,12 @@ class StreamableSession(Session):
         elif self.request_streams:
             # No GET stream: the newest open request stream is the only way left to reach the client.
             next(reversed(self.request_streams.values())).put(message)
+
+    def discard_queues(self) -> None:
+        for stream in self.request_streams.values():
+            stream.discard()
+        if self.standalone is not None:
+            self.standalone.discard()
 
     def close(self) -> None:
         super().close()
@@ -226,7 +240,7 @@ async def _answer_request(session: StreamableSession, message: Message, receive:
         detached = not await resumable.serve(session.resumable, stream, send, receive, first=first)
     finally:
         if not detached:
-            session.request_streams.pop(request_id, None)
+            session.end_stream(request_id, channel)
 
 
 async def _get(route: Route, caller: Caller, scope: Scope, receive: Receive, send: Send) -> None:
@@ -268,6 +282,8 @@ async def _serve_standalone(
         # Messages that arrive while no GET stream is open go elsewhere (see ``deliver``); what was
         # sent on this one stays replayable from the event log.
         session.resumable.streams.pop(stream.name, None)
+        if not stream.handing_over:  # else the resuming request carries on with this channel
+            stream.channel.discard()
 
 
 async def _resume(session: StreamableSession, last_event_id: str, receive: Receive, send: Send) -> None:
@@ -299,7 +315,7 @@ async def _resume(session: StreamableSession, last_event_id: str, receive: Recei
     await stream.take_over()
     done = await resumable.serve(session.resumable, stream, send, receive, replay=missed)
     if done and stream.request_id is not None:
-        session.request_streams.pop(stream.request_id, None)
+        session.end_stream(stream.request_id, stream.channel)
 
 
 async def _delete(route: Route, caller: Caller, scope: Scope, send: Send) -> None:

@@ -19,13 +19,12 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mcp_central.config.model import Config, ServerConfig
+from mcp_central.downstream.session import ServerRoute
 from mcp_central.errors import ConfigError
-
-if TYPE_CHECKING:
-    from mcp_central.downstream.app import Gateway
+from mcp_central.upstream.manager import UpstreamManager
 
 log = logging.getLogger("mcp_central.reload")
 
@@ -56,6 +55,23 @@ def server_changes(old: dict[str, ServerConfig], new: dict[str, ServerConfig]) -
             else:
                 restarted.append(name)
     return ServerChanges(added, removed, restarted, retokened)
+
+
+class Gateway(Protocol):
+    """What a reload changes: the gateway's config, links and routes (``downstream.app.Gateway``).
+
+    A protocol, not an import of the gateway: the gateway owns its ``Reloader``, so importing it
+    here would put the two modules in a circle."""
+
+    config: Config
+    manager: UpstreamManager
+    routes: dict[str, ServerRoute]
+
+    def server_route(self, server: ServerConfig) -> ServerRoute: ...
+
+    def update_groups(self) -> None: ...
+
+    def apply_limits(self) -> None: ...
 
 
 class Reloader:

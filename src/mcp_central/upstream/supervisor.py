@@ -17,13 +17,11 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from mcp_central.core.supervision import LinkState
+from mcp_central.config.model import ServerConfig
+from mcp_central.core.supervision import Lifecycle, LinkState
 from mcp_central.errors import UpstreamError, UpstreamUnavailable
-
-if TYPE_CHECKING:
-    from mcp_central.upstream.link import UpstreamLink
 
 log = logging.getLogger("mcp_central.upstream")
 
@@ -31,8 +29,28 @@ ON_DEMAND_RETRY_SECONDS = 5.0
 """A failed link is started on demand by a client at most this often, so a dead upstream answers fast."""
 
 
+class Supervised(Protocol):
+    """What a supervisor needs of its link (``upstream.link.UpstreamLink``)."""
+
+    server: ServerConfig
+    lifecycle: Lifecycle
+    closed: bool
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def startup_deadline(self) -> float: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def idle_for(self, now: float) -> float: ...
+
+
 class Supervisor:
-    def __init__(self, link: UpstreamLink, rng: Callable[[], float] = random.random) -> None:
+    def __init__(self, link: Supervised, rng: Callable[[], float] = random.random) -> None:
         self.link = link
         self.lifecycle = link.lifecycle
         self.next_attempt_at: float | None = None

@@ -1,12 +1,13 @@
-"""``subscriptions/listen`` (2026-07-28): a long-lived POST reply carrying opted-in change notifications.
+"""The wire of ``subscriptions/listen`` (2026-07-28): a long-lived POST reply carrying opted-in
+change notifications.
 
-The listener attaches to the route's shared upstream link like a session, but hears only what it
-opted into (list changes the upstream can announce, updates of the resources it named), each
-tagged with its subscription id. The first event acknowledges what was agreed. When the gateway
-shuts down, the subscription ends gracefully with a result; when the client leaves, the listener
-detaches (and upstream subscriptions nobody else holds are dropped).
+The listener (``downstream.stateless.listener``) attaches to the route's shared upstream link like
+a session, but hears only what it opted into (list changes the upstream can announce, updates of
+the resources it named), each tagged with its subscription id. The first event acknowledges what
+was agreed. When the gateway shuts down, the subscription ends gracefully with a result; when the
+client leaves, the listener detaches (and upstream subscriptions nobody else holds are dropped).
 
-It must not know upstream transports; ``downstream.modern`` has already checked the request.
+It must not know upstream transports; ``downstream.stateless.post`` has already checked the request.
 """
 
 from __future__ import annotations
@@ -14,45 +15,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mcp_central.core import aggregate, jsonrpc, modern
+from mcp_central.core import aggregate, modern
 from mcp_central.core.filters import allows
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.event_stream import EventStream, watch_disconnect
 from mcp_central.downstream.group import GroupRoute
-from mcp_central.downstream.http import (
-    KEEPALIVE_SECONDS,
-    respond_json,
-    send_event,
-    start_event_stream,
-    watch_disconnect,
-)
+from mcp_central.downstream.http import respond_json
 from mcp_central.downstream.session import Route
+from mcp_central.downstream.stateless.listener import Listener, MemberTap
 from mcp_central.errors import UpstreamError, error_response, to_jsonrpc_error
-from mcp_central.types import Message, Receive, RequestId, Send
+from mcp_central.types import Message, Receive, Send
 from mcp_central.upstream.link import UpstreamLink
-
-
-class Listener:
-    """One ``subscriptions/listen`` stream: the link's ``Downstream`` for change notifications."""
-
-    client_capabilities: dict[str, Any] = {}
-
-    def __init__(self, subscription_id: RequestId, agreed: dict[str, Any], queue_limit: int) -> None:
-        self.subscription_id = subscription_id
-        self.methods = modern.listened_methods(agreed)
-        self.channel = Channel(queue_limit)  # a reader that stops reading loses its subscription
-
-    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
-        if message.get("method") in self.methods:
-            self.channel.put(modern.tagged(message, self.subscription_id))
-
-    def end(self) -> None:
-        """The gateway is stopping: finish the subscription with a result, then close."""
-        meta = {modern.META_SUBSCRIPTION_ID: self.subscription_id}
-        self.channel.put(
-            jsonrpc.result_response(self.subscription_id, {"resultType": "complete", "_meta": meta})
-        )
-        self.channel.close()
 
 
 async def serve(route: Route, link: UpstreamLink, message: Message, receive: Receive, send: Send) -> None:
@@ -82,24 +55,6 @@ async def serve(route: Route, link: UpstreamLink, message: Message, receive: Rec
     finally:
         route.listeners.discard(listener)
         link.detach(listener)
-
-
-class MemberTap:
-    """A group listener's ear at one member's link: the member's URIs become the group's."""
-
-    client_capabilities: dict[str, Any] = {}
-
-    def __init__(self, listener: Listener, member: str) -> None:
-        self.listener = listener
-        self.member = member
-
-    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
-        if message.get("method") == "notifications/resources/updated":
-            params = dict(message.get("params") or {})
-            if isinstance(params.get("uri"), str):
-                params["uri"] = aggregate.expose_uri(self.member, params["uri"])
-            message = {**message, "params": params}
-        self.listener.deliver(message, related_request_id)
 
 
 async def serve_group(
@@ -153,23 +108,15 @@ async def serve_group(
 async def _stream(listener: Listener, agreed: dict[str, Any], receive: Receive, send: Send) -> None:
     watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive, listener.channel))
     try:
-        await start_event_stream(send)
+        events = EventStream(send)
+        await events.open()
         acknowledged = {
             "jsonrpc": "2.0",
             "method": "notifications/subscriptions/acknowledged",
             "params": {"notifications": agreed},
         }
-        await send_event(send, modern.tagged(acknowledged, listener.subscription_id))
-        while True:
-            try:
-                item = await listener.channel.get(timeout=KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
-                continue
-            except ChannelClosed:
-                break
-            await send_event(send, item)
-        await send({"type": "http.response.body", "body": b""})
+        await events.event(modern.tagged(acknowledged, listener.subscription_id))
+        await events.pump(listener.channel)
     except OSError:
         pass
     finally:

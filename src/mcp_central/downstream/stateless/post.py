@@ -1,6 +1,6 @@
-"""Stateless 2026-07-28 requests on ``/{name}/mcp``: one POST, one exchange, no session.
+"""The wire of stateless 2026-07-28 requests on ``/{name}/mcp``: one POST, one exchange, no session.
 
-A modern request is checked (``core.modern``), stripped of its envelope and forwarded over the
+A stateless request is checked (``core.modern``), stripped of its envelope and forwarded over the
 route's shared upstream link by an ``Exchange`` — a one-request stand-in for a session. Its answer
 comes back as one JSON body, or as an SSE stream when progress or opted-in log messages come first.
 Closing that stream cancels the request upstream.
@@ -10,7 +10,8 @@ Server→client requests become Multi Round-Trip results: the upstream's ``sampl
 unguessable ``requestState``; the upstream request stays parked until the client retries with
 ``inputResponses``, which go upstream as the answers, and the retry then carries on to the result.
 
-``subscriptions/listen`` lives in ``downstream.listen``. This module must not know upstream
+``subscriptions/listen`` streams are written by ``downstream.stateless.listen``; the exchange and
+its targets (``downstream.stateless.exchange``) know no HTTP. This module must not know upstream
 transports; isolated routes (a link per session) cannot serve stateless requests and say so.
 """
 
@@ -23,21 +24,14 @@ from typing import Any
 import orjson
 
 from mcp_central.core import jsonrpc, modern
-from mcp_central.core.fanout import LEVELS
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.channel import ChannelClosed
+from mcp_central.downstream.event_stream import EventStream
 from mcp_central.downstream.group import GroupRoute
-from mcp_central.downstream.http import (
-    JSON,
-    KEEPALIVE_SECONDS,
-    header,
-    respond,
-    respond_json,
-    send_event,
-    start_event_stream,
-)
+from mcp_central.downstream.http import JSON, header, respond, respond_json
 from mcp_central.downstream.session import Route
-from mcp_central.downstream.targets import GroupTarget, LinkTarget, Target
+from mcp_central.downstream.stateless import listen
+from mcp_central.downstream.stateless.exchange import Exchange, GroupTarget, LinkTarget, Target
 from mcp_central.errors import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -50,58 +44,12 @@ from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
 PARK_GRACE_SECONDS = 30.0
 """How long past the server's ``timeout`` a request waiting for the client's input is kept."""
-_RANK = {level: rank for rank, level in enumerate(LEVELS)}
-
-
-class Exchange:
-    """One modern request in flight on a shared link: the link's ``Downstream`` for that request."""
-
-    def __init__(
-        self, target: Target, message: Message, envelope: modern.Envelope, caller: Caller, queue_limit: int
-    ) -> None:
-        self.target = target
-        self.request_id: RequestId = message["id"]
-        self.method: str = message["method"]
-        self.name = (message.get("params") or {}).get(modern.NAMED.get(self.method, ""))
-        self.client_capabilities = envelope.capabilities
-        self.log_rank = _RANK.get(envelope.log_level, -1) if envelope.log_level else None
-        self.caller = caller
-        """Who asked: only the same token may answer its inputs (``requestState`` is bound to it)."""
-        self.channel = Channel(queue_limit, self.end)  # a reader that stops reading cancels it
-        self.inputs: dict[str, Message] = {}
-        """Server→client requests waiting for the client's ``inputResponses``, by key (our proxy id)."""
-        self.follows_logs = False
-        self.parked = False
-        """Waiting for the client's retry: its reply is written, a dropped connection cancels nothing."""
-        self.done = False
-        self.expiry: asyncio.TimerHandle | None = None
-
-    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
-        method = message.get("method")
-        if method is None or "id" in message or method == "notifications/progress":
-            self.channel.put(message)
-        elif method == "notifications/message" and self.log_rank is not None:
-            level = (message.get("params") or {}).get("level")
-            if _RANK.get(str(level), len(LEVELS)) >= self.log_rank:
-                self.channel.put(message)
-        # Anything else (list changes, resource updates) belongs on subscriptions/listen streams.
-
-    def matches(self, message: Message, caller: Caller) -> bool:
-        name = (message.get("params") or {}).get(modern.NAMED.get(self.method, ""))
-        return message.get("method") == self.method and name == self.name and caller.same_token(self.caller)
-
-    def end(self) -> None:
-        """Stop: cancel what is still in flight upstream and refuse its open server→client requests."""
-        if self.expiry is not None:
-            self.expiry.cancel()
-        self.channel.close()
-        self.target.abort(self)
 
 
 async def handle(
     route: Route, caller: Caller, scope: Scope, receive: Receive, send: Send, message: Message
 ) -> None:
-    """Serve one modern POST (the caller has decoded it and seen that it is modern)."""
+    """Serve one stateless POST (the caller has decoded it and seen that it is one)."""
     request_id = message.get("id")
     try:
         envelope = modern.check_request(message, lambda name: header(scope, name.encode()))
@@ -112,7 +60,7 @@ async def handle(
             raise modern.Rejection(INVALID_REQUEST, "a request id must be a string or an integer")
         target = _target(route, caller)
         if target is None:
-            # Not a modern error on purpose: dual-era clients then fall back to initialize and get a
+            # Not a 2026-07-28 error on purpose: dual-era clients then fall back to initialize and get a
             # session, which is what isolated (stateful) servers need.
             raise modern.Rejection(INVALID_REQUEST, route.stateless_refusal)
         if message["method"] in modern.REMOVED:
@@ -125,8 +73,6 @@ async def handle(
     if message["method"] == "server/discover":
         await _discover(target, message, send)
     elif message["method"] == "subscriptions/listen":
-        from mcp_central.downstream import listen
-
         if isinstance(target, LinkTarget):
             await listen.serve(route, target.link, message, receive, send)
         else:
@@ -162,10 +108,11 @@ async def _exchange(
     params = message.get("params") or {}
     state = params.get("requestState")
     if state is not None:
-        exchange = route.parked.pop(state, None) if isinstance(state, str) else None
+        parked = route.parked.pop(state, None) if isinstance(state, str) else None
+        exchange = parked if isinstance(parked, Exchange) else None
         if exchange is None or not exchange.matches(message, caller):
-            if exchange is not None:
-                route.parked[state] = exchange  # not this caller's: leave it for its owner
+            if parked is not None:
+                route.parked[state] = parked  # not this caller's: leave it for its owner
             error = {
                 "code": INVALID_PARAMS,
                 "message": "requestState is unknown, expired or not for this request",
@@ -201,35 +148,39 @@ async def _reply(
     receive: Receive,
     send: Send,
 ) -> None:
-    """Write what the exchange brings as this POST's reply, until its answer or an input request."""
+    """Write what the exchange brings as this POST's reply, until its answer or an input request:
+    one JSON body when that comes first, else an SSE stream of what came before, then it."""
     watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, exchange))
-    streaming = False
     try:
-        while True:
-            if exchange.inputs:
-                await _finish(send, streaming, _park(route, exchange, reply_id))
-                return
-            try:
-                item = await exchange.channel.get(timeout=KEEPALIVE_SECONDS if streaming else None)
-            except TimeoutError:
-                await send({"type": "http.response.body", "body": b": keepalive\n\n", "more_body": True})
-                continue
-            except ChannelClosed:
-                return  # cancelled: the client is gone
-            if "method" in item and "id" in item:
-                exchange.inputs[str(item["id"])] = item  # one round trip each: the next waits in the channel
-                continue
-            if "method" not in item:
-                exchange.done = True
-                await _finish(send, streaming, _final(exchange, item, reply_id))
-                exchange.target.finish(exchange)
-                return
-            if not streaming:
-                await start_event_stream(send)
-                streaming = True
-            await send_event(send, item)
+        if exchange.inputs:  # the retry answered only some: ask again for the rest
+            await _finish(send, None, _park(route, exchange, reply_id))
+            return
+        try:
+            item: Message | None = await exchange.channel.get()
+        except ChannelClosed:
+            return  # cancelled: the client is gone
+        events = None
+        if item is not None and not _ends_reply(item):
+            events = EventStream(send)
+            await events.open()
+            await events.event(item)
+            item = await events.relay(exchange.channel, stop=_ends_reply)
+        if item is None:
+            return  # cancelled: the client is gone
+        if "method" in item:  # one round trip each: the next request waits in the channel
+            exchange.inputs[str(item["id"])] = item
+            await _finish(send, events, _park(route, exchange, reply_id))
+            return
+        exchange.done = True
+        await _finish(send, events, _final(exchange, item, reply_id))
+        exchange.target.finish(exchange)
     finally:
         watcher.cancel()
+
+
+def _ends_reply(message: Message) -> bool:
+    """The answer, or a server→client request (which ends the reply with ``input_required``)."""
+    return "method" not in message or "id" in message
 
 
 def _final(exchange: Exchange, answer: Message, reply_id: RequestId) -> Message:
@@ -256,12 +207,12 @@ def _park(route: Route, exchange: Exchange, reply_id: RequestId) -> Message:
     return jsonrpc.result_response(reply_id, modern.input_required(exchange.inputs, token))
 
 
-async def _finish(send: Send, streaming: bool, message: Message) -> None:
-    body = orjson.dumps(message)
-    if streaming:
-        await send_event(send, message)
-        await send({"type": "http.response.body", "body": b""})
+async def _finish(send: Send, events: EventStream | None, message: Message) -> None:
+    if events is not None:
+        await events.event(message)
+        await events.end()
         return
+    body = orjson.dumps(message)
     error = message.get("error")
     code = error.get("code") if isinstance(error, dict) else None
     status = modern.HTTP_STATUS.get(code, 200) if isinstance(code, int) else 200
@@ -269,7 +220,7 @@ async def _finish(send: Send, streaming: bool, message: Message) -> None:
 
 
 async def _cancel_on_disconnect(receive: Receive, exchange: Exchange) -> None:
-    """A modern client cancels by closing the connection: end the request upstream."""
+    """A stateless client cancels by closing the connection: end the request upstream."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
