@@ -91,7 +91,7 @@ from mcp_central.config.model import (
 )
 from mcp_central.config.names import name_problem
 from mcp_central.config.sources import from_v1, parse, read_source
-from mcp_central.core.modern import ALL_VERSIONS
+from mcp_central.core.stateless import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
 from mcp_central.errors import ConfigError
 

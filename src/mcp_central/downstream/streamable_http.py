@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from mcp_central.core import jsonrpc, modern, protocol
+from mcp_central.core import jsonrpc, protocol
+from mcp_central.core.stateless import is_stateless
 from mcp_central.downstream import resumable
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, ChannelClosed
@@ -28,7 +29,7 @@ from mcp_central.downstream.http import (
 )
 from mcp_central.downstream.resumable import StreamRegistry
 from mcp_central.downstream.session import Route, Session, initialize_problem
-from mcp_central.downstream.stateless import post as stateless
+from mcp_central.downstream.stateless import post as stateless_post
 from mcp_central.errors import INVALID_REQUEST, error_response, to_jsonrpc_error
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
@@ -175,8 +176,8 @@ async def _post(route: Route, caller: Caller, scope: Scope, receive: Receive, se
         )
         return
 
-    if modern.is_modern(message, header(scope, b"mcp-protocol-version")):
-        await stateless.handle(route, caller, scope, receive, send, message)
+    if is_stateless(message, header(scope, b"mcp-protocol-version")):
+        await stateless_post.handle(route, caller, scope, receive, send, message)
         return
     if message.get("method") == "initialize":
         await _initialize(route, caller, message, send)

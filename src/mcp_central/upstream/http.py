@@ -24,8 +24,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 import orjson
 
-from mcp_central.core.modern import MODERN_VERSIONS, NAMED
 from mcp_central.core.sse_parser import SSEParser
+from mcp_central.core.stateless import NAMED, STATELESS_VERSIONS
 from mcp_central.errors import INTERNAL_ERROR, UpstreamError, UpstreamUnavailable
 from mcp_central.types import Message
 from mcp_central.upstream.base import OnClose, OnMessage
@@ -102,7 +102,7 @@ class HTTPTransport:
     @property
     def stateless(self) -> bool:
         """Speaking 2026-07-28: no session, mirrored headers, cancellation by closing the reply."""
-        return self.protocol_version in MODERN_VERSIONS
+        return self.protocol_version in STATELESS_VERSIONS
 
     async def send(self, message: Message) -> None:
         if self.stateless and message.get("method") == "notifications/cancelled":

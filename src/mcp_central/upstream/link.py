@@ -22,7 +22,7 @@ from typing import Any
 
 from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
-from mcp_central.core import modern_client, protocol
+from mcp_central.core import protocol, stateless_client
 from mcp_central.core.coalesce import Coalesced
 from mcp_central.core.filters import filter_listed
 from mcp_central.core.link.core import LinkCore, deadline_key
@@ -42,7 +42,7 @@ from mcp_central.core.link.events import (
     TransportLost,
     UpstreamMessage,
 )
-from mcp_central.core.modern import MODERN_VERSIONS
+from mcp_central.core.stateless import STATELESS_VERSIONS
 from mcp_central.core.supervision import Lifecycle, LinkState
 from mcp_central.errors import UpstreamError, UpstreamUnavailable, to_jsonrpc_error
 from mcp_central.types import Message
@@ -158,7 +158,7 @@ class UpstreamLink:
         """``initialize`` (``server/discover`` if stateless): how the upstream describes itself."""
         self.core.go_stateless(False)
         pinned = self.server.protocol_version
-        if pinned not in MODERN_VERSIONS:
+        if pinned not in STATELESS_VERSIONS:
             result = await self._call("initialize", self._initialize_params(), self.startup_deadline)
             self._check_alive(transport)
             if "error" not in result:
@@ -172,14 +172,14 @@ class UpstreamLink:
             refused = f"initialize failed: {error.get('message') if isinstance(error, dict) else error}"
         # A stateless upstream has no handshake: ask it what it is (also after initialize was refused).
         self.core.go_stateless(True)
-        transport.set_protocol_version(MODERN_VERSIONS[-1])
+        transport.set_protocol_version(STATELESS_VERSIONS[-1])
         discovered = (await self._call("server/discover", {}, self.startup_deadline)).get("result")
         self._check_alive(transport)
-        if not modern_client.speaks_modern(discovered):
+        if not stateless_client.speaks_stateless(discovered):
             self.core.go_stateless(False)
             raise UpstreamError(self.name, refused if pinned is None else "server/discover failed")
         assert isinstance(discovered, dict)
-        return modern_client.handshake_result(discovered)
+        return stateless_client.handshake_result(discovered)
 
     def _check_alive(self, transport: UpstreamTransport) -> None:
         """Raise why ``transport`` ended if it has: nothing more can be learnt through it."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_central.core import modern_client
+from mcp_central.core import stateless_client
 from mcp_central.core.link.events import Command, Deliver, Owner, SendUpstream
 from mcp_central.core.requests import Pending
 from mcp_central.core.server_requests import ServerRequests, refusal
@@ -78,7 +78,7 @@ class StatelessSide:
         if owner is not None:
             capabilities = {k: v for k, v in owner.client_capabilities.items() if k in self.declared}
             level = self._level_of(owner)
-        return modern_client.stamped(message, capabilities, self.client_info, level)
+        return stateless_client.stamped(message, capabilities, self.client_info, level)
 
     def outgoing(self, owner: Owner, message: Message) -> tuple[Message, Message]:
         """(what to remember, what to send): the envelope added; the table rewrites the second."""
@@ -115,7 +115,7 @@ class StatelessSide:
     def incoming(self, upstream_id: int, pending: Pending[Owner], answer: Message) -> list[Command] | None:
         """An answer to a forwarded call: the commands if it was an ``InputRequiredResult``, else ``None``."""
         request = self.sent.pop(upstream_id, None)
-        requests = modern_client.input_requests(answer.get("result"))
+        requests = stateless_client.input_requests(answer.get("result"))
         if requests is None or request is None:
             return None
         owner = pending.owner
@@ -164,7 +164,7 @@ class StatelessSide:
         return self._retry(input_round)
 
     def _retry(self, input_round: InputRound) -> list[Command]:
-        again = modern_client.retried(input_round.request, input_round.answers, input_round.state)
+        again = stateless_client.retried(input_round.request, input_round.answers, input_round.state)
         return self._resend(input_round.pending.owner, again)
 
     def forget(self, owner: Owner) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mcp_central.core import modern
+from mcp_central.core import stateless
 from mcp_central.core.fanout import LEVELS
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
@@ -31,12 +31,12 @@ class Exchange:
     """One stateless request in flight on a shared link: the link's ``Downstream`` for that request."""
 
     def __init__(
-        self, target: Target, message: Message, envelope: modern.Envelope, caller: Caller, queue_limit: int
+        self, target: Target, message: Message, envelope: stateless.Envelope, caller: Caller, queue_limit: int
     ) -> None:
         self.target = target
         self.request_id: RequestId = message["id"]
         self.method: str = message["method"]
-        self.name = (message.get("params") or {}).get(modern.NAMED.get(self.method, ""))
+        self.name = (message.get("params") or {}).get(stateless.NAMED.get(self.method, ""))
         self.client_capabilities = envelope.capabilities
         self.log_rank = _RANK.get(envelope.log_level, -1) if envelope.log_level else None
         self.caller = caller
@@ -62,7 +62,7 @@ class Exchange:
         # Anything else (list changes, resource updates) belongs on subscriptions/listen streams.
 
     def matches(self, message: Message, caller: Caller) -> bool:
-        name = (message.get("params") or {}).get(modern.NAMED.get(self.method, ""))
+        name = (message.get("params") or {}).get(stateless.NAMED.get(self.method, ""))
         return message.get("method") == self.method and name == self.name and caller.same_token(self.caller)
 
     def end(self) -> None:
@@ -87,7 +87,7 @@ class LinkTarget:
 
     async def discover(self) -> dict[str, Any]:
         await self.link.ensure_ready()
-        return modern.discover_result(self.link.init_result or {})
+        return stateless.discover_result(self.link.init_result or {})
 
     async def forward(self, exchange: Exchange, message: Message, log_level: str | None) -> None:
         if log_level is not None:
@@ -129,7 +129,7 @@ class GroupTarget:
             for name, route in self.route.members.items()
             if route.link is not None and self.caller.accepted_by(route.auth_tokens)
         }
-        return modern.discover_result(self.route.describe(links))
+        return stateless.discover_result(self.route.describe(links))
 
     async def forward(self, exchange: Exchange, message: Message, log_level: str | None) -> None:
         state = self._state = GroupSession(self.route, exchange, self.caller)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mcp_central.core import aggregate, modern
+from mcp_central.core import aggregate, stateless
 from mcp_central.core.filters import allows
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.event_stream import EventStream, watch_disconnect
@@ -31,9 +31,9 @@ from mcp_central.upstream.link import UpstreamLink
 async def serve(route: Route, link: UpstreamLink, message: Message, receive: Receive, send: Send) -> None:
     request_id = message["id"]
     try:
-        agreed = modern.listen_agreement(message.get("params"))
+        agreed = stateless.listen_agreement(message.get("params"))
         await link.ensure_ready()
-    except modern.Rejection as rejection:
+    except stateless.Rejection as rejection:
         await respond_json(send, rejection.status, error_response(request_id, rejection.error()))
         return
     except UpstreamError as exc:
@@ -48,7 +48,7 @@ async def serve(route: Route, link: UpstreamLink, message: Message, receive: Rec
                 agreed["resourceSubscriptions"] = accepted
             else:
                 del agreed["resourceSubscriptions"]
-            listener.methods = modern.listened_methods(agreed)
+            listener.methods = stateless.listened_methods(agreed)
         link.attach(listener)
         route.listeners.add(listener)
         await _stream(listener, agreed, receive, send)
@@ -64,8 +64,8 @@ async def serve_group(
     the group's form."""
     request_id = message["id"]
     try:
-        agreed = modern.listen_agreement(message.get("params"))
-    except modern.Rejection as rejection:
+        agreed = stateless.listen_agreement(message.get("params"))
+    except stateless.Rejection as rejection:
         await respond_json(send, rejection.status, error_response(request_id, rejection.error()))
         return
     listener = Listener(request_id, agreed, route.max_queued_messages)
@@ -96,7 +96,7 @@ async def serve_group(
             agreed["resourceSubscriptions"] = accepted
         else:
             agreed.pop("resourceSubscriptions", None)
-        listener.methods = modern.listened_methods(agreed)
+        listener.methods = stateless.listened_methods(agreed)
         route.listeners.add(listener)
         await _stream(listener, agreed, receive, send)
     finally:
@@ -115,7 +115,7 @@ async def _stream(listener: Listener, agreed: dict[str, Any], receive: Receive, 
             "method": "notifications/subscriptions/acknowledged",
             "params": {"notifications": agreed},
         }
-        await events.event(modern.tagged(acknowledged, listener.subscription_id))
+        await events.event(stateless.tagged(acknowledged, listener.subscription_id))
         await events.pump(listener.channel)
     except OSError:
         pass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp_central.core import aggregate, jsonrpc, modern
+from mcp_central.core import aggregate, jsonrpc, stateless
 from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.types import Message, RequestId
 
@@ -24,17 +24,17 @@ class Listener:
 
     def __init__(self, subscription_id: RequestId, agreed: dict[str, Any], queue_limit: int) -> None:
         self.subscription_id = subscription_id
-        self.methods = modern.listened_methods(agreed)
+        self.methods = stateless.listened_methods(agreed)
         # Its own bound: a reader that stops reading loses its subscription (the stream ends).
         self.channel = Channel(QueueBudget(queue_limit))
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         if message.get("method") in self.methods:
-            self.channel.put(modern.tagged(message, self.subscription_id))
+            self.channel.put(stateless.tagged(message, self.subscription_id))
 
     def end(self) -> None:
         """The gateway is stopping: finish the subscription with a result, then close."""
-        meta = {modern.META_SUBSCRIPTION_ID: self.subscription_id}
+        meta = {stateless.META_SUBSCRIPTION_ID: self.subscription_id}
         self.channel.put(
             jsonrpc.result_response(self.subscription_id, {"resultType": "complete", "_meta": meta})
         )

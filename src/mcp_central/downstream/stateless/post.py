@@ -1,6 +1,6 @@
 """The wire of stateless 2026-07-28 requests on ``/{name}/mcp``: one POST, one exchange, no session.
 
-A stateless request is checked (``core.modern``), stripped of its envelope and forwarded over the
+A stateless request is checked (``core.stateless``), stripped of its envelope and forwarded over the
 route's shared upstream link by an ``Exchange`` — a one-request stand-in for a session. Its answer
 comes back as one JSON body, or as an SSE stream when progress or opted-in log messages come first.
 Closing that stream cancels the request upstream.
@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from mcp_central.core import jsonrpc, modern
+from mcp_central.core import jsonrpc, stateless
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import ChannelClosed
 from mcp_central.downstream.event_stream import EventStream
@@ -52,22 +52,22 @@ async def handle(
     """Serve one stateless POST (the caller has decoded it and seen that it is one)."""
     request_id = message.get("id")
     try:
-        envelope = modern.check_request(message, lambda name: header(scope, name.encode()))
+        envelope = stateless.check_request(message, lambda name: header(scope, name.encode()))
         if "id" not in message:
             await respond(send, 202)  # no client→server notification is defined over HTTP: accept, drop
             return
         if not isinstance(request_id, str | int) or isinstance(request_id, bool):
-            raise modern.Rejection(INVALID_REQUEST, "a request id must be a string or an integer")
+            raise stateless.Rejection(INVALID_REQUEST, "a request id must be a string or an integer")
         target = _target(route, caller)
         if target is None:
             # Not a 2026-07-28 error on purpose: dual-era clients then fall back to initialize and get a
             # session, which is what isolated (stateful) servers need.
-            raise modern.Rejection(INVALID_REQUEST, route.stateless_refusal)
-        if message["method"] in modern.REMOVED:
-            raise modern.Rejection(
+            raise stateless.Rejection(INVALID_REQUEST, route.stateless_refusal)
+        if message["method"] in stateless.REMOVED:
+            raise stateless.Rejection(
                 METHOD_NOT_FOUND, f"'{message['method']}' does not exist in protocol 2026-07-28"
             )
-    except modern.Rejection as rejection:
+    except stateless.Rejection as rejection:
         await respond_json(send, rejection.status, error_response(request_id, rejection.error()))
         return
     if message["method"] == "server/discover":
@@ -100,7 +100,7 @@ async def _exchange(
     route: Route,
     target: Target,
     message: Message,
-    envelope: modern.Envelope,
+    envelope: stateless.Envelope,
     caller: Caller,
     receive: Receive,
     send: Send,
@@ -126,7 +126,7 @@ async def _exchange(
     else:
         exchange = Exchange(target, message, envelope, caller, route.max_queued_messages)
         level = envelope.log_level if exchange.log_rank is not None else None
-        await target.forward(exchange, modern.upstream_request(message), level)
+        await target.forward(exchange, stateless.upstream_request(message), level)
     await _reply(route, exchange, message["id"], receive, send)
 
 
@@ -187,7 +187,7 @@ def _final(exchange: Exchange, answer: Message, reply_id: RequestId) -> Message:
     answer["id"] = reply_id
     result = answer.get("result")
     if isinstance(result, dict):
-        modern.complete(result, exchange.method, exchange.target.server_info)
+        stateless.complete(result, exchange.method, exchange.target.server_info)
     return answer
 
 
@@ -204,7 +204,7 @@ def _park(route: Route, exchange: Exchange, reply_id: RequestId) -> Message:
 
     grace = exchange.target.timeout + PARK_GRACE_SECONDS
     exchange.expiry = asyncio.get_running_loop().call_later(grace, expire)
-    return jsonrpc.result_response(reply_id, modern.input_required(exchange.inputs, token))
+    return jsonrpc.result_response(reply_id, stateless.input_required(exchange.inputs, token))
 
 
 async def _finish(send: Send, events: EventStream | None, message: Message) -> None:
@@ -215,7 +215,7 @@ async def _finish(send: Send, events: EventStream | None, message: Message) -> N
     body = orjson.dumps(message)
     error = message.get("error")
     code = error.get("code") if isinstance(error, dict) else None
-    status = modern.HTTP_STATUS.get(code, 200) if isinstance(code, int) else 200
+    status = stateless.HTTP_STATUS.get(code, 200) if isinstance(code, int) else 200
     await respond(send, status, body, JSON)
 
 

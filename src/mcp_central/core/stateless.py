@@ -1,6 +1,6 @@
-"""The stateless 2026-07-28 revision ("modern" MCP) as a gateway needs it. Sans-IO.
+"""The stateless 2026-07-28 revision as a gateway needs it. Sans-IO.
 
-A modern request carries its protocol version, client capabilities and client info in
+A stateless request carries its protocol version, client capabilities and client info in
 ``params._meta`` and is mirrored into ``MCP-Protocol-Version`` / ``Mcp-Method`` / ``Mcp-Name``
 headers that must match the body. There is no ``initialize`` and no session: the gateway serves
 such requests over the same upstream links as handshake-era sessions, translating at the edge —
@@ -22,8 +22,8 @@ from mcp_central.core import protocol
 from mcp_central.errors import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
 from mcp_central.types import Message
 
-MODERN_VERSIONS: tuple[str, ...] = ("2026-07-28",)
-ALL_VERSIONS: tuple[str, ...] = (*protocol.SUPPORTED_VERSIONS, *MODERN_VERSIONS)
+STATELESS_VERSIONS: tuple[str, ...] = ("2026-07-28",)
+ALL_VERSIONS: tuple[str, ...] = (*protocol.SUPPORTED_VERSIONS, *STATELESS_VERSIONS)
 
 PREFIX = "io.modelcontextprotocol/"
 META_VERSION = PREFIX + "protocolVersion"
@@ -47,7 +47,7 @@ HTTP_STATUS = {
     UNSUPPORTED_PROTOCOL_VERSION: 400,
     METHOD_NOT_FOUND: 404,
 }
-"""The HTTP status of a modern error reply, by JSON-RPC code (200 for codes not listed)."""
+"""The HTTP status of a stateless error reply, by JSON-RPC code (200 for codes not listed)."""
 
 NAMED = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 """Methods whose ``Mcp-Name`` header mirrors a body field, and that field."""
@@ -64,7 +64,7 @@ CACHEABLE = frozenset(
 REMOVED = frozenset(
     {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
 )
-"""Handshake-era methods a modern request may not use (they need a session)."""
+"""Handshake-era methods a stateless request may not use (they need a session)."""
 
 LISTEN_FLAGS = {
     "toolsListChanged": "notifications/tools/list_changed",
@@ -77,7 +77,7 @@ without declaring ``listChanged``), and its own reloads change lists too."""
 
 
 class Rejection(Exception):
-    """A modern request the gateway refuses before it reaches an upstream."""
+    """A stateless request the gateway refuses before it reaches an upstream."""
 
     def __init__(self, code: int, message: str, data: Any = None) -> None:
         super().__init__(message)
@@ -98,7 +98,7 @@ class Rejection(Exception):
 
 @dataclass(frozen=True)
 class Envelope:
-    """What a modern request says about its client."""
+    """What a stateless request says about its client."""
 
     version: str
     capabilities: dict[str, Any]
@@ -113,9 +113,9 @@ def meta_of(message: Message) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
-def is_modern(message: Message, version_header: str | None) -> bool:
-    """Whether a POSTed message is meant as a modern request (by its header or its envelope)."""
-    if version_header in MODERN_VERSIONS:
+def is_stateless(message: Message, version_header: str | None) -> bool:
+    """Whether a POSTed message is meant as a stateless request (by its header or its envelope)."""
+    if version_header in STATELESS_VERSIONS:
         return True
     meta = meta_of(message)
     return meta is not None and META_VERSION in meta
@@ -134,13 +134,13 @@ def decode_header_value(raw: str) -> str | None:
 
 
 def check_request(message: Message, header: Callable[[str], str | None]) -> Envelope:
-    """Validate a modern message's envelope and mirrored headers; raise ``Rejection`` naming the problem.
+    """Validate a stateless message's envelope and mirrored headers; raise ``Rejection`` naming the problem.
 
     ``header(name)`` returns a request header's value (lower-case name) or ``None``.
     """
     method = message.get("method")
     if not isinstance(method, str):
-        raise Rejection(INVALID_REQUEST, "a modern request needs a string 'method'")
+        raise Rejection(INVALID_REQUEST, "a stateless request needs a string 'method'")
     meta = meta_of(message) or {}
     version = meta.get(META_VERSION)
     version_header = header("mcp-protocol-version")
@@ -154,7 +154,7 @@ def check_request(message: Message, header: Callable[[str], str | None]) -> Enve
             f"Header mismatch: MCP-Protocol-Version '{version_header}' does not match "
             f"params._meta['{META_VERSION}'] '{version}'",
         )
-    if version_header not in MODERN_VERSIONS:
+    if version_header not in STATELESS_VERSIONS:
         raise Rejection(
             UNSUPPORTED_PROTOCOL_VERSION,
             "Unsupported protocol version",
