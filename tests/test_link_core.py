@@ -285,6 +285,11 @@ class Interleavings(RuleBasedStateMachine):
         """Proxy id of a server→client request → (who was asked, the upstream's id)."""
         self.next_id = 0
         self.next_server_id = 0
+        self.task_of: dict[int, str] = {}
+        """Upstream id of a task-creating call → the task it creates."""
+        self.task_owner: dict[str, Client] = {}
+        """Every task the upstream has mentioned → the client whose call created it (the truth)."""
+        self.subscribed: dict[str, set[Client]] = {}
 
     def apply(self, commands: list[Command]) -> None:
         for command in commands:
@@ -309,13 +314,57 @@ class Interleavings(RuleBasedStateMachine):
         upstream_id = call(self.core, client, self.next_id, **extra)
         self.calls[upstream_id] = (client, self.next_id)
 
+    @rule(who=st.integers(0, 3))
+    def a_client_creates_a_task(self, who: int) -> None:
+        self.next_id += 1
+        client = self.clients[who]
+        upstream_id = call(self.core, client, self.next_id, task={"ttl": 60000})
+        self.calls[upstream_id] = (client, self.next_id)
+        self.task_of[upstream_id] = f"task-{upstream_id}"
+        self.task_owner[f"task-{upstream_id}"] = client
+
+    @rule(who=st.integers(0, 3), uri=st.sampled_from(["r://a", "r://b"]), on=st.booleans())
+    def a_client_subscribes_or_not(self, who: int, uri: str, on: bool) -> None:
+        self.next_id += 1
+        client = self.clients[who]
+        method = "resources/subscribe" if on else "resources/unsubscribe"
+        request = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": {"uri": uri}}
+        commands = self.core.handle(ClientMessage(client, request))
+        for message in sent(commands):  # the first subscriber (or the last to leave) asks upstream
+            self.calls[message["id"]] = (client, self.next_id)
+        holders = self.subscribed.setdefault(uri, set())
+        (holders.add if on else holders.discard)(client)
+
+    @rule(uri=st.sampled_from(["r://a", "r://b"]))
+    def a_resource_changes(self, uri: str) -> None:
+        updated = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
+        receivers = [owner for owner, _m, _r in delivered(self.core.handle(UpstreamMessage(updated)))]
+        assert sorted(receivers, key=repr) == sorted(self.subscribed.get(uri, set()), key=repr)
+
+    @precondition(lambda self: self.task_owner)
+    @rule(pick=st.integers(0, 10**6), on_its_stream=st.booleans())
+    def the_upstream_reports_a_tasks_status(self, pick: int, on_its_stream: bool) -> None:
+        task_id = sorted(self.task_owner)[pick % len(self.task_owner)]
+        creating = next(
+            (uid for uid, tid in self.task_of.items() if tid == task_id and uid in self.calls), None
+        )
+        status = {"jsonrpc": "2.0", "method": "notifications/tasks/status", "params": {"taskId": task_id}}
+        related = creating if on_its_stream else None
+        commands = self.core.handle(UpstreamMessage(status, related=related))
+        for owner, _message, _related in delivered(commands):
+            assert owner is self.task_owner[task_id], (task_id, owner)
+
     @precondition(lambda self: self.calls)
     @rule(pick=st.integers(0, 10**6))
     def the_upstream_answers(self, pick: int) -> None:
         upstream_id = sorted(self.calls)[pick % len(self.calls)]
         client, downstream_id = self.calls.pop(upstream_id)
-        answer = {"jsonrpc": "2.0", "id": upstream_id, "result": {"content": []}}
-        assert delivered(self.core.handle(UpstreamMessage(answer))) == [(client, answer, downstream_id)]
+        task_id = self.task_of.pop(upstream_id, None)
+        result: dict[str, Any] = {"content": []} if task_id is None else {"task": {"taskId": task_id}}
+        answer = {"jsonrpc": "2.0", "id": upstream_id, "result": result}
+        got = delivered(self.core.handle(UpstreamMessage(answer)))
+        assert got[-1] == (client, answer, downstream_id)
+        assert all(owner is client for owner, _m, _r in got)  # statuses held for its task come first
 
     @precondition(lambda self: self.calls)
     @rule(pick=st.integers(0, 10**6))
@@ -377,27 +426,47 @@ class Interleavings(RuleBasedStateMachine):
             commands = self.core.handle(TimerFired(deadline_key(upstream_id)))
         assert [(owner, related) for owner, _m, related in delivered(commands)] == [(client, downstream_id)]
         assert [m["params"]["requestId"] for m in sent(commands)] == [upstream_id]
+        if (task_id := self.task_of.pop(upstream_id, None)) is not None:
+            del self.task_owner[task_id]  # never created: its statuses can never be claimed
 
     @rule(who=st.integers(0, 3))
     def a_session_ends(self, who: int) -> None:
         client = self.clients[who]
         commands = self.core.handle(Detached(client))
         assert not delivered(commands)
-        self.calls = {uid: entry for uid, entry in self.calls.items() if entry[0] is not client}
+        for uid in [uid for uid, entry in self.calls.items() if entry[0] is client]:
+            del self.calls[uid]
+            if (task_id := self.task_of.pop(uid, None)) is not None:
+                del self.task_owner[task_id]
+        self.task_owner = {tid: owner for tid, owner in self.task_owner.items() if owner is not client}
         self.asked = {pid: entry for pid, entry in self.asked.items() if entry[0] is not client}
+        for holders in self.subscribed.values():
+            holders.discard(client)
         self.core.attach(client)  # and a session of the same client comes back
 
     @rule()
     def the_upstream_is_lost(self) -> None:
         commands = self.core.handle(TransportLost("gone"))
-        got = {(owner, related) for owner, _m, related in delivered(commands)}
+        got = {(owner, related) for owner, _m, related in delivered(commands) if owner is not QUIET}
         assert got == {(client, downstream_id) for client, downstream_id in self.calls.values()}
+        for task_id in self.task_of.values():
+            del self.task_owner[task_id]
+        self.task_of.clear()
         self.calls.clear()
         self.asked.clear()
 
+    @rule()
+    def the_upstream_answers_the_links_own_requests(self) -> None:
+        """Its unsubscribes and log levels (after sessions end): answered to nobody's client."""
+        for upstream_id in [uid for uid, pending in self.core.table._pending.items() if pending.own]:
+            answer = {"jsonrpc": "2.0", "id": upstream_id, "result": {}}
+            assert [owner for owner, _m, _r in delivered(self.core.handle(UpstreamMessage(answer)))] == [
+                QUIET
+            ]
+
     @invariant()
     def the_books_match_the_truth(self) -> None:
-        assert len(self.core.table) == len(self.calls)
+        assert sum(1 for pending in self.core.table if not pending.own) == len(self.calls)
         assert len(self.core.server_requests) == len(self.asked)
 
 
