@@ -20,7 +20,7 @@ import orjson
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from conftest import echo_stdio, http_client, make_config, mcp_client, serve
+from conftest import INIT_REQUEST, echo_stdio, http_client, make_config, mcp_client, serve
 from mcp_central.config.model import Config, GroupConfig
 from test_stateless_downstream import post as stateless_post
 from test_stateless_downstream import request as stateless_request
@@ -30,16 +30,6 @@ pytestmark = pytest.mark.anyio
 G, S, D, WRONG = "global-token-1", "secret-token-2", "group-token-3", "wrong-token-4"
 CREDENTIALS = [None, G, S, D, WRONG]
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 
 
 def build(global_tokens: tuple[str, ...]) -> Config:
@@ -109,7 +99,7 @@ async def test_streamable_http_serves_each_caller_only_what_its_token_reaches(
         for credential in CREDENTIALS:
             allowed = expected(config, path, credential)
             reply = await http.post(
-                url, content=orjson.dumps(INIT), headers={**HEADERS, **bearer(credential)}
+                url, content=orjson.dumps(INIT_REQUEST), headers={**HEADERS, **bearer(credential)}
             )
             for method in ("GET", "DELETE"):  # with no session: 401 before anything else, else 400
                 other = await http.request(method, url, headers={**HEADERS, **bearer(credential)})

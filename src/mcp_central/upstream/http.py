@@ -29,6 +29,7 @@ from mcp_central.core.stateless import NAMED, STATELESS_VERSIONS
 from mcp_central.errors import INTERNAL_ERROR, UpstreamError, UpstreamUnavailable
 from mcp_central.types import Message
 from mcp_central.upstream.base import OnClose, OnMessage
+from mcp_central.upstream.tasks import OwnedTasks
 
 ACCEPT_BOTH = "application/json, text/event-stream"
 GET_STREAM_FIRST_DELAY = 0.1
@@ -68,13 +69,13 @@ class HTTPTransport:
         self._client: httpx.AsyncClient | None = None
         self._on_message: OnMessage = lambda message, related=None: None
         self._on_close: OnClose = lambda error: None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._closed_reported = False
         self._get_stream_started = False
         self._requests: dict[str | int, asyncio.Task[Any]] = {}
         """Stateless mode: the POST carrying each request in flight, by its id (for cancellation)."""
         self._log = logging.getLogger(f"mcp_central.upstream.{name}")
+        self._tasks = OwnedTasks(self._log, "the HTTP transport")
 
     def describe(self) -> str:
         parts = urlsplit(self.url)
@@ -119,10 +120,7 @@ class HTTPTransport:
 
     async def close(self) -> None:
         self._closing = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)  # their failures: see _task_done
+        await self._tasks.cancel_all()
         client, self._client = self._client, None
         if client is None:
             return
@@ -354,16 +352,8 @@ class HTTPTransport:
             self._on_close(error)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """A task this transport owns: ``close`` cancels and awaits it, ``_task_done`` logs a failure."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            self._log.error("a background task of the HTTP transport failed", exc_info=error)
+        """A task this transport owns: ``close`` cancels and awaits it; a failure is logged."""
+        return self._tasks.spawn(coro)
 
 
 def mirrored_headers(message: Message) -> dict[str, str]:

@@ -50,6 +50,7 @@ from mcp_central.upstream.base import UpstreamTransport
 from mcp_central.upstream.factory import create_transport
 from mcp_central.upstream.owners import Downstream, Waiter
 from mcp_central.upstream.supervisor import Supervisor, describe_failure
+from mcp_central.upstream.tasks import OwnedTasks
 
 __all__ = ["Downstream", "LinkState", "UpstreamLink"]
 
@@ -90,7 +91,7 @@ class UpstreamLink:
         failed): what a failed start reports, rather than what the handshake saw afterwards."""
         self._timers: dict[tuple[str, Any], asyncio.TimerHandle] = {}
         self._start_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks(log, f"upstream '{server.name}'")
         self._last_activity = time.monotonic()
         self._tool_count_refresh = Coalesced()
         self.closed = False
@@ -205,12 +206,10 @@ class UpstreamLink:
         self.supervisor.close()
         self.lifecycle.stopped()
         self.fail_in_flight("upstream link closed")
-        for task in list(self._tasks):
-            task.cancel()
         transport, self._transport = self._transport, None
         if transport is not None:
             await transport.close()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     @property
     def in_flight(self) -> int:
@@ -443,11 +442,4 @@ class UpstreamLink:
         self.tool_count = count
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("upstream '%s': a background task failed: %r", self.name, error)
+        self._tasks.spawn(coro)

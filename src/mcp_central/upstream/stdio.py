@@ -31,6 +31,7 @@ import orjson
 from mcp_central.errors import INTERNAL_ERROR, UpstreamError, UpstreamUnavailable, to_jsonrpc_error
 from mcp_central.types import Message
 from mcp_central.upstream.base import OnClose, OnMessage
+from mcp_central.upstream.tasks import OwnedTasks
 
 DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
 DEFAULT_WRITE_TIMEOUT = 60.0
@@ -86,7 +87,7 @@ class StdioTransport:
         self.last_stderr: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.process: asyncio.subprocess.Process | None = None
         self._log = logging.getLogger(f"mcp_central.upstream.{name}")
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = OwnedTasks(self._log, "the stdio transport")
         self._closing = False
         self._close_reported = False
         self._on_message: OnMessage | None = None
@@ -203,10 +204,8 @@ class StdioTransport:
             # The server is gone; its group may still hold what it started (npx → node, a browser).
             if process is not None:
                 self._signal_group(process, signal.SIGKILL)
-            tasks, self._tasks = self._tasks, []
-            for task in tasks:
-                task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)  # their failures: see _task_done
+            tasks = self._tasks.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # their failures are logged as they end
 
     async def _read_stdout(self, on_message: OnMessage) -> None:
         assert self.process is not None
@@ -303,15 +302,8 @@ class StdioTransport:
         return "; last stderr: " + " | ".join(lines[-STDERR_REPORTED_LINES:])
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """A task this transport owns: ``close`` cancels and awaits it, ``_task_done`` logs a failure."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.append(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and (error := task.exception()) is not None:
-            self._log.error("a background task of the stdio transport failed", exc_info=error)
+        """A task this transport owns: ``close`` cancels and awaits it; a failure is logged."""
+        return self._tasks.spawn(coro)
 
     @staticmethod
     def _signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
