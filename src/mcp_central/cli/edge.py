@@ -11,7 +11,7 @@ reaches the gateway, and so before any token is checked.
   has arrived (a slow head still holds its socket) and counts ASGI tasks too, so open SSE streams
   would refuse quick requests. Here an SSE stream counts as the one connection it is.
 
-Every refusal is counted and logged (``EdgeTally``): the first at once, then a total every
+Every refusal is counted and logged (``Tally``): the first at once, then a total every
 ``REPORT_SECONDS`` while they go on, so a flood shows in the log without flooding it.
 
 This module must not look at what a request says (only how many bytes its head has), and must add
@@ -29,50 +29,16 @@ from uvicorn.config import Config as UvicornConfig
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from mcp_central.ops.tally import Tally
+
 log = logging.getLogger("mcp_central.edge")
 
-REPORT_SECONDS = 10.0
-"""Refusals of one kind are logged at most once per this long, with their count."""
 LINGER_SECONDS = 2.0
 """After a refusal the connection's write side is shut and what the client still sends is read
 and dropped for this long, so that the client reads the answer instead of a reset."""
 MAX_LINGERING_REFUSED = 32
 """Connections refused at the cap that may linger at once (they hold a descriptor beyond
 ``maxConnections``); past that, a refused connection is closed right after its 503."""
-
-
-class EdgeTally:
-    """Counts one kind of refusal and logs it: the first of a burst at once, then the count of each
-    ``REPORT_SECONDS`` that had any, until a quiet period ends the burst."""
-
-    def __init__(self, level: int, message: str) -> None:
-        self.level, self.message = level, message
-        self.total = 0
-        self._since_report = 0
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, detail: str) -> None:
-        self.total += 1
-        if self._timer is None:
-            log.log(self.level, "%s: %s", self.message, detail)
-            self._timer = asyncio.get_running_loop().call_later(REPORT_SECONDS, self._report)
-        else:
-            self._since_report += 1
-
-    def _report(self) -> None:
-        if not self._since_report:
-            self._timer = None
-            return
-        log.log(
-            self.level,
-            "%s: %d more in the last %d s (%d in all)",
-            self.message,
-            self._since_report,
-            REPORT_SECONDS,
-            self.total,
-        )
-        self._since_report = 0
-        self._timer = asyncio.get_running_loop().call_later(REPORT_SECONDS, self._report)
 
 
 @dataclass
@@ -83,20 +49,23 @@ class Edge:
     header_timeout: float
     max_connections: int
     lingering_refused: int = 0
-    over_capacity: EdgeTally = field(
-        default_factory=lambda: EdgeTally(
+    over_capacity: Tally = field(
+        default_factory=lambda: Tally(
+            log,
             logging.WARNING,
             "connection limit reached (mcpProxy.options.maxConnections): new connections get 503",
         )
     )
-    head_too_large: EdgeTally = field(
-        default_factory=lambda: EdgeTally(
-            logging.INFO, "request head over mcpProxy.options.maxHeaderBytes refused with 431"
+    head_too_large: Tally = field(
+        default_factory=lambda: Tally(
+            log, logging.INFO, "request head over mcpProxy.options.maxHeaderBytes refused with 431"
         )
     )
-    head_too_slow: EdgeTally = field(
-        default_factory=lambda: EdgeTally(
-            logging.INFO, "connection closed: request head not complete within mcpProxy.options.headerTimeout"
+    head_too_slow: Tally = field(
+        default_factory=lambda: Tally(
+            log,
+            logging.INFO,
+            "connection closed: request head not complete within mcpProxy.options.headerTimeout",
         )
     )
 

@@ -20,6 +20,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+HOSTS_REMEMBERED = 256
 
 
 class OriginPolicy:
@@ -48,12 +49,22 @@ class OriginPolicy:
                 named.add(origin_host)
         self.host_names = frozenset(hosts | named)
         self.loopback_only = _is_loopback(listen_host)
+        self._decided: dict[tuple[str, bool], bool] = {}
+        """Answers already worked out (clients send the same few Host values on every request)."""
 
     def allows_host(self, host_header: str | None, browser: bool) -> bool:
         """Whether a request naming us ``host_header`` may be served; ``browser``: it carried
         ``Sec-Fetch-Site`` (or ``Origin``), so a page in a browser sent it."""
         if host_header is None or self.any_host:
             return True
+        decided = self._decided.get((host_header, browser))
+        if decided is None:
+            decided = self._allows_host(host_header, browser)
+            if len(self._decided) < HOSTS_REMEMBERED:  # bounded: Host is the client's to choose
+                self._decided[(host_header, browser)] = decided
+        return decided
+
+    def _allows_host(self, host_header: str, browser: bool) -> bool:
         try:
             name = urlsplit(f"//{host_header.strip()}").hostname
         except ValueError:

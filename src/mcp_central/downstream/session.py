@@ -30,6 +30,7 @@ from mcp_central.core import jsonrpc, protocol
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.errors import INVALID_REQUEST, LimitExceeded, UpstreamError, to_jsonrpc_error
+from mcp_central.ops.tally import Tally
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.pool import IsolatedPool
@@ -38,7 +39,6 @@ log = logging.getLogger("mcp_central.downstream")
 
 MAX_CLIENT_DESCRIPTION_BYTES = 16 * 1024
 """The most of ``clientInfo``, and of ``capabilities``, a session keeps (as JSON): larger → 400."""
-REFUSAL_LOG_EVERY_SECONDS = 10.0
 
 
 class Endable(Protocol):
@@ -84,9 +84,8 @@ class Route:
         """``mcpProxy.options.maxQueuedMessages``: what one session's streams may have waiting, together."""
         self.per_client: Counter[tuple[str, bytes | None]] = Counter()
         """Open sessions by ``Caller.key``."""
-        self.refusals: Counter[str] = Counter()
-        """Requests refused by a limit, by the limit's config key (for ``/status``)."""
-        self._refusals_logged: dict[str, float] = {}
+        self.tallies: dict[str, Tally] = {}
+        """Refusals by the limit's config key: logged without flooding, counted for ``/status``."""
 
     def refuse_new_session(self, caller: Caller) -> LimitExceeded | None:
         """Why ``caller`` cannot open a new session on this route now, if it cannot (counted)."""
@@ -102,19 +101,18 @@ class Route:
         return None
 
     def refused(self, refusal: LimitExceeded) -> LimitExceeded:
-        """Count a refusal by its limit and log it, at most every few seconds per limit."""
-        self.refusals[refusal.limit] += 1
-        now, last = time.monotonic(), self._refusals_logged.get(refusal.limit)
-        if last is None or now - last >= REFUSAL_LOG_EVERY_SECONDS:
-            self._refusals_logged[refusal.limit] = now
-            log.warning(
-                "route '%s' refused a client: %s (%d refused by %s so far)",
-                self.name,
-                refusal.detail,
-                self.refusals[refusal.limit],
-                refusal.limit,
-            )
+        """Count a refusal by its limit and log it (the first of a burst, then counts)."""
+        tally = self.tallies.get(refusal.limit)
+        if tally is None:
+            message = f"route '{self.name}' refused a client ({refusal.limit})"
+            tally = self.tallies[refusal.limit] = Tally(log, logging.WARNING, message)
+        tally.add(refusal.detail)
         return refusal
+
+    @property
+    def refusals(self) -> Counter[str]:
+        """How many clients each limit has refused (for ``/status``)."""
+        return Counter({limit: tally.total for limit, tally in self.tallies.items()})
 
     def new_session_id(self) -> str:
         # token_urlsafe: visible ASCII only, as Mcp-Session-Id requires, and unguessable.
