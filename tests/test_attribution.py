@@ -10,6 +10,7 @@ process per client), on their own routes and through the aggregated ``/mcp``.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -21,6 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 from conftest import TRANSPORTS, fixture_stdio, make_config, mcp_client, serve, stop_process
 from mcp_central.config.model import ServerConfig
+from test_supervision import status_of
 from test_upstream_http import start_fixture
 
 pytestmark = pytest.mark.anyio
@@ -172,3 +174,23 @@ async def test_a_shared_stdio_upstream_never_misdelivers(
     alone, outcomes = await crowd(url, transport, prefix, clients=1)
     assert alone[0].foreign == []
     assert outcomes == ["ok"] * CALLS
+
+
+async def test_a_client_that_never_answers_a_sampling_request_does_not_degrade_the_upstream() -> None:
+    """The call times out for that client, but the upstream did nothing wrong: it waited for it."""
+    never = anyio.Event()
+
+    async def sit_on_it(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    config = make_config(dataclasses.replace(fixture_stdio("slowpoke"), timeout=1))
+    async with serve(config) as (base, _app):
+        async with mcp_client(
+            f"{base}/slowpoke/mcp", "streamable-http", sampling_callback=sit_on_it
+        ) as client:
+            with pytest.raises(MCPError, match="within 1s"):
+                await client.call_tool("ask_llm", {"prompt": "hello?"})
+            assert (await status_of(base, "slowpoke"))["state"] == "ready"
+            assert (await client.call_tool("echo", {"text": "fine"})).content[0].text == "fine"  # type: ignore[union-attr]
+        never.set()

@@ -109,13 +109,15 @@ class EdgeProtocol(HttpToolsProtocol):
             return
         if self._discarding:
             return
-        if self._head_timer is None:  # the first byte of a kept-alive connection's next request
-            self._head_timer = self.loop.call_later(self.edge.header_timeout, self._head_timed_out)
         if self._head_bytes + len(data) <= self.edge.max_header_bytes:
             self._head_bytes += len(data)
             super().data_received(data)
         else:
             self._feed_up_to_limit(data)
+        if self._head_pending and self._head_bytes and self._head_timer is None:
+            # A head that did not come whole (a kept-alive connection's next request): from its first
+            # bytes it has headerTimeout to end. A head that came in one piece never needs a timer.
+            self._head_timer = self.loop.call_later(self.edge.header_timeout, self._head_timed_out)
 
     def _feed_up_to_limit(self, data: bytes) -> None:
         """Feed ``data`` in pieces so that the parser never gets more than ``maxHeaderBytes`` of one

@@ -6,6 +6,7 @@ SSE responses are written by ``downstream.event_stream``; nothing here knows abo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import orjson
@@ -19,15 +20,25 @@ class BodyTooLarge(Exception):
     pass
 
 
+HEADERS_BY_NAME = "mcp_central.headers"
+"""Where ``header`` keeps a request's headers by name once it has looked at them (in the scope)."""
+
+
 def header(scope: Scope, name: bytes) -> str | None:
     """The first value of header ``name`` (lower-case bytes), decoded as latin-1, or ``None``."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+    by_name: dict[bytes, bytes] | None = scope.get(HEADERS_BY_NAME)
+    if by_name is None:  # a request's headers are looked at ten times or so: index them once
+        by_name = {}
+        for key, value in scope["headers"]:
+            by_name.setdefault(key, value)
+        scope[HEADERS_BY_NAME] = by_name
+    value = by_name.get(name)
+    return None if value is None else value.decode("latin-1")
 
 
+@functools.lru_cache(maxsize=64)
 def accepts(accept: str | None, media_type: str) -> bool:
+    """Whether an ``Accept`` value takes ``media_type`` (clients send the same few values: cached)."""
     if not accept:
         return False
     for part in accept.split(","):

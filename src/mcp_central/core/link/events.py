@@ -14,6 +14,9 @@ from typing import Any, Protocol
 
 from mcp_central.types import Message, RequestId
 
+# Plain (not frozen) slotted dataclasses: a frozen one costs twice as much to build, and a few are
+# built for every forwarded message. Nobody mutates them.
+
 
 class Owner(Protocol):
     """Whoever a request belongs to: what the core needs to know of it."""
@@ -31,7 +34,7 @@ class Owner(Protocol):
 # ----------------------------------------------------------------------------- events
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClientMessage:
     """A message from ``owner`` (a request, a notification, or an answer to a server request).
     ``own``: a request the gateway makes itself on a client's route (a group's merged list), which
@@ -42,7 +45,7 @@ class ClientMessage:
     own: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OwnRequest:
     """A request the link makes itself (``initialize``, a tool count, a re-subscription); its
     answer goes to ``owner`` (a waiter); past ``deadline`` seconds it is answered with an error."""
@@ -52,7 +55,7 @@ class OwnRequest:
     deadline: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpstreamMessage:
     """A message from the upstream. ``related`` is the upstream id of the request whose reply
     stream carried it (streamable HTTP), or ``None`` where the wire says nothing (stdio, SSE)."""
@@ -61,19 +64,19 @@ class UpstreamMessage:
     related: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimerFired:
     key: tuple[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TransportLost:
     """The upstream is gone (or stopped): everything in flight is answered with ``reason``."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Detached:
     """``owner`` has ended: cancel what it has in flight, forget what it subscribed to."""
 
@@ -83,30 +86,30 @@ class Detached:
 # ----------------------------------------------------------------------------- commands
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendUpstream:
     message: Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Deliver:
     owner: Owner
     message: Message
     related: RequestId | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ArmTimer:
     key: tuple[str, Any]
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CancelTimer:
     key: tuple[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Log:
     """A line for the gateway's own log (``level`` as in ``logging``)."""
 
@@ -114,14 +117,14 @@ class Log:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MissedDeadline:
     """A request got no answer in time while nothing else explains it: the upstream is degraded."""
 
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolsChanged:
     """The upstream announced a new tool list (the driver refreshes its tool count)."""
 
