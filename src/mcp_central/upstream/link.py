@@ -23,8 +23,6 @@ from typing import Any
 from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
 from mcp_central.core import protocol, stateless_client
-from mcp_central.core.coalesce import Coalesced
-from mcp_central.core.filters import filter_listed
 from mcp_central.core.link.core import LinkCore, deadline_key
 from mcp_central.core.link.events import (
     ArmTimer,
@@ -51,6 +49,7 @@ from mcp_central.upstream.factory import create_transport
 from mcp_central.upstream.owners import Downstream, Waiter
 from mcp_central.upstream.supervisor import Supervisor, describe_failure
 from mcp_central.upstream.tasks import OwnedTasks
+from mcp_central.upstream.tool_count import ToolCount
 
 __all__ = ["Downstream", "LinkState", "UpstreamLink"]
 
@@ -77,7 +76,6 @@ class UpstreamLink:
         self.server = server
         self.lifecycle = Lifecycle(server.restart)
         self.init_result: dict[str, Any] | None = None
-        self.tool_count: int | None = None
         self.ready_since: float | None = None
         self.starts = 0
         self.client_name = client_name
@@ -93,9 +91,14 @@ class UpstreamLink:
         self._start_lock = asyncio.Lock()
         self._tasks = OwnedTasks(log, f"upstream '{server.name}'")
         self._last_activity = time.monotonic()
-        self._tool_count_refresh = Coalesced()
+        self.tools = ToolCount(self._call, server.tool_filter, server.timeout)
+        """How many tools the upstream offers (``/status``), counted again on ``list_changed``."""
         self.closed = False
         self.supervisor = Supervisor(self)
+
+    @property
+    def tool_count(self) -> int | None:
+        return self.tools.value
 
     @property
     def state(self) -> LinkState:
@@ -151,7 +154,7 @@ class UpstreamLink:
             self.ready_since = time.time()
             self._last_activity = time.monotonic()
             log.info("upstream '%s' ready (%s, restarts: %d)", self.name, self.server.display, restarts)
-            self._refresh_tool_count_soon()
+            self.tools.refresh(self._spawn)
             self._run_soon(self.core.restored())
             self.supervisor.attempt_finished()
 
@@ -232,7 +235,7 @@ class UpstreamLink:
             "transport": self.server.transport,
             "target": self.server.display,
             "state": self.state.value,
-            "tools": self.tool_count,
+            "tools": self.tools.value,
             "server": {"name": info.get("name"), "version": info.get("version")} if info else None,
             "protocolVersion": (self.init_result or {}).get("protocolVersion"),
             "lastError": self.last_error,
@@ -364,7 +367,7 @@ class UpstreamLink:
                 self.lifecycle.deadline_missed()
                 log.warning("upstream '%s' degraded: %s", self.name, command.detail)  # type: ignore[union-attr]
         elif kind is ToolsChanged:
-            self._refresh_tool_count_soon()
+            self.tools.refresh(self._spawn)
 
     def _fire(self, key: tuple[str, Any]) -> None:
         self._timers.pop(key, None)
@@ -407,39 +410,6 @@ class UpstreamLink:
         finally:
             if not waiter.future.done():  # abandoned (the caller was cancelled): let it go upstream too
                 self._run_soon(self.core.handle(TimerFired(deadline_key(message["id"]))))
-
-    def _refresh_tool_count_soon(self) -> None:
-        """Count the upstream's tools again (for ``/status``): one ``tools/list`` walk at a time,
-        and however many times this is asked for during one, a single walk after it."""
-        if self._tool_count_refresh.wanted():
-            self._spawn(self._refresh_tool_count_coalesced())
-
-    async def _refresh_tool_count_coalesced(self) -> None:
-        try:
-            await self._refresh_tool_count()
-            while self._tool_count_refresh.finished():
-                await self._refresh_tool_count()
-        except BaseException:
-            self._tool_count_refresh.abandoned()
-            raise
-
-    async def _refresh_tool_count(self) -> None:
-        count, cursor = 0, None
-        try:
-            async with asyncio.timeout(self.server.timeout):
-                for _ in range(100):
-                    reply = await self._call("tools/list", {"cursor": cursor} if cursor else {})
-                    result = reply.get("result")
-                    if not isinstance(result, dict):
-                        return
-                    filter_listed(result, "tools", self.server.tool_filter)
-                    count += len(result.get("tools") or [])
-                    cursor = result.get("nextCursor")
-                    if not cursor:
-                        break
-        except (TimeoutError, UpstreamError):
-            return
-        self.tool_count = count
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._tasks.spawn(coro)
