@@ -176,13 +176,18 @@ class LinkCore:
         seconds = self.timeout if deadline is None else deadline
         return [ArmTimer(deadline_key(upstream_id), seconds), SendUpstream(message)]
 
+    def _forget(self, upstream_id: Any) -> Pending[Owner] | None:
+        """Stop tracking a request in flight (ended early): its entry, or ``None`` if it had none."""
+        pending = self.table.pop(upstream_id)
+        if pending is not None and self.stateless is not None:
+            self.stateless.sent.pop(upstream_id, None)
+        return pending
+
     def unsent(self, upstream_id: int, error: dict[str, Any]) -> list[Command]:
         """A request could not be written upstream: its client gets ``error`` now."""
-        pending = self.table.pop(upstream_id)
+        pending = self._forget(upstream_id)
         if pending is None:
             return []
-        if self.stateless is not None:
-            self.stateless.sent.pop(upstream_id, None)
         return [CancelTimer(deadline_key(upstream_id)), answer_error(pending, error)]
 
     def _fan_out(self, owner: Owner, message: Message, params: dict[str, Any]) -> list[Command]:
@@ -215,11 +220,9 @@ class LinkCore:
         if not isinstance(request_id, str | int) or isinstance(request_id, bool):
             return []
         upstream_id = self.table.upstream_id_of(owner, request_id)
-        pending = self.table.pop(upstream_id)
+        pending = self._forget(upstream_id)
         if pending is None or upstream_id is None:
             return []  # already answered or never ours: nothing to cancel
-        if self.stateless is not None:
-            self.stateless.sent.pop(upstream_id, None)
         # The client ignores any answer now, but whoever waits on its behalf must be released.
         error = {"code": REQUEST_CANCELLED, "message": "request cancelled by the client"}
         forwarded = {**message, "params": {**params, "requestId": upstream_id}}  # type: ignore[dict-item]
@@ -345,11 +348,9 @@ class LinkCore:
         kind, value = key
         if kind == "held-task":
             return self.attribution.expire_task(value)
-        pending = self.table.pop(value)
+        pending = self._forget(value)
         if pending is None:
             return []
-        if self.stateless is not None:
-            self.stateless.sent.pop(value, None)
         detail = f"no answer to '{pending.method}' within {self.timeout:g}s"
         error = to_jsonrpc_error(UpstreamTimeout(self.name, detail))
         commands: list[Command] = [CancelTimer(key), answer_error(pending, error)]
@@ -364,9 +365,7 @@ class LinkCore:
         self.sessions.discard(owner)
         commands: list[Command] = []
         for upstream_id in self.table.owned_by(owner):
-            self.table.pop(upstream_id)
-            if self.stateless is not None:
-                self.stateless.sent.pop(upstream_id, None)
+            self._forget(upstream_id)
             commands += [
                 CancelTimer(deadline_key(upstream_id)),
                 SendUpstream(_cancelled(upstream_id, "client session ended")),
