@@ -31,6 +31,7 @@ from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute
 from mcp_central.ops import health
+from mcp_central.ops.observers import Observers
 from mcp_central.ops.reload import Reloader
 from mcp_central.types import Receive, Scope, Send
 from mcp_central.upstream.link import UpstreamLink
@@ -46,7 +47,9 @@ class Gateway:
     ) -> None:
         """``load`` re-reads the config for live reload (SIGHUP); with ``watch`` the file is watched too."""
         self.config = config
-        self.manager = UpstreamManager(config)
+        self.observers = Observers()
+        """Everything that wants to hear of each answered or refused call registers here."""
+        self.manager = UpstreamManager(config, self.observers)
         self.base_path = config.proxy.base_path
         self.origins = _origin_policy(config)
         self.routes = {name: self.server_route(server) for name, server in config.enabled_servers.items()}

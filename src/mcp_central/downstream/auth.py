@@ -42,11 +42,13 @@ def _digests(tokens: tuple[str, ...]) -> tuple[bytes, ...]:
 class Caller:
     """Who sent a request: the digest of its bearer token (``None``: no token) and its address."""
 
-    __slots__ = ("address", "digest")
+    __slots__ = ("address", "digest", "identity")
 
-    def __init__(self, digest: bytes | None, address: str = "") -> None:
+    def __init__(self, digest: bytes | None, address: str = "", identity: str | None = None) -> None:
         self.digest = digest
         self.address = address
+        self.identity = identity
+        """The identity's name, where the token names one (``None``: anonymous)."""
 
     @classmethod
     def of(cls, scope: Scope) -> Caller:

@@ -27,7 +27,7 @@ from mcp_central.core import aggregate, jsonrpc, protocol
 from mcp_central.core.filters import allows, filter_listed
 from mcp_central.core.tasks import task_id_of
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.relay import Relay, call_member, list_all
+from mcp_central.downstream.relay import Client, Relay, call_member, list_all
 from mcp_central.downstream.session import Route, ServerRoute, Session
 from mcp_central.errors import (
     INVALID_PARAMS,
@@ -38,7 +38,6 @@ from mcp_central.errors import (
 )
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
-from mcp_central.upstream.owners import Downstream
 
 log = logging.getLogger("mcp_central.downstream")
 
@@ -50,7 +49,7 @@ _BY_TASK = frozenset({"tasks/get", "tasks/result", "tasks/cancel"})
 class GroupSession:
     """What a group route keeps per session: its relays and what is in flight through them."""
 
-    def __init__(self, route: GroupRoute, session: Downstream, caller: Caller) -> None:
+    def __init__(self, route: GroupRoute, session: Client, caller: Caller) -> None:
         self.route = route
         self.session = session
         """The client: a group route's ``Session``, or one stateless exchange."""

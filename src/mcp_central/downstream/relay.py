@@ -18,17 +18,25 @@ import asyncio
 from typing import Any, Protocol
 
 from mcp_central.core import aggregate
+from mcp_central.core.calls import CallContext
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.owners import Downstream, Waiter
 from mcp_central.upstream.pool import IsolatedPool
 
 
+class Client(Downstream, Protocol):
+    """A group's client as relays see it: a ``Session`` or a stateless ``Exchange``."""
+
+    @property
+    def call_context(self) -> CallContext: ...
+
+
 class RelayOwner(Protocol):
     """What a relay needs of the group session it belongs to (``downstream.group.GroupSession``)."""
 
     @property
-    def session(self) -> Downstream:
+    def session(self) -> Client:
         """The client: a group route's ``Session``, or one stateless exchange."""
         ...
 
@@ -71,6 +79,11 @@ class Relay:
     @property
     def client_capabilities(self) -> dict[str, Any]:
         return self.state.session.client_capabilities
+
+    @property
+    def call_context(self) -> CallContext:
+        """The group session's: a member's calls are recorded as the client's, on the group route."""
+        return self.state.session.call_context
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         session, method = self.state.session, message.get("method")

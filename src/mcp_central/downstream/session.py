@@ -27,6 +27,7 @@ from mcp_central.config.model import (
     ServerConfig,
 )
 from mcp_central.core import jsonrpc, protocol
+from mcp_central.core.calls import CallContext
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.errors import INVALID_REQUEST, LimitExceeded, UpstreamError, to_jsonrpc_error
@@ -66,6 +67,8 @@ class Route:
         self.name = name
         self.path = path
         """Where the route lives under ``baseURL``: ``/NAME``, ``/groups/NAME``, or ``""`` (group ``all``)."""
+        self.label = path.lstrip("/") or "all"
+        """The route in metrics, the audit trail and logs: ``NAME``, ``groups/NAME`` or ``all``."""
         self.auth_tokens = auth_tokens
         self.idle_timeout = idle_timeout
         self.sessions: dict[str, Session] = {}
@@ -253,6 +256,7 @@ class Session:
         """Whether the client has made a request or opened a stream since ``initialize`` (a session
         that never does is closed after ``unusedSessionTimeout``)."""
         self.initializing = False
+        self._context: CallContext | None = None
         self.outbox = QueueBudget(route.max_queued_messages, self.overflowed)
         """The bound all of this session's stream queues share (``maxQueuedMessages``)."""
         route.sessions[session_id] = self
@@ -260,6 +264,16 @@ class Session:
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         raise NotImplementedError
+
+    @property
+    def call_context(self) -> CallContext:
+        """Where this session's requests come from, for metrics, the audit trail and logs."""
+        context = self._context
+        if context is None:
+            context = self._context = CallContext(
+                self.route.label, self.caller.identity, self.id[:8], self.transport_name
+            )
+        return context
 
     def channel(self) -> Channel:
         """A queue for one of this session's streams; all of them share ``outbox``."""

@@ -46,6 +46,7 @@ from mcp_central.errors import UpstreamError, UpstreamUnavailable, to_jsonrpc_er
 from mcp_central.types import Message
 from mcp_central.upstream.base import UpstreamTransport
 from mcp_central.upstream.factory import create_transport
+from mcp_central.upstream.observed import ObservedCalls
 from mcp_central.upstream.owners import Downstream, Waiter
 from mcp_central.upstream.supervisor import Supervisor, describe_failure
 from mcp_central.upstream.tasks import OwnedTasks
@@ -95,6 +96,8 @@ class UpstreamLink:
         """How many tools the upstream offers (``/status``), counted again on ``list_changed``."""
         self.closed = False
         self.supervisor = Supervisor(self)
+        self.calls = ObservedCalls(server.name)
+        """Client requests in flight, for whoever observes calls (``calls.observer``)."""
 
     @property
     def tool_count(self) -> int | None:
@@ -255,16 +258,27 @@ class UpstreamLink:
     def detach(self, session: Downstream) -> None:
         """The session ended: cancel what it still has in flight and refuse requests sent to it."""
         self._run_soon(self.core.handle(Detached(session)))
+        if self.calls:
+            self.calls.forget(session)
 
     async def forward_request(self, session: Downstream, message: Message, *, own: bool = False) -> None:
         """Send a client request upstream; its answer arrives later through ``session.deliver``.
         ``own``: the gateway asks on its own account (a group's merged list), for no client's call."""
+        if not own:
+            self.calls.sent(session, message)
         if not self.lifecycle.serving:
-            await self.ensure_ready()
+            try:
+                await self.ensure_ready()
+            except BaseException as exc:  # the caller answers it: record it here, as it never went
+                error = exc if isinstance(exc, UpstreamError) else UpstreamUnavailable(self.name, repr(exc))
+                self.calls.failed(session, message.get("id"), to_jsonrpc_error(error))
+                raise
         self._last_activity = time.monotonic()
         await self._run(self.core.handle(ClientMessage(session, message, own)))
 
     async def forward_notification(self, session: Downstream, message: Message) -> None:
+        if self.calls and message.get("method") == "notifications/cancelled":
+            self.calls.cancelled(session, message)
         await self._run(self.core.handle(ClientMessage(session, message)))
 
     async def forward_response(self, session: Downstream, message: Message) -> None:
@@ -351,7 +365,10 @@ class UpstreamLink:
     def _apply(self, command: Command) -> None:
         kind = type(command)
         if kind is Deliver:
-            command.owner.deliver(command.message, command.related)  # type: ignore[union-attr]
+            owner, message = command.owner, command.message  # type: ignore[union-attr]
+            if self.calls and "method" not in message:
+                self.calls.answered(owner, message)
+            owner.deliver(message, command.related)  # type: ignore[union-attr]
         elif kind is ArmTimer:
             key = command.key  # type: ignore[union-attr]
             loop = asyncio.get_running_loop()

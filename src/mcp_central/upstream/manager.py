@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from mcp_central.config.model import Config, ServerConfig
+from mcp_central.core.calls import CallObserver
 from mcp_central.errors import UpstreamError
 from mcp_central.upstream.link import LinkState, UpstreamLink
 from mcp_central.upstream.pool import IsolatedPool
@@ -24,8 +25,10 @@ class StartupFailed(Exception):
 
 
 class UpstreamManager:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, observer: CallObserver | None = None) -> None:
         self.config = config
+        self.observer = observer
+        """Told of every client request any link answers (``ops.observers.Observers``)."""
         servers = config.enabled_servers
         self.links: dict[str, UpstreamLink] = {
             name: UpstreamLink(server, client_name=config.proxy.name)
@@ -39,6 +42,10 @@ class UpstreamManager:
             if server.session_mode == "isolated"
         }
         """Isolated servers: a link per session, started when the session initializes."""
+        for link in self.links.values():
+            link.calls.observer = observer
+        for pool in self.pools.values():
+            pool.observer = observer
         self.settled = asyncio.Event()
         """Set once every link's first start attempt has finished, well or badly."""
         self._starter: asyncio.Task[None] | None = None
@@ -77,9 +84,11 @@ class UpstreamManager:
     def add(self, server: ServerConfig) -> None:
         """Take on a server while running (live reload): its link starts in the background."""
         if server.session_mode == "isolated":
-            self.pools[server.name] = IsolatedPool(server, client_name=self.config.proxy.name)
+            pool = self.pools[server.name] = IsolatedPool(server, client_name=self.config.proxy.name)
+            pool.observer = self.observer
             return
         link = self.links[server.name] = UpstreamLink(server, client_name=self.config.proxy.name)
+        link.calls.observer = self.observer
         if server.lazy_start:
             return  # started by the first client that needs it
         task = asyncio.get_running_loop().create_task(self._start_all([link]))

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mcp_central.config.model import ServerConfig
+from mcp_central.core.calls import CallObserver
 from mcp_central.errors import UpstreamError, UpstreamUnavailable
 from mcp_central.upstream.link import UpstreamLink
 
@@ -28,6 +29,8 @@ class IsolatedPool:
         self.last_error: str | None = None
         self.opened = 0
         self._closing: set[asyncio.Task[None]] = set()
+        self.observer: CallObserver | None = None
+        """Handed to every link the pool opens (``UpstreamLink.calls``)."""
 
     @property
     def name(self) -> str:
@@ -41,6 +44,7 @@ class IsolatedPool:
         link = UpstreamLink(
             self.server, client_name=self.client_name, client_capabilities=client_capabilities
         )
+        link.calls.observer = self.observer
         self.links.add(link)
         try:
             await link.start()

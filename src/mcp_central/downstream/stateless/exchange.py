@@ -16,6 +16,7 @@ import asyncio
 from typing import Any
 
 from mcp_central.core import stateless
+from mcp_central.core.calls import CallContext
 from mcp_central.core.fanout import LEVELS
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
@@ -61,6 +62,10 @@ class Exchange:
                 self.channel.put(message)
         # Anything else (list changes, resource updates) belongs on subscriptions/listen streams.
 
+    @property
+    def call_context(self) -> CallContext:
+        return CallContext(self.target.route_name, self.caller.identity, "", "stateless")
+
     def matches(self, message: Message, caller: Caller) -> bool:
         name = (message.get("params") or {}).get(stateless.NAMED.get(self.method, ""))
         return message.get("method") == self.method and name == self.name and caller.same_token(self.caller)
@@ -76,6 +81,10 @@ class Exchange:
 class LinkTarget:
     def __init__(self, link: UpstreamLink) -> None:
         self.link = link
+
+    @property
+    def route_name(self) -> str:
+        return self.link.name
 
     @property
     def timeout(self) -> float:
@@ -114,6 +123,10 @@ class GroupTarget:
         self.route = route
         self.caller = caller
         self._state: GroupSession | None = None
+
+    @property
+    def route_name(self) -> str:
+        return self.route.label
 
     @property
     def timeout(self) -> float:
