@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-packages
 
 # Stamp files make repeated runs quick: reinstall only when the dependency lists change.
 $(VENV)/.run-stamp: pyproject.toml
@@ -24,7 +24,10 @@ node_modules/.stamp: package.json package-lock.json
 run: $(VENV)/.run-stamp
 	$(BIN)/mcp-central serve $(ARGS)
 
-test: $(VENV)/.test-stamp node_modules/.stamp
+system-packages:
+	bash .ci/system-packages
+
+test: $(VENV)/.test-stamp node_modules/.stamp system-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-stamp
