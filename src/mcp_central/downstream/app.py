@@ -180,6 +180,21 @@ class Gateway:
             return False
         return True
 
+    async def admitted_admin(self, scope: Scope, send: Send) -> bool:
+        """The checks of every admin view (``/status`` and those that show as much): ``Origin`` and
+        ``Host``, then an admin's token (``status_tokens``); ``False`` after answering 403 or 401."""
+        if not await self._from_here(scope, send):
+            return False
+        tokens = self.status_tokens()
+        if tokens is None:
+            detail = "set mcpProxy.options.adminTokens to read this (tokens guard other routes)"
+            await respond_json(send, 403, {"error": "forbidden", "detail": detail})
+            return False
+        if not auth.Caller.of(scope).accepted_by(tokens):
+            await auth.reject(scope, send)
+            return False
+        return True
+
     async def _ops(self, name: str, scope: Scope, send: Send) -> None:
         if name == "healthz":
             await health.healthz(send)
@@ -187,15 +202,7 @@ class Gateway:
             await health.readyz(self.manager, send)
         elif name == "status":
             # Status names upstreams, internal URLs and errors: admins only, wherever tokens exist.
-            if not await self._from_here(scope, send):
-                return
-            tokens = self.status_tokens()
-            if tokens is None:
-                detail = "set mcpProxy.options.adminTokens to read /status (tokens guard other routes)"
-                await respond_json(send, 403, {"error": "forbidden", "detail": detail})
-                return
-            if not auth.Caller.of(scope).accepted_by(tokens):
-                await auth.reject(scope, send)
+            if not await self.admitted_admin(scope, send):
                 return
             reload = self.reloader.last if self.reloader is not None else None
             await health.status(
