@@ -15,6 +15,25 @@ def allows(name: str, name_filter: NameFilter | None) -> bool:
     return matched if name_filter.mode == "allow" else not matched
 
 
+def allows_either(own: str, exposed: str, name_filter: NameFilter) -> bool:
+    """An identity's ``tools`` filter on an aggregated route: a pattern matches a tool by its
+    upstream's own name or by the name the group exposes (``server__tool``)."""
+    patterns = name_filter.patterns
+    matched = any(fnmatchcase(own, p) or fnmatchcase(exposed, p) for p in patterns)
+    return matched if name_filter.mode == "allow" else not matched
+
+
+def identity_refusal(owner: object, params: dict[str, Any]) -> str | None:
+    """Why a ``tools/call`` names a tool its caller's identity may not see (its ``tools`` filter,
+    the owner's optional ``tool_access``: sessions and stateless exchanges have one; group relays
+    do not, their group applies it). ``None`` if allowed."""
+    tools = getattr(owner, "tool_access", None)
+    if tools is None:
+        return None
+    name = params.get("name")
+    return None if allows(str(name), tools) else f"Unknown tool: {name}"
+
+
 def filter_listed(result: Any, key: str, name_filter: NameFilter | None, field: str = "name") -> None:
     """Drop filtered entries from a ``*/list`` result in place (``key`` is ``"tools"``, ``"prompts"``…;
     ``field`` the entry's field the patterns match: ``name``, or ``uri`` / ``uriTemplate`` for resources)."""
