@@ -56,7 +56,7 @@ class Gateway:
         self.observers = Observers()
         """Everything that wants to hear of each answered or refused call registers here."""
         self.manager = UpstreamManager(config, self.observers)
-        self.identities = Identities(config.identities)
+        self.identities = Identities(config.identities, config.proxy.separator)
         self.base_path = config.proxy.base_path
         self.origins = _origin_policy(config)
         self.routes = {name: self.server_route(server) for name, server in config.enabled_servers.items()}
@@ -125,7 +125,7 @@ class Gateway:
         """After a reload, before groups update: identities take their new grants in place. Sessions
         of a removed identity, or on a route it may no longer use, are closed (their next request
         gets 404); those whose grants changed are told their lists changed."""
-        changes = self.identities.update(self.config.identities)
+        changes = self.identities.update(self.config.identities, self.config.proxy.separator)
         if not (changes.removed or changes.regranted):
             return
         for route in self.all_routes():

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Protocol
 
 from mcp_central.config.model import NameFilter
@@ -57,6 +58,11 @@ class Access(Protocol):
 
     def may_use_group(self, name: str) -> bool: ...
 
+    def allows_tool(self, server: str, name: str, exposed: str | None = None) -> bool:
+        """Whether its ``tools`` filter lets ``server``'s tool ``name`` through; patterns match the
+        tool's own name or ``server__tool`` (``exposed``: the name a group shows, if it has one)."""
+        ...
+
     def throttled(self) -> int | None:
         """Count one request against the rate limit: ``None`` if within it, else seconds to wait."""
         ...
@@ -84,10 +90,10 @@ class Caller:
         """The identity's grants (``None``: an anonymous caller, judged by route tokens alone)."""
 
     @property
-    def tools(self) -> NameFilter | None:
-        """The identity's ``tools`` filter (``None``: nothing beyond the servers' own filters)."""
+    def tool_check(self) -> Callable[[str, str], bool] | None:
+        """The identity's tool check for a link (``None`` when it has no ``tools`` filter: free)."""
         access = self.access
-        return None if access is None else access.tools
+        return None if access is None or access.tools is None else access.allows_tool
 
     def may_use_server(self, name: str, tokens: tuple[str, ...]) -> bool:
         """Whether ``/name/…`` (or member ``name`` of a group) serves this caller."""

@@ -23,11 +23,11 @@ import time
 from typing import Any
 
 from mcp_central import __version__
-from mcp_central.config.model import ALL_GROUP, GroupConfig, NameFilter, ProxyConfig
+from mcp_central.config.model import ALL_GROUP, GroupConfig, ProxyConfig
 from mcp_central.core import aggregate, jsonrpc, protocol
-from mcp_central.core.filters import allows, allows_either, filter_listed
+from mcp_central.core.filters import allows, filter_listed
 from mcp_central.core.tasks import task_id_of
-from mcp_central.downstream.auth import Caller
+from mcp_central.downstream.auth import Access, Caller
 from mcp_central.downstream.relay import Client, Relay, call_member, list_all
 from mcp_central.downstream.session import Route, ServerRoute, Session
 from mcp_central.errors import (
@@ -303,8 +303,13 @@ class GroupRoute(Route):
             group_filter = self.group.tool_filter if kind == "tool" else self.group.prompt_filter
             if found is None or not allows(str(exposed), group_filter):
                 return f"Unknown {kind}: {exposed}"
-            tools = state.caller.tools if kind == "tool" else None
-            if tools is not None and not allows_either(found[1], str(exposed), tools):
+            access = state.caller.access
+            if (
+                kind == "tool"
+                and access is not None
+                and access.tools is not None
+                and not access.allows_tool(found[0], found[1], str(exposed))
+            ):
                 return f"Unknown {kind}: {exposed}"
             return found[0], {**params, "name": found[1]}
         if method in _BY_URI:
@@ -374,20 +379,20 @@ class GroupRoute(Route):
         merged = aggregate.merge_lists(method, merged_parts)
         if method == "tools/list":
             filter_listed(merged, "tools", self.group.tool_filter)
-            if (tools := state.caller.tools) is not None:
-                self._narrow(merged, tools, list(results))
+            if (access := state.caller.access) is not None and access.tools is not None:
+                self._narrow(merged, access, list(results))
         elif method == "prompts/list":
             filter_listed(merged, "prompts", self.group.prompt_filter)
         return merged
 
-    def _narrow(self, merged: dict[str, Any], tools: NameFilter, members: list[str]) -> None:
+    def _narrow(self, merged: dict[str, Any], access: Access, members: list[str]) -> None:
         """Keep the tools an identity's ``tools`` filter lets through, by their upstream's own name
         or by the name this group exposes (``server__tool``)."""
         kept = []
         for tool in merged.get("tools") or []:
             exposed = str(tool.get("name")) if isinstance(tool, dict) else ""
             found = self.tool_names.resolve(exposed, members)
-            if found is not None and allows_either(found[1], exposed, tools):
+            if found is not None and access.allows_tool(found[0], found[1], exposed):
                 kept.append(tool)
         merged["tools"] = kept
 

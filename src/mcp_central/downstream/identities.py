@@ -21,6 +21,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from mcp_central.config.model import IdentityConfig, NameFilter, RateLimit
+from mcp_central.core.filters import allows_either
 from mcp_central.downstream.auth import Caller, presented_token
 from mcp_central.types import Scope
 
@@ -49,10 +50,12 @@ class TokenBucket:
 class Identity:
     """One identity's live grants (an ``auth.Access``) and its rate-limit counters."""
 
-    __slots__ = ("admin", "bucket", "config", "limited", "name", "removed", "tools")
+    __slots__ = ("admin", "bucket", "config", "limited", "name", "removed", "separator", "tools")
 
-    def __init__(self, config: IdentityConfig) -> None:
+    def __init__(self, config: IdentityConfig, separator: str) -> None:
         self.name = config.name
+        self.separator = separator
+        """``mcpProxy.separator``: how ``server__tool`` is spelled for the ``tools`` patterns."""
         self.limited = 0
         """Requests refused by the rate limit since start (``/status``)."""
         self.removed = False
@@ -66,6 +69,12 @@ class Identity:
         self.admin = config.admin
         if old is None or old.rate_limit != config.rate_limit:
             self.bucket = TokenBucket(config.rate_limit) if config.rate_limit is not None else None
+
+    def allows_tool(self, server: str, name: str, exposed: str | None = None) -> bool:
+        tools = self.tools
+        if tools is None:
+            return True
+        return allows_either(name, exposed or f"{server}{self.separator}{name}", tools)
 
     def may_use_server(self, name: str) -> bool:
         return _matches(name, self.config.servers)
@@ -113,12 +122,12 @@ class IdentityChanges:
 
 
 class Identities:
-    def __init__(self, configs: dict[str, IdentityConfig]) -> None:
+    def __init__(self, configs: dict[str, IdentityConfig], separator: str) -> None:
         self.by_name: dict[str, Identity] = {}
         self._digests: tuple[tuple[bytes, Identity], ...] = ()
-        self.update(configs)
+        self.update(configs, separator)
 
-    def update(self, configs: dict[str, IdentityConfig]) -> IdentityChanges:
+    def update(self, configs: dict[str, IdentityConfig], separator: str) -> IdentityChanges:
         """Take a new ``identities`` section; surviving identities are changed in place."""
         changes = IdentityChanges()
         for name in list(self.by_name):
@@ -128,15 +137,15 @@ class Identities:
         for name, config in configs.items():
             identity = self.by_name.get(name)
             if identity is None:
-                self.by_name[name] = Identity(config)
+                self.by_name[name] = Identity(config, separator)
                 continue
             old = identity.config
-            if (old.servers, old.groups, old.tool_filter) != (
-                config.servers,
-                config.groups,
-                config.tool_filter,
+            grants = (config.servers, config.groups, config.tool_filter)
+            if (old.servers, old.groups, old.tool_filter) != grants or (
+                separator != identity.separator and config.tool_filter is not None
             ):
                 changes.regranted.add(name)
+            identity.separator = separator
             identity.configure(config)
         self._digests = tuple(
             (hashlib.sha256(token.encode()).digest(), identity)

@@ -24,11 +24,11 @@ from mcp_central.config.model import (
     DEFAULT_MAX_QUEUED_MESSAGES,
     DEFAULT_MAX_SESSIONS_PER_CLIENT,
     DEFAULT_ROUTE_MAX_SESSIONS,
-    NameFilter,
     ServerConfig,
 )
 from mcp_central.core import jsonrpc, protocol
 from mcp_central.core.calls import CallContext, CallObserver, CallRecord
+from mcp_central.core.filters import ToolCheck
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.errors import (
@@ -322,9 +322,9 @@ class Session:
         raise NotImplementedError
 
     @property
-    def tool_access(self) -> NameFilter | None:
-        """The caller's identity's ``tools`` filter, applied by the link core on server routes."""
-        return self.caller.tools
+    def tool_access(self) -> ToolCheck | None:
+        """The caller's identity's ``tools`` check, applied by the link core (``None``: no filter)."""
+        return self.caller.tool_check
 
     @property
     def call_context(self) -> CallContext:

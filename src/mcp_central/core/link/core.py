@@ -25,7 +25,7 @@ from typing import Any
 from mcp_central.config.model import ServerConfig
 from mcp_central.core import jsonrpc
 from mcp_central.core.fanout import LogLevels, Subscriptions
-from mcp_central.core.filters import ServerFilters, filter_listed, identity_refusal
+from mcp_central.core.filters import ServerFilters, identity_narrow, identity_refusal
 from mcp_central.core.link.attribution import Attribution
 from mcp_central.core.link.events import (
     ArmTimer,
@@ -151,7 +151,7 @@ class LinkCore:
             )
             return [Deliver(owner, error, request_id)]
         if (refused := self.filters.refusal(method, params)) is not None or (
-            method == "tools/call" and (refused := identity_refusal(owner, params)) is not None
+            method == "tools/call" and (refused := identity_refusal(owner, self.name, params)) is not None
         ):
             return [Deliver(owner, jsonrpc.error_response(request_id, INVALID_PARAMS, refused), request_id)]
         return self._send(owner, message, own=own)
@@ -272,7 +272,7 @@ class LinkCore:
         if isinstance(result, dict):
             self.filters.apply(pending.method, result)
             if pending.method == "tools/list":
-                filter_listed(result, "tools", getattr(pending.owner, "tool_access", None))
+                identity_narrow(pending.owner, self.name, result)
         if pending.method == "resources/subscribe" and "error" in message:
             self.subscriptions.unsubscribe(pending.owner, str(pending.context))  # it did not take
         elif pending.context == CREATES_TASK and (task_id := task_id_of(result)):

@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mcp_central.config.model import NameFilter
 from mcp_central.core import stateless
 from mcp_central.core.calls import CallContext
 from mcp_central.core.fanout import LEVELS
+from mcp_central.core.filters import ToolCheck
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.downstream.group import GroupRoute, GroupSession
@@ -64,9 +64,9 @@ class Exchange:
         # Anything else (list changes, resource updates) belongs on subscriptions/listen streams.
 
     @property
-    def tool_access(self) -> NameFilter | None:
-        """The caller's identity's ``tools`` filter (the link core applies it on server routes)."""
-        return self.caller.tools
+    def tool_access(self) -> ToolCheck | None:
+        """The caller's identity's ``tools`` check, applied by the link core (``None``: no filter)."""
+        return self.caller.tool_check
 
     @property
     def call_context(self) -> CallContext:
