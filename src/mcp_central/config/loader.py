@@ -17,6 +17,8 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.aggregateTimeout         aggregated lists answer after this long at most ("5s")
     options.promptFilter / resourceFilter   like toolFilter, for prompt names and resource URIs
     groups.NAME                       named sets of servers served at /groups/NAME/… (config/groups.py)
+    identities.NAME                   who is calling: tokens, servers, groups, tools, rateLimit, admin
+                                      (config/identities.py)
     mcpServers.NAME.restart           {initialDelay, maxDelay, multiplier, jitter, maxAttempts}
     mcpServers.NAME.lazyStart         start on first use instead of with the gateway
     mcpServers.NAME.idleStop          stop the upstream after this long without traffic
@@ -68,6 +70,7 @@ from mcp_central.config.fields import (
     unknown,
 )
 from mcp_central.config.groups import read_groups
+from mcp_central.config.identities import anonymous_tokens, read_identities
 from mcp_central.config.model import (
     DEFAULT_AGGREGATE_TIMEOUT_SECONDS,
     DEFAULT_HEADER_TIMEOUT_SECONDS,
@@ -95,7 +98,7 @@ from mcp_central.core.stateless import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
 from mcp_central.errors import ConfigError
 
-TOP_LEVEL_KEYS = {"mcpProxy", "mcpServers", "server", "clients", "$schema", "groups"}
+TOP_LEVEL_KEYS = {"mcpProxy", "mcpServers", "server", "clients", "$schema", "groups", "identities"}
 PROXY_KEYS = {"baseURL", "addr", "name", "version", "type", "options", "separator", "aggregateTimeout"}
 GLOBAL_ONLY_OPTIONS = {
     "allowedOrigins", "allowedHosts", "adminTokens", "defaultTimeout", "maxSessions",
@@ -175,9 +178,17 @@ def load_config_text(
         lambda spec, path: _name_filter(spec, path, problems),
         problems,
     )
+    identities = read_identities(
+        raw.get("identities"),
+        [name for name, *_ in entries],
+        list(groups),
+        anonymous_tokens(proxy, servers, groups),
+        lambda spec, path: _name_filter(spec, path, problems),
+        problems,
+    )
     if problems.items:
         raise ConfigError(problems.items)
-    return Config(proxy=proxy, servers=servers, source=source, groups=groups)
+    return Config(proxy=proxy, servers=servers, source=source, groups=groups, identities=identities)
 
 
 # --------------------------------------------------------------------------- mcpProxy

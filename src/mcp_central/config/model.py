@@ -179,6 +179,32 @@ class GroupConfig:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """``rateLimit``: at most ``requests`` JSON-RPC requests ``per`` seconds (a token bucket)."""
+
+    requests: int
+    per: float
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """One ``identities`` entry: who holds which tokens, and what they may use (config/identities.py)."""
+
+    name: str
+    tokens: tuple[str, ...] = ()
+    """Bearer tokens that name this identity (secrets: never shown)."""
+    servers: tuple[str, ...] | None = None
+    """Server names and globs whose routes (and group members) it may use; ``None``: all, ``()``: none."""
+    groups: tuple[str, ...] | None = None
+    """Group names and globs (``all`` is ``/mcp``) whose routes it may use; ``None``: all."""
+    tool_filter: NameFilter | None = None
+    """Narrows the tools it sees and may call on every route, on top of the servers' own filters."""
+    rate_limit: RateLimit | None = None
+    admin: bool = False
+    """May read ``/status`` and the other admin views."""
+
+
+@dataclass(frozen=True)
 class Config:
     proxy: ProxyConfig
     servers: dict[str, ServerConfig]
@@ -187,6 +213,8 @@ class Config:
     """Where the config came from (a path or URL); ``None`` for the built-in default."""
     groups: dict[str, GroupConfig] = field(default_factory=dict)
     """Named groups by name. ``all`` is always served; ``group("all")`` gives its defaults."""
+    identities: dict[str, IdentityConfig] = field(default_factory=dict)
+    """Who is calling: identities by name (``identities``)."""
 
     def group(self, name: str) -> GroupConfig | None:
         """The group ``name`` as served: members limited to enabled servers; ``all`` always exists."""

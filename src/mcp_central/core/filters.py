@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -13,6 +14,39 @@ def allows(name: str, name_filter: NameFilter | None) -> bool:
         return True
     matched = any(fnmatchcase(name, pattern) for pattern in name_filter.patterns)
     return matched if name_filter.mode == "allow" else not matched
+
+
+def allows_either(own: str, exposed: str, name_filter: NameFilter) -> bool:
+    """An identity's ``tools`` filter on an aggregated route: a pattern matches a tool by its
+    upstream's own name or by the name the group exposes (``server__tool``)."""
+    patterns = name_filter.patterns
+    matched = any(fnmatchcase(own, p) or fnmatchcase(exposed, p) for p in patterns)
+    return matched if name_filter.mode == "allow" else not matched
+
+
+ToolCheck = Callable[[str, str], bool]
+"""An identity's ``tools`` filter as a link applies it: (server, tool name) → may it be seen."""
+
+
+def identity_refusal(owner: object, server: str, params: dict[str, Any]) -> str | None:
+    """Why a ``tools/call`` names a tool its caller's identity may not see (the owner's optional
+    ``tool_access``: sessions and stateless exchanges of identities with a ``tools`` filter have
+    one; group relays do not, their group applies it). ``None`` if allowed."""
+    check: ToolCheck | None = getattr(owner, "tool_access", None)
+    if check is None:
+        return None
+    name = params.get("name")
+    return None if check(server, str(name)) else f"Unknown tool: {name}"
+
+
+def identity_narrow(owner: object, server: str, result: dict[str, Any]) -> None:
+    """Drop from a ``tools/list`` result the tools the owner's identity may not see (in place)."""
+    check: ToolCheck | None = getattr(owner, "tool_access", None)
+    items = result.get("tools")
+    if check is not None and isinstance(items, list):
+        result["tools"] = [
+            item for item in items if not isinstance(item, dict) or check(server, str(item.get("name")))
+        ]
 
 
 def filter_listed(result: Any, key: str, name_filter: NameFilter | None, field: str = "name") -> None:

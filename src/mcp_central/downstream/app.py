@@ -8,8 +8,11 @@
     /groups/{group}/mcp …      a named group of upstreams as one server
 
 For MCP routes the order is: unknown route → 404, foreign ``Origin`` or rebound ``Host`` → 403,
-bad token → 401; only then does a request reach a session, so nothing unauthenticated ever reaches
-an upstream. ``/status`` gets the same checks, with the admin tokens (``status_tokens``).
+bad token → 401, an identity's token on a route it may not use → 403; only then does a request
+reach a session, so nothing unauthenticated ever reaches an upstream. Authentication is
+``identify`` (the bearer token → a ``Caller``, with its identity if the token names one). ``/status``
+gets the same checks, with the admin tokens (``status_tokens``) or an ``admin`` identity.
+Refusals and admin reads are reported to ``observers`` as calls (outcome ``refused``/``ok``).
 The ASGI lifespan starts and stops the upstream links. While draining (shutdown), new sessions
 get 503 and ``drain`` waits for requests in flight, up to ``shutdownGrace``.
 """
@@ -25,11 +28,14 @@ import time
 from collections.abc import Callable
 
 from mcp_central.config.model import ALL_GROUP, Config, ServerConfig
+from mcp_central.core import jsonrpc
 from mcp_central.downstream import auth, sse, streamable_http
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
+from mcp_central.downstream.identities import Identities
 from mcp_central.downstream.origin import OriginPolicy
-from mcp_central.downstream.session import Route, ServerRoute
+from mcp_central.downstream.session import Route, ServerRoute, report
+from mcp_central.errors import INVALID_REQUEST
 from mcp_central.ops import health
 from mcp_central.ops.observers import Observers
 from mcp_central.ops.reload import Reloader
@@ -50,6 +56,7 @@ class Gateway:
         self.observers = Observers()
         """Everything that wants to hear of each answered or refused call registers here."""
         self.manager = UpstreamManager(config, self.observers)
+        self.identities = Identities(config.identities, config.proxy.separator)
         self.base_path = config.proxy.base_path
         self.origins = _origin_policy(config)
         self.routes = {name: self.server_route(server) for name, server in config.enabled_servers.items()}
@@ -78,6 +85,7 @@ class Gateway:
             route.max_sessions = proxy.max_sessions
             route.max_sessions_per_client = proxy.max_sessions_per_client
             route.max_queued_messages = proxy.max_queued_messages
+            route.observers = self.observers
             for session in route.sessions.values():
                 session.outbox.limit = proxy.max_queued_messages
 
@@ -88,7 +96,7 @@ class Gateway:
         tokens = proxy.admin_tokens if proxy.admin_tokens is not None else proxy.auth_tokens
         if tokens:
             return tokens
-        if any(route.auth_tokens for route in self.all_routes()):
+        if self.identities or any(route.auth_tokens for route in self.all_routes()):
             return None
         return ()
 
@@ -112,6 +120,36 @@ class Gateway:
                 self.groups[name].update(group, members, self.config.proxy)
             else:
                 self.groups[name] = GroupRoute(group, members, self.config.proxy)
+
+    def apply_identities(self) -> None:
+        """After a reload, before groups update: identities take their new grants in place. Sessions
+        of a removed identity, or on a route it may no longer use, are closed (their next request
+        gets 404); those whose grants changed are told their lists changed."""
+        changes = self.identities.update(self.config.identities, self.config.proxy.separator)
+        if not (changes.removed or changes.regranted):
+            return
+        for route in self.all_routes():
+            for session in list(route.sessions.values()):
+                name = session.caller.identity
+                if name is None or session.caller.access is None:
+                    continue
+                if name in changes.removed or not route.admits(session.caller):
+                    log.info(
+                        "session %s… of identity '%s' on '%s' closed: its access changed",
+                        session.id[:8],
+                        name,
+                        route.name,
+                    )
+                    session.close()
+                elif name in changes.regranted:
+                    for kind in ("tools", "prompts", "resources"):
+                        session.deliver(
+                            {"jsonrpc": "2.0", "method": f"notifications/{kind}/list_changed"}, None
+                        )
+
+    def identify(self, scope: Scope) -> auth.Caller:
+        """Who sent this request: the one place a bearer token becomes a ``Caller``."""
+        return self.identities.caller(scope)
 
     def all_routes(self) -> list[Route]:
         return [*self.routes.values(), *self.groups.values()]
@@ -151,9 +189,14 @@ class Gateway:
             return
         if not await self._from_here(scope, send):
             return
-        caller = auth.Caller.of(scope)
-        if not caller.accepted_by(route.auth_tokens):
-            await auth.reject(scope, send)
+        caller = self.identify(scope)
+        if caller.access is None:
+            if not caller.accepted_by(route.auth_tokens):
+                route.record_refusal(caller, "http", "401 unauthorized", _transport(leaf))
+                await auth.reject(scope, send)
+                return
+        elif not route.admits(caller):
+            await self._forbidden(route, leaf, caller, send)
             return
         if self.draining and _opens_session(scope, leaf):
             await respond_json(send, 503, {"error": "unavailable", "detail": "mcp-central is shutting down"})
@@ -166,6 +209,16 @@ class Gateway:
             await sse.handle_post(route, caller, scope, receive, send)
         else:
             await respond(send, 404, b"Not Found")
+
+    async def _forbidden(self, route: Route, leaf: str, caller: auth.Caller, send: Send) -> None:
+        """403 for an identity's valid token on a route it may not use (nothing goes upstream)."""
+        key = "groups" if route.path.startswith("/groups") or not route.path else "servers"
+        detail = (
+            f"identity '{caller.identity}' may not use route '{route.path}/{leaf}' "
+            f"(see identities.{caller.identity}.{key})"
+        )
+        route.record_refusal(caller, "http", detail, _transport(leaf))
+        await respond_json(send, 403, jsonrpc.error_response(None, INVALID_REQUEST, detail))
 
     async def _from_here(self, scope: Scope, send: Send) -> bool:
         """The DNS-rebinding checks (``Origin``, ``Host``); ``False`` after answering 403."""
@@ -182,17 +235,33 @@ class Gateway:
 
     async def admitted_admin(self, scope: Scope, send: Send) -> bool:
         """The checks of every admin view (``/status`` and those that show as much): ``Origin`` and
-        ``Host``, then an admin's token (``status_tokens``); ``False`` after answering 403 or 401."""
+        ``Host``, then an admin's token (``status_tokens``) or an ``admin: true`` identity's;
+        ``False`` after answering 403 or 401. Each read and refusal is reported as a call
+        (method ``admin/<view>``: ``admin/status``, ``admin/metrics``, …)."""
+        method = "admin/" + scope["path"].rstrip("/").rpartition("/")[2]
         if not await self._from_here(scope, send):
+            report(self.observers, "admin", None, "http", method, "refused", "403 Origin or Host not allowed")
             return False
-        tokens = self.status_tokens()
-        if tokens is None:
-            detail = "set mcpProxy.options.adminTokens to read this (tokens guard other routes)"
+        caller = self.identify(scope)
+        if caller.access is not None:
+            if self.identities.by_name[caller.access.name].admin:
+                report(self.observers, "admin", caller, "http", method, "ok")
+                return True
+            detail = f"identity '{caller.identity}' is not an admin (identities.{caller.identity}.admin)"
+            report(self.observers, "admin", caller, "http", method, "refused", detail)
             await respond_json(send, 403, {"error": "forbidden", "detail": detail})
             return False
-        if not auth.Caller.of(scope).accepted_by(tokens):
+        tokens = self.status_tokens()
+        if tokens is None and not self.identities.any_admin:
+            detail = "set mcpProxy.options.adminTokens to read this (tokens guard other routes)"
+            report(self.observers, "admin", caller, "http", method, "refused", detail)
+            await respond_json(send, 403, {"error": "forbidden", "detail": detail})
+            return False
+        if tokens is None or not caller.accepted_by(tokens):
+            report(self.observers, "admin", caller, "http", method, "refused", "401 unauthorized")
             await auth.reject(scope, send)
             return False
+        report(self.observers, "admin", caller, "http", method, "ok")
         return True
 
     async def _ops(self, name: str, scope: Scope, send: Send) -> None:
@@ -211,6 +280,7 @@ class Gateway:
                 [group.status() for group in self.groups.values()],
                 reload,
                 {route.name: dict(route.refusals) for route in self.all_routes() if route.refusals},
+                self.identities.status(),
             )
         else:
             await respond(send, 404, b"Not Found")
@@ -302,6 +372,10 @@ class Gateway:
 def _origin_policy(config: Config) -> OriginPolicy:
     proxy = config.proxy
     return OriginPolicy(proxy.base_url, proxy.allowed_origins, proxy.allowed_hosts, proxy.host)
+
+
+def _transport(leaf: str) -> str:
+    return "streamable-http" if leaf == "mcp" else "sse"
 
 
 def _opens_session(scope: Scope, leaf: str) -> bool:

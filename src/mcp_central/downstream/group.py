@@ -9,7 +9,8 @@ notifications and requests back in the group's names.
 
 Members are per caller: a session sees, lists and calls only the members whose own routes accept
 its token (``GroupRoute.visible_members``), so an aggregated route never serves a member to a caller
-that member's ``/{name}/mcp`` would refuse. The others are absent, as filtered tools are.
+that member's ``/{name}/mcp`` would refuse. The others are absent, as filtered tools are. An
+identity's ``tools`` filter narrows tools further, matching a tool's own name or its group name.
 
 Routing only: transports (``streamable_http``, ``sse``) and upstream links do the I/O.
 """
@@ -26,7 +27,7 @@ from mcp_central.config.model import ALL_GROUP, GroupConfig, ProxyConfig
 from mcp_central.core import aggregate, jsonrpc, protocol
 from mcp_central.core.filters import allows, filter_listed
 from mcp_central.core.tasks import task_id_of
-from mcp_central.downstream.auth import Caller
+from mcp_central.downstream.auth import Access, Caller
 from mcp_central.downstream.relay import Client, Relay, call_member, list_all
 from mcp_central.downstream.session import Route, ServerRoute, Session
 from mcp_central.errors import (
@@ -89,7 +90,7 @@ class GroupSession:
     def visible(self, member: str) -> bool:
         """Whether this session's caller may use ``member`` (its own route accepts the token)."""
         route = self.route.members.get(member)
-        return route is not None and self.caller.accepted_by(route.auth_tokens)
+        return route is not None and route.admits(self.caller)
 
     async def relay(self, member: str) -> Relay:
         """This session's relay to ``member``, connecting it first if need be (``UpstreamError``)."""
@@ -154,9 +155,12 @@ class GroupRoute(Route):
 
     # ------------------------------------------------------------------ session lifecycle
 
+    def admits(self, caller: Caller) -> bool:
+        return caller.may_use_group(self.group.name, self.auth_tokens)
+
     def visible_members(self, caller: Caller) -> dict[str, ServerRoute]:
-        """The members ``caller`` may use: those whose own routes accept its token."""
-        return {name: route for name, route in self.members.items() if caller.accepted_by(route.auth_tokens)}
+        """The members ``caller`` may use: those whose own routes would serve it."""
+        return {name: route for name, route in self.members.items() if route.admits(caller)}
 
     async def initialize(self, session: Session, message: Message) -> Message:
         state = self._states[session] = GroupSession(self, session, session.caller)
@@ -299,6 +303,14 @@ class GroupRoute(Route):
             group_filter = self.group.tool_filter if kind == "tool" else self.group.prompt_filter
             if found is None or not allows(str(exposed), group_filter):
                 return f"Unknown {kind}: {exposed}"
+            access = state.caller.access
+            if (
+                kind == "tool"
+                and access is not None
+                and access.tools is not None
+                and not access.allows_tool(found[0], found[1], str(exposed))
+            ):
+                return f"Unknown {kind}: {exposed}"
             return found[0], {**params, "name": found[1]}
         if method in _BY_URI:
             found_uri = aggregate.resolve_uri(params.get("uri"))
@@ -367,9 +379,22 @@ class GroupRoute(Route):
         merged = aggregate.merge_lists(method, merged_parts)
         if method == "tools/list":
             filter_listed(merged, "tools", self.group.tool_filter)
+            if (access := state.caller.access) is not None and access.tools is not None:
+                self._narrow(merged, access, list(results))
         elif method == "prompts/list":
             filter_listed(merged, "prompts", self.group.prompt_filter)
         return merged
+
+    def _narrow(self, merged: dict[str, Any], access: Access, members: list[str]) -> None:
+        """Keep the tools an identity's ``tools`` filter lets through, by their upstream's own name
+        or by the name this group exposes (``server__tool``)."""
+        kept = []
+        for tool in merged.get("tools") or []:
+            exposed = str(tool.get("name")) if isinstance(tool, dict) else ""
+            found = self.tool_names.resolve(exposed, members)
+            if found is not None and access.allows_tool(found[0], found[1], exposed):
+                kept.append(tool)
+        merged["tools"] = kept
 
     async def _everywhere(
         self, state: GroupSession, method: str, params: dict[str, Any]

@@ -27,10 +27,18 @@ from mcp_central.config.model import (
     ServerConfig,
 )
 from mcp_central.core import jsonrpc, protocol
-from mcp_central.core.calls import CallContext
+from mcp_central.core.calls import CallContext, CallObserver, CallRecord
+from mcp_central.core.filters import ToolCheck
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
-from mcp_central.errors import INVALID_REQUEST, LimitExceeded, UpstreamError, to_jsonrpc_error
+from mcp_central.errors import (
+    INVALID_REQUEST,
+    LIMIT_EXCEEDED,
+    LimitExceeded,
+    UpstreamError,
+    error_response,
+    to_jsonrpc_error,
+)
 from mcp_central.ops.tally import Tally
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
@@ -55,6 +63,8 @@ class Route:
     link: UpstreamLink | None = None
     """The one shared link stateless (2026-07-28) requests use; ``None`` where they cannot be served."""
     stateless_refusal = "this route needs a session: connect with initialize (protocol 2025-11-25 or earlier)"
+    observers: CallObserver | None = None
+    """Where refusals made before any link are reported (the gateway's ``Observers``)."""
 
     def __init__(
         self,
@@ -89,6 +99,32 @@ class Route:
         """Open sessions by ``Caller.key``."""
         self.tallies: dict[str, Tally] = {}
         """Refusals by the limit's config key: logged without flooding, counted for ``/status``."""
+
+    def admits(self, caller: Caller) -> bool:
+        """Whether this route serves ``caller`` (its tokens, or its identity's grants)."""
+        return caller.accepted_by(self.auth_tokens)
+
+    def record_refusal(self, caller: Caller | None, method: str, error: str, transport: str) -> None:
+        """Report a request refused before any link (401, 403, 429, a session limit) as a call."""
+        if self.observers is not None:
+            report(self.observers, self.label, caller, transport, method, "refused", error)
+
+    def throttled(self, caller: Caller, message: Message, transport: str) -> tuple[Message, int] | None:
+        """Count a JSON-RPC request (not a notification or response) against its identity's rate
+        limit; when over it, the error answer (``error.data.retryAfter``) and the seconds to wait."""
+        access = caller.access
+        if access is None or "id" not in message or "method" not in message:
+            return None
+        wait = access.throttled()
+        if wait is None:
+            return None
+        detail = (
+            f"identity '{access.name}' is over its rate limit ({access.describe_limit()}, "
+            f"identities.{access.name}.rateLimit): retry in {wait} s"
+        )
+        self.record_refusal(caller, str(message["method"]), detail, transport)
+        error = {"code": LIMIT_EXCEEDED, "message": detail, "data": {"retryAfter": wait}}
+        return error_response(message["id"], error), wait
 
     def refuse_new_session(self, caller: Caller) -> LimitExceeded | None:
         """Why ``caller`` cannot open a new session on this route now, if it cannot (counted)."""
@@ -165,6 +201,9 @@ class ServerRoute(Route):
                 "connect with initialize (protocol 2025-11-25 or earlier)"
             )
 
+    def admits(self, caller: Caller) -> bool:
+        return caller.may_use_server(self.name, self.auth_tokens)
+
     async def open_link(self, client_capabilities: dict[str, Any]) -> UpstreamLink:
         """The link a new session talks to; ``UpstreamError`` if there is none to be had, or
         ``LimitExceeded`` when the upstream already serves its ``maxSessions``."""
@@ -226,6 +265,22 @@ class ServerRoute(Route):
             self.pool.release(link)
 
 
+def report(
+    observer: CallObserver,
+    route: str,
+    caller: Caller | None,
+    transport: str,
+    method: str,
+    outcome: str,
+    error: str | None = None,
+) -> None:
+    """One ``CallRecord`` of the gateway's own answer (a refusal, an admin read): no upstream, so
+    server "" and no duration. Built only when it happens: the hot path pays nothing."""
+    identity = caller.identity if caller is not None else None
+    context = CallContext(route, identity, "", transport)
+    observer.call_finished(CallRecord(context, "", method, None, outcome, time.time(), 0.0, error))
+
+
 def initialize_problem(message: Message) -> str | None:
     """What makes an ``initialize`` request unacceptable before any session exists (HTTP 400)."""
     params = message.get("params")
@@ -244,7 +299,8 @@ class Session:
         self.route = route
         self.id = session_id
         self.caller = caller
-        """Who opened it: only the same token may use it (``Caller.same_token``)."""
+        """Who opened it: only the same identity (anonymous callers: the same token) may use it
+        (``Caller.same_caller``)."""
         self.protocol_version: str | None = None
         self.client_info: Any = None
         self.client_capabilities: dict[str, Any] = {}
@@ -264,6 +320,11 @@ class Session:
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         raise NotImplementedError
+
+    @property
+    def tool_access(self) -> ToolCheck | None:
+        """The caller's identity's ``tools`` check, applied by the link core (``None``: no filter)."""
+        return self.caller.tool_check
 
     @property
     def call_context(self) -> CallContext:

@@ -61,6 +61,7 @@ async def handle_stream(
         await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"GET")])
         return
     if (refusal := route.refuse_new_session(caller)) is not None:
+        route.record_refusal(caller, "http", str(refusal), "sse")
         await respond(send, 503, str(refusal).encode(), headers=[(b"retry-after", b"5")])
         return
     session = SSESession(route, route.new_session_id(), caller)
@@ -88,7 +89,7 @@ async def handle_post(route: Route, caller: Caller, scope: Scope, receive: Recei
         await respond(send, 400, b"Bad Request: sessionId query parameter is required")
         return
     session = route.sessions.get(session_id)
-    if not isinstance(session, SSESession) or not session.caller.same_token(caller):
+    if not isinstance(session, SSESession) or not session.caller.same_caller(caller):
         # Another token naming this session id learns nothing: the same answer as an unknown id.
         await respond(send, 404, b"Session not found: open a new SSE stream")
         return
@@ -109,7 +110,11 @@ async def handle_post(route: Route, caller: Caller, scope: Scope, receive: Recei
         error = jsonrpc.error_response(None, INVALID_REQUEST, "JSON-RPC batches are not supported")
         await respond_json(send, 400, error)
         return
-    if message.get("method") == "initialize" and "id" in message:
+    if caller.access is not None and (over := route.throttled(caller, message, "sse")):
+        # Answered where every answer of this transport goes: on the session's stream (a 429 here
+        # would not reach the client's waiting request).
+        session.deliver(over[0], message.get("id"))
+    elif message.get("method") == "initialize" and "id" in message:
         if (problem := initialize_problem(message)) is not None:
             await respond_json(send, 400, jsonrpc.error_response(message["id"], INVALID_REQUEST, problem))
             return

@@ -139,7 +139,7 @@ async def _find_session(route: Route, caller: Caller, scope: Scope, send: Send) 
         await _rpc_error(send, 400, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
         return None
     session = route.sessions.get(session_id)
-    if not isinstance(session, StreamableSession) or not session.caller.same_token(caller):
+    if not isinstance(session, StreamableSession) or not session.caller.same_caller(caller):
         await _rpc_error(send, 404, INVALID_REQUEST, "Session not found: initialize a new session")
         return None
     return session
@@ -176,6 +176,10 @@ async def _post(route: Route, caller: Caller, scope: Scope, receive: Receive, se
         )
         return
 
+    if caller.access is not None and (over := route.throttled(caller, message, "streamable-http")):
+        answer, wait = over
+        await respond_json(send, 429, answer, [(b"retry-after", str(wait).encode())])
+        return
     if is_stateless(message, header(scope, b"mcp-protocol-version")):
         await stateless_post.handle(route, caller, scope, receive, send, message)
         return
@@ -201,6 +205,7 @@ async def _initialize(route: Route, caller: Caller, message: Message, send: Send
         await _rpc_error(send, 400, INVALID_REQUEST, f"Bad Request: {problem}", message["id"])
         return
     if (refusal := route.refuse_new_session(caller)) is not None:
+        route.record_refusal(caller, "initialize", str(refusal), "streamable-http")
         answer = error_response(message["id"], to_jsonrpc_error(refusal))
         await respond_json(send, 503, answer, [(b"retry-after", b"5")])
         return

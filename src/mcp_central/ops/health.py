@@ -37,6 +37,7 @@ async def status(
     groups: list[dict[str, Any]] | None = None,
     reload: dict[str, Any] | None = None,
     refusals: dict[str, dict[str, int]] | None = None,
+    identities: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     proxy = manager.config.proxy
     await respond_json(
@@ -51,5 +52,6 @@ async def status(
             "groups": groups or [],
             "lastReload": reload,
             "refused": refusals or {},
+            "identities": identities or {},
         },
     )

@@ -4,6 +4,8 @@ The new file is validated first; an invalid one is logged, shown in ``/status`` 
 running config keeps serving. A valid one is applied as a difference: added upstreams start,
 removed ones stop (their sessions end), changed ones restart, groups take their new members, and
 every other session is left alone. A change of only a server's tokens swaps them in place.
+Identities change in place too: sessions of a removed identity, or on a route it may no longer
+use, end; the others hear that their lists changed when the identity's grants did.
 
 What cannot change without a restart (the listen address, ``baseURL``, the HTTP edge limits) is
 logged and left as is.
@@ -70,6 +72,8 @@ class Gateway(Protocol):
     def server_route(self, server: ServerConfig) -> ServerRoute: ...
 
     def update_groups(self) -> None: ...
+
+    def apply_identities(self) -> None: ...
 
     def apply_limits(self) -> None: ...
 
@@ -160,6 +164,7 @@ async def apply(gateway: Gateway, new: Config) -> str:
         gateway.routes[name] = gateway.server_route(server)
     for name in changes.retokened:
         gateway.routes[name].auth_tokens = new.enabled_servers[name].auth_tokens
+    gateway.apply_identities()  # before groups: their members are then judged by the new grants
     gateway.update_groups()
     gateway.apply_limits()
     for route in retired:

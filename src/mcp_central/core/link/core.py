@@ -3,8 +3,8 @@
 One ``LinkCore`` per link (one upstream MCP session). It remaps request ids and progress tokens
 (``core.requests``), keeps deadlines as timer commands, fans subscriptions and log levels out
 over the sessions sharing the link (``core.fanout``), owns tasks per client (``core.tasks``),
-filters what a server's config hides (``core.filters``), speaks to stateless upstreams
-(``core.link.stateless``) and — above all — decides who may see what the upstream sends.
+filters what a server's config and the caller's identity hide (``core.filters``), speaks to
+stateless upstreams (``core.link.stateless``) and — above all — decides who may see what the upstream sends.
 
 Attribution by evidence, never by guess (``core.link.attribution``): an answer, progress or a
 cancellation goes where its id or token says; a message on an HTTP reply stream goes to that
@@ -25,7 +25,7 @@ from typing import Any
 from mcp_central.config.model import ServerConfig
 from mcp_central.core import jsonrpc
 from mcp_central.core.fanout import LogLevels, Subscriptions
-from mcp_central.core.filters import ServerFilters
+from mcp_central.core.filters import ServerFilters, identity_narrow, identity_refusal
 from mcp_central.core.link.attribution import Attribution
 from mcp_central.core.link.events import (
     ArmTimer,
@@ -150,7 +150,9 @@ class LinkCore:
                 request_id, INVALID_PARAMS, f"Unknown task: {params.get('taskId')}"
             )
             return [Deliver(owner, error, request_id)]
-        if (refused := self.filters.refusal(method, params)) is not None:
+        if (refused := self.filters.refusal(method, params)) is not None or (
+            method == "tools/call" and (refused := identity_refusal(owner, self.name, params)) is not None
+        ):
             return [Deliver(owner, jsonrpc.error_response(request_id, INVALID_PARAMS, refused), request_id)]
         return self._send(owner, message, own=own)
 
@@ -269,6 +271,8 @@ class LinkCore:
         result = message.get("result")
         if isinstance(result, dict):
             self.filters.apply(pending.method, result)
+            if pending.method == "tools/list":
+                identity_narrow(pending.owner, self.name, result)
         if pending.method == "resources/subscribe" and "error" in message:
             self.subscriptions.unsubscribe(pending.owner, str(pending.context))  # it did not take
         elif pending.context == CREATES_TASK and (task_id := task_id_of(result)):

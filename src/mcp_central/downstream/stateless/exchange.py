@@ -18,6 +18,7 @@ from typing import Any
 from mcp_central.core import stateless
 from mcp_central.core.calls import CallContext
 from mcp_central.core.fanout import LEVELS
+from mcp_central.core.filters import ToolCheck
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.downstream.group import GroupRoute, GroupSession
@@ -63,12 +64,17 @@ class Exchange:
         # Anything else (list changes, resource updates) belongs on subscriptions/listen streams.
 
     @property
+    def tool_access(self) -> ToolCheck | None:
+        """The caller's identity's ``tools`` check, applied by the link core (``None``: no filter)."""
+        return self.caller.tool_check
+
+    @property
     def call_context(self) -> CallContext:
         return CallContext(self.target.route_name, self.caller.identity, "", "stateless")
 
     def matches(self, message: Message, caller: Caller) -> bool:
         name = (message.get("params") or {}).get(stateless.NAMED.get(self.method, ""))
-        return message.get("method") == self.method and name == self.name and caller.same_token(self.caller)
+        return message.get("method") == self.method and name == self.name and caller.same_caller(self.caller)
 
     def end(self) -> None:
         """Stop: cancel what is still in flight upstream and refuse its open server→client requests."""
@@ -140,7 +146,7 @@ class GroupTarget:
         links = {
             name: route.link
             for name, route in self.route.members.items()
-            if route.link is not None and self.caller.accepted_by(route.auth_tokens)
+            if route.link is not None and route.admits(self.caller)
         }
         return stateless.discover_result(self.route.describe(links))
 
