@@ -28,6 +28,7 @@ from mcp_central.config.model import ALL_GROUP, Config, ServerConfig
 from mcp_central.downstream import auth, sse, streamable_http
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
+from mcp_central.downstream.oauth.gate import Refusal, ResourceServer, authenticate
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute
 from mcp_central.ops import health
@@ -54,6 +55,8 @@ class Gateway:
         self.origins = _origin_policy(config)
         self.routes = {name: self.server_route(server) for name, server in config.enabled_servers.items()}
         self.groups = {name: self._group_route(name) for name in config.group_names}
+        self.oauth: ResourceServer | None = None
+        """``mcpProxy.options.oauth``: access tokens, resource metadata (``None``: static tokens only)."""
         self.apply_limits()
         self._reaper: asyncio.Task[None] | None = None
         self.reloader: Reloader | None = None
@@ -74,6 +77,13 @@ class Gateway:
         """Give every route the proxy-wide limits and checks of the current config."""
         proxy = self.config.proxy
         self.origins = _origin_policy(self.config)
+        if proxy.oauth is None:
+            self.oauth = None
+        elif self.oauth is None or (self.oauth.config, self.oauth.metadata.base_path) != (
+            proxy.oauth,
+            proxy.base_path,
+        ):
+            self.oauth = ResourceServer(proxy.oauth, proxy.base_path)
         for route in self.all_routes():
             route.max_sessions = proxy.max_sessions
             route.max_sessions_per_client = proxy.max_sessions_per_client
@@ -125,6 +135,9 @@ class Gateway:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
+        if self.oauth is not None and (resource := self.oauth.metadata.route_path(path)) is not None:
+            await self._resource_metadata(resource, scope, send)
+            return
         if self.base_path:
             if not (path == self.base_path or path.startswith(self.base_path + "/")):
                 await respond(send, 404, b"Not Found")
@@ -151,9 +164,9 @@ class Gateway:
             return
         if not await self._from_here(scope, send):
             return
-        caller = auth.Caller.of(scope)
-        if not caller.accepted_by(route.auth_tokens):
-            await auth.reject(scope, send)
+        caller = await authenticate(scope, "/" + "/".join(parts), route.auth_tokens, self.oauth)
+        if isinstance(caller, Refusal):
+            await caller.respond(send)
             return
         if self.draining and _opens_session(scope, leaf):
             await respond_json(send, 503, {"error": "unavailable", "detail": "mcp-central is shutting down"})
@@ -166,6 +179,29 @@ class Gateway:
             await sse.handle_post(route, caller, scope, receive, send)
         else:
             await respond(send, 404, b"Not Found")
+
+    async def _resource_metadata(self, route_path: str, scope: Scope, send: Send) -> None:
+        """RFC 9728 metadata of the gateway (``route_path`` ``""``) or of one MCP route: open to
+        anyone (clients read it to learn where to get a token) but with the Origin/Host checks."""
+        assert self.oauth is not None
+        *where, leaf = [part for part in route_path.split("/") if part] or [""]
+        known = leaf == "" or (
+            leaf in ("mcp", "sse", "message")
+            and (
+                not where
+                or (len(where) == 1 and where[0] in self.routes)
+                or (len(where) == 2 and where[0] == "groups" and where[1] in self.groups)
+            )
+        )
+        if not known:
+            await respond(send, 404, b"Not Found")
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"GET, HEAD")])
+            return
+        if not await self._from_here(scope, send):
+            return
+        await respond_json(send, 200, self.oauth.metadata.document(route_path))
 
     async def _from_here(self, scope: Scope, send: Send) -> bool:
         """The DNS-rebinding checks (``Origin``, ``Host``); ``False`` after answering 403."""
