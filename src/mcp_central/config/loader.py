@@ -316,6 +316,8 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
     for key in ("defaultTimeout", "shutdownGrace", "unusedSessionTimeout", "headerTimeout"):
         if key in options:
             out[key] = duration(options, key, path, problems, 1.0)
+    if "oauth" in options:
+        out["oauth"] = options["oauth"]  # as written: read by config/oauth.py, once the rest is known
     return out
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from mcp_central.config.oauth import OAuthConfig
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
+LEAVES = ("mcp", "sse", "message")
 
 
 class ResourceMetadata:
@@ -38,8 +39,10 @@ class ResourceMetadata:
 
     def audiences(self, route_path: str) -> tuple[str, ...]:
         """The ``aud`` values a token presented at ``route_path`` may carry: the configured audience
-        or the route's own URL, each with or without a trailing slash (clients normalise URLs)."""
-        values = {self.config.audience, self.resource(route_path)}
+        or the URL of the route's endpoints (a legacy-SSE client's token names ``…/sse`` and is also
+        sent to ``…/message``), each with or without a trailing slash (clients normalise URLs)."""
+        route = route_path.rpartition("/")[0]
+        values = {self.config.audience, *(self.resource(f"{route}/{leaf}") for leaf in LEAVES)}
         return tuple(sorted(values | {value.rstrip("/") for value in values} | {v + "/" for v in values}))
 
     def url(self, route_path: str) -> str:
