@@ -33,6 +33,7 @@ from mcp_central.types import Scope, Send
 
 JWT_SHAPE = re.compile(rb"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 """Three base64url parts (the last may be empty: ``alg: none`` tokens are refused, not ignored)."""
+MISSING = "missing bearer token: send 'Authorization: Bearer <token>'"
 REMEMBERED_TOKENS = 4096
 REMEMBER_SECONDS = 60.0
 
@@ -121,13 +122,12 @@ async def authenticate(
     if oauth is None:
         if caller.accepted_by(route_tokens):
             return caller
-        detail = "invalid bearer token" if token is not None else "missing bearer token"
+        detail = "invalid bearer token" if token is not None else MISSING
         return Refusal(401, detail, challenge(token is not None))
     if token is not None and route_tokens and caller.accepted_by(route_tokens):
         return caller
     if token is None:
-        detail = "missing bearer token: send 'Authorization: Bearer <token>'"
-        return oauth.unauthorized(route_path, detail, presented=False)
+        return oauth.unauthorized(route_path, MISSING, presented=False)
     if not JWT_SHAPE.match(token):
         return oauth.unauthorized(route_path, "invalid bearer token", presented=True)
     return await oauth.caller(token, caller.address, route_path)
