@@ -35,6 +35,8 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.maxHeaderBytes   largest request line + headers, else 431 (default 65536)
     mcpProxy.options.headerTimeout    a request's headers must arrive within this long (default "10s")
     mcpProxy.options.maxConnections   client connections open at once, else 503 (default 2000)
+    mcpProxy.options.oauth            OAuth 2.1 resource server: issuer, audience, jwksUri, scopes,
+                                      identityClaim, identities (config/oauth.py)
 
 Strictness beyond TBXark's (configs that would validate but do something else are refused):
 duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings without
@@ -47,6 +49,7 @@ module validates; it does not start anything.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -93,6 +96,7 @@ from mcp_central.config.model import (
     TransportKind,
 )
 from mcp_central.config.names import name_problem
+from mcp_central.config.oauth import read_oauth
 from mcp_central.config.sources import from_v1, parse, read_source
 from mcp_central.core.stateless import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
@@ -105,6 +109,7 @@ GLOBAL_ONLY_OPTIONS = {
     "maxSessionsPerClient", "unusedSessionTimeout", "maxQueuedMessages", "shutdownGrace",
 }  # fmt: skip
 GLOBAL_ONLY_OPTIONS |= {"maxHeaderBytes", "headerTimeout", "maxConnections"}  # the HTTP edge (cli/edge.py)
+GLOBAL_ONLY_OPTIONS |= {"oauth"}  # read by config/oauth.py
 OPTION_KEYS = {
     "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
     "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
@@ -186,6 +191,10 @@ def load_config_text(
         lambda spec, path: _name_filter(spec, path, problems),
         problems,
     )
+    proxy_options = proxy_raw.get("options") if isinstance(proxy_raw, dict) else None
+    if isinstance(proxy_options, dict) and "oauth" in proxy_options:
+        oauth = read_oauth(proxy_options["oauth"], proxy.base_url, raw.get("identities"), problems)
+        proxy = dataclasses.replace(proxy, oauth=oauth)
     if problems.items:
         raise ConfigError(problems.items)
     return Config(proxy=proxy, servers=servers, source=source, groups=groups, identities=identities)
@@ -318,6 +327,8 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
     for key in ("defaultTimeout", "shutdownGrace", "unusedSessionTimeout", "headerTimeout"):
         if key in options:
             out[key] = duration(options, key, path, problems, 1.0)
+    if "oauth" in options:
+        out["oauth"] = options["oauth"]  # as written: read by config/oauth.py, once the rest is known
     return out
 
 

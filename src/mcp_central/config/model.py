@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mcp_central.config.oauth import OAuthConfig
 from mcp_central.config.redact import upstream as describe_upstream
 from mcp_central.core.supervision import RestartPolicy
 
@@ -161,6 +162,8 @@ class ProxyConfig:
     connection's first request: of the connection), else the connection is closed."""
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     """Client connections open at once; one more gets HTTP 503 at once (``cli.edge``)."""
+    oauth: OAuthConfig | None = None
+    """``mcpProxy.options.oauth``: accept access tokens (JWTs) from this authorization server."""
 
 
 @dataclass(frozen=True)

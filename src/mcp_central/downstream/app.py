@@ -33,6 +33,7 @@ from mcp_central.downstream import auth, sse, streamable_http
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.identities import Identities
+from mcp_central.downstream.oauth.gate import JWT_SHAPE, OAuthCaller, Refusal, ResourceServer, authenticate
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute, report
 from mcp_central.errors import INVALID_REQUEST
@@ -61,6 +62,8 @@ class Gateway:
         self.origins = _origin_policy(config)
         self.routes = {name: self.server_route(server) for name, server in config.enabled_servers.items()}
         self.groups = {name: self._group_route(name) for name in config.group_names}
+        self.oauth: ResourceServer | None = None
+        """``mcpProxy.options.oauth``: access tokens, resource metadata (``None``: static tokens only)."""
         self.apply_limits()
         self._reaper: asyncio.Task[None] | None = None
         self.reloader: Reloader | None = None
@@ -81,6 +84,13 @@ class Gateway:
         """Give every route the proxy-wide limits and checks of the current config."""
         proxy = self.config.proxy
         self.origins = _origin_policy(self.config)
+        if proxy.oauth is None:
+            self.oauth = None
+        elif self.oauth is None or (self.oauth.config, self.oauth.metadata.base_path) != (
+            proxy.oauth,
+            proxy.base_path,
+        ):
+            self.oauth = ResourceServer(proxy.oauth, proxy.base_path)
         for route in self.all_routes():
             route.max_sessions = proxy.max_sessions
             route.max_sessions_per_client = proxy.max_sessions_per_client
@@ -147,9 +157,16 @@ class Gateway:
                             {"jsonrpc": "2.0", "method": f"notifications/{kind}/list_changed"}, None
                         )
 
-    def identify(self, scope: Scope) -> auth.Caller:
-        """Who sent this request: the one place a bearer token becomes a ``Caller``."""
-        return self.identities.caller(scope)
+    async def identify(self, scope: Scope) -> auth.Caller | Refusal:
+        """Who is asking for an admin view: an identity's static token, an OAuth access token (its
+        identity), or an anonymous token judged by ``status_tokens`` afterwards."""
+        caller = self.identities.caller(scope)
+        token = auth.presented_token(scope)
+        if caller.access is not None or self.oauth is None or token is None:
+            return caller
+        if not JWT_SHAPE.match(token) or caller.accepted_by(self.status_tokens() or ()):
+            return caller
+        return await authenticate(scope, "", (), self.oauth, self.identities)
 
     def all_routes(self) -> list[Route]:
         return [*self.routes.values(), *self.groups.values()]
@@ -163,6 +180,9 @@ class Gateway:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
+        if self.oauth is not None and (resource := self.oauth.metadata.route_path(path)) is not None:
+            await self._resource_metadata(resource, scope, send)
+            return
         if self.base_path:
             if not (path == self.base_path or path.startswith(self.base_path + "/")):
                 await respond(send, 404, b"Not Found")
@@ -189,13 +209,16 @@ class Gateway:
             return
         if not await self._from_here(scope, send):
             return
-        caller = self.identify(scope)
-        if caller.access is None:
-            if not caller.accepted_by(route.auth_tokens):
-                route.record_refusal(caller, "http", "401 unauthorized", _transport(leaf))
-                await auth.reject(scope, send)
-                return
-        elif not route.admits(caller):
+        caller = await authenticate(
+            scope, "/" + "/".join(parts), route.auth_tokens, self.oauth, self.identities
+        )
+        if isinstance(caller, Refusal):
+            route.record_refusal(
+                auth.Caller.of(scope), "http", f"{caller.status} {caller.detail}", _transport(leaf)
+            )
+            await caller.respond(send)
+            return
+        if caller.access is not None and not route.admits(caller):
             await self._forbidden(route, leaf, caller, send)
             return
         if self.draining and _opens_session(scope, leaf):
@@ -220,6 +243,29 @@ class Gateway:
         route.record_refusal(caller, "http", detail, _transport(leaf))
         await respond_json(send, 403, jsonrpc.error_response(None, INVALID_REQUEST, detail))
 
+    async def _resource_metadata(self, route_path: str, scope: Scope, send: Send) -> None:
+        """RFC 9728 metadata of the gateway (``route_path`` ``""``) or of one MCP route: open to
+        anyone (clients read it to learn where to get a token) but with the Origin/Host checks."""
+        assert self.oauth is not None
+        *where, leaf = [part for part in route_path.split("/") if part] or [""]
+        known = leaf == "" or (
+            leaf in ("mcp", "sse", "message")
+            and (
+                not where
+                or (len(where) == 1 and where[0] in self.routes)
+                or (len(where) == 2 and where[0] == "groups" and where[1] in self.groups)
+            )
+        )
+        if not known:
+            await respond(send, 404, b"Not Found")
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"GET, HEAD")])
+            return
+        if not await self._from_here(scope, send):
+            return
+        await respond_json(send, 200, self.oauth.metadata.document(route_path))
+
     async def _from_here(self, scope: Scope, send: Send) -> bool:
         """The DNS-rebinding checks (``Origin``, ``Host``); ``False`` after answering 403."""
         origin = header(scope, b"origin")
@@ -242,7 +288,16 @@ class Gateway:
         if not await self._from_here(scope, send):
             report(self.observers, "admin", None, "http", method, "refused", "403 Origin or Host not allowed")
             return False
-        caller = self.identify(scope)
+        caller = await self.identify(scope)
+        if isinstance(caller, Refusal):
+            report(self.observers, "admin", None, "http", method, "refused", caller.detail)
+            await caller.respond(send)
+            return False
+        if isinstance(caller, OAuthCaller) and caller.access is None:
+            detail = "this access token's identity is not an admin (give it one with admin: true)"
+            report(self.observers, "admin", caller, "http", method, "refused", detail)
+            await respond_json(send, 403, {"error": "forbidden", "detail": detail})
+            return False
         if caller.access is not None:
             if self.identities.by_name[caller.access.name].admin:
                 report(self.observers, "admin", caller, "http", method, "ok")

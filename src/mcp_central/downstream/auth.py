@@ -137,14 +137,27 @@ class Caller:
         return self.address, self.digest
 
 
-async def reject(scope: Scope, send: Send) -> None:
+def challenge(presented: bool, resource_metadata: str | None = None) -> bytes:
+    """A 401's ``WWW-Authenticate``: ``invalid_token`` when a token was presented; with OAuth, the
+    URL of the route's RFC 9728 metadata, where MCP clients find the authorization server."""
+    params = ['realm="mcp-central"']
+    if resource_metadata is not None:
+        params.append(f'resource_metadata="{resource_metadata}"')
+    if presented:
+        params.append('error="invalid_token"')
+    return ("Bearer " + ", ".join(params)).encode()
+
+
+async def reject(scope: Scope, send: Send, resource_metadata: str | None = None) -> None:
     """401 with a ``WWW-Authenticate`` challenge saying whether a token was missing or wrong."""
-    if presented_token(scope) is None:
-        challenge = b'Bearer realm="mcp-central"'
-        detail = "missing bearer token: send 'Authorization: Bearer <token>'"
-    else:
-        challenge = b'Bearer realm="mcp-central", error="invalid_token"'
+    presented = presented_token(scope) is not None
+    if presented:
         detail = "invalid bearer token"
+    else:
+        detail = "missing bearer token: send 'Authorization: Bearer <token>'"
     await respond_json(
-        send, 401, {"error": "unauthorized", "detail": detail}, [(b"www-authenticate", challenge)]
+        send,
+        401,
+        {"error": "unauthorized", "detail": detail},
+        [(b"www-authenticate", challenge(presented, resource_metadata))],
     )
