@@ -6,6 +6,7 @@
     /{name}/sse /{name}/message  legacy HTTP+SSE for one upstream
     /mcp /sse /message         every enabled upstream as one server (group ``all``)
     /groups/{group}/mcp …      a named group of upstreams as one server
+    /ui /ui/…                  the dashboard (``ops.dashboard``: its data behind the /status checks)
 
 For MCP routes the order is: unknown route → 404, foreign ``Origin`` or rebound ``Host`` → 403,
 bad token → 401; only then does a request reach a session, so nothing unauthenticated ever reaches
@@ -30,8 +31,9 @@ from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute
-from mcp_central.ops import health
+from mcp_central.ops import dashboard, health
 from mcp_central.ops.observers import Observers
+from mcp_central.ops.recent import RecentCalls
 from mcp_central.ops.reload import Reloader
 from mcp_central.types import Receive, Scope, Send
 from mcp_central.upstream.link import UpstreamLink
@@ -49,6 +51,9 @@ class Gateway:
         self.config = config
         self.observers = Observers()
         """Everything that wants to hear of each answered or refused call registers here."""
+        self.recent = RecentCalls()
+        """The dashboard's last calls and per-server rates (``/ui``)."""
+        self.observers.add(self.recent)
         self.manager = UpstreamManager(config, self.observers)
         self.base_path = config.proxy.base_path
         self.origins = _origin_policy(config)
@@ -133,6 +138,9 @@ class Gateway:
         parts = [part for part in path.split("/") if part]
         if not parts:
             await health.root(self.manager, send)
+            return
+        if parts[0] == "ui":
+            await dashboard.handle(self, parts[1:], scope, send)
             return
         route: Route | None
         if len(parts) == 1 and parts[0] in ("mcp", "sse", "message"):
