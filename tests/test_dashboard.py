@@ -6,10 +6,15 @@ The browser test (``test_dashboard_in_chromium``) is in ``test_dashboard_browser
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from conftest import fixture_stdio, http_client, make_config, mcp_client, route_url, serve
+from mcp_central.config.loader import load_config
 from mcp_central.core.calls import CallContext, CallRecord
+from mcp_central.errors import ConfigError
 from mcp_central.ops.recent import RECENT_CALLS, RecentCalls
 
 pytestmark = pytest.mark.anyio
@@ -132,3 +137,11 @@ async def test_dashboard_lives_under_base_url() -> None:
         assert state.status_code == 200 and state.json()["upstreams"][0]["name"] == "fixture"
         root = base[: -len("/gw")]
         assert (await http.get(f"{root}/ui/")).status_code == 404
+
+
+def test_a_server_cannot_be_named_ui(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"mcpServers": {"ui": {"command": "x"}}}))
+    with pytest.raises(ConfigError) as raised:
+        load_config(str(path))
+    assert "mcpServers.ui: 'ui' is reserved" in str(raised.value)
