@@ -102,3 +102,22 @@ def test_stopping_on_purpose_is_not_a_failure() -> None:
     assert life.state is LinkState.STOPPED and life.next_delay(0.0) is None
     life.attempting()
     assert life.state is LinkState.STARTING and life.restarts == 0
+
+
+def test_state_since_moves_only_when_the_state_changes() -> None:
+    now = [10.0]
+    life = Lifecycle(POLICY, clock=lambda: now[0])
+    assert life.state_since == 10.0
+    now[0] = 11.0
+    life.attempting()
+    assert life.state is LinkState.STARTING and life.state_since == 11.0
+    now[0] = 12.0
+    life.ready(now=12.0)
+    now[0] = 15.0
+    life.heard_from()  # still READY: time in state keeps counting from 12
+    assert life.state_since == 12.0
+    life.deadline_missed()
+    assert life.state is LinkState.DEGRADED and life.state_since == 15.0
+    now[0] = 20.0
+    life.lost("the process was killed by signal 9 (SIGKILL)", now=20.0)
+    assert life.state is LinkState.RESTARTING and life.state_since == 20.0

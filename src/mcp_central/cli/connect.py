@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from mcp_central.cli.common import TOKEN_ENV, proxy_url, report, token_for
+from mcp_central.cli.progress import Progress
 from mcp_central.config.loader import load_config
 from mcp_central.config.model import Config
 from mcp_central.config.names import name_problem
@@ -154,15 +155,36 @@ def run_check(args: argparse.Namespace) -> int:
                 return str(exc)
         if not names:
             return f"no routes to check at {base}"
-        print(f"checking {len(names) * len(transports)} route(s) at {base} …", file=sys.stderr)
-        return await check.check_all(
-            base,
-            names,
-            lambda name: token_for(args.token, config, name),
-            args.timeout,
-            transports=transports,
-            progress=_progress,
-        )
+        total = len(names) * len(transports)
+        print(f"checking {total} route(s) at {base} …", file=sys.stderr)
+        async with Progress() as progress:
+            running: list[str] = []
+            completed = 0
+
+            def show() -> None:
+                progress.status(f"{completed}/{total} done, checking {', '.join(running) or '…'}")
+
+            def started(name: str, transport: str) -> None:
+                running.append(f"{name} {transport}")
+                show()
+
+            def finished(result: RouteCheck, done: int, total: int) -> None:
+                nonlocal completed
+                completed = done
+                running.remove(f"{result.name} {result.transport}")
+                status = "ok" if result.ok else "FAIL"
+                progress.line(f"  [{done}/{total}] {result.name} {result.transport}: {status}")
+                show()
+
+            return await check.check_all(
+                base,
+                names,
+                lambda name: token_for(args.token, config, name),
+                args.timeout,
+                transports=transports,
+                progress=finished,
+                started=started,
+            )
 
     outcome = asyncio.run(main())
     if isinstance(outcome, str):
@@ -177,11 +199,6 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"mcp-central: {len(failed)} of {len(outcome)} route(s) failed", file=sys.stderr)
         return 1
     return 0
-
-
-def _progress(result: RouteCheck, done: int, total: int) -> None:
-    status = "ok" if result.ok else "FAIL"
-    print(f"  [{done}/{total}] {result.name} {result.transport}: {status}", file=sys.stderr, flush=True)
 
 
 def _table(results: list[RouteCheck]) -> str:

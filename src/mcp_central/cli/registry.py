@@ -9,11 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 from mcp_central.cli.common import add_config_flag, config_path, proxy_url, report, token_for, try_load, warn
+from mcp_central.cli.progress import Progress
 from mcp_central.config import edit
 from mcp_central.errors import ConfigError, ConfigProblem
 from mcp_central.manage import registry
+
+if TYPE_CHECKING:
+    from mcp_central.ops.check import RouteCheck
 
 EXIT_UNVERIFIED = 3
 """The config was changed but ``--test`` could not prove the route (answers / is gone)."""
@@ -147,11 +152,41 @@ def _test_added(args: argparse.Namespace, name: str) -> int:
     for transport in check.TRANSPORTS:
         url = check.route_url(base, name, transport)
         print(f"testing {url} (up to {args.test_timeout:g} s) …", file=sys.stderr)
-        result = asyncio.run(check.wait_for_route(name, url, transport, token, args.test_timeout))
+        result = asyncio.run(_waiting_for_route(name, url, transport, token, args.test_timeout))
         if not result.ok:
             return _unverified(f"{url} did not answer within {args.test_timeout:g} s: {result.error}")
         print(f"ok: {url}: {result.tools} tool(s), {result.latency_ms:g} ms")
     return 0
+
+
+async def _waiting_for_route(
+    name: str, url: str, transport: str, token: str | None, limit: float
+) -> RouteCheck:
+    """``check.wait_for_route`` with a spinner on a terminal: each attempt and what it got."""
+    from mcp_central.ops import check
+
+    async with Progress() as progress:
+        attempts = 0
+
+        def attempted(result: RouteCheck) -> None:
+            nonlocal attempts
+            attempts += 1
+            last = "ok" if result.ok else result.error
+            progress.status(f"waiting for {url}: attempt {attempts + 1}, last: {last}")
+
+        progress.status(f"waiting for {url}")
+        return await check.wait_for_route(name, url, transport, token, limit, attempted)
+
+
+async def _waiting_for_gone(url: str, token: str | None, limit: float) -> tuple[bool, str]:
+    """``check.wait_for_gone`` with a spinner on a terminal."""
+    from mcp_central.ops import check
+
+    async with Progress() as progress:
+        progress.status(f"waiting for {url} to go")
+        return await check.wait_for_gone(
+            url, token, limit, lambda last: progress.status(f"waiting for {url} to go, last: {last}")
+        )
 
 
 def server_remove(args: argparse.Namespace) -> int:
@@ -171,7 +206,7 @@ def server_remove(args: argparse.Namespace) -> int:
         base = proxy_url(args.proxy_url, config)
         url = check.route_url(base, name, "streamable-http")
         print(f"testing that {url} is gone (up to {args.test_timeout:g} s) …", file=sys.stderr)
-        gone, last = asyncio.run(check.wait_for_gone(url, token_for(args.token, config), args.test_timeout))
+        gone, last = asyncio.run(_waiting_for_gone(url, token_for(args.token, config), args.test_timeout))
         if not gone:
             return _unverified(f"{url} still answers ({last}) after {args.test_timeout:g} s")
         print(f"ok: {url} is gone (404)")

@@ -11,7 +11,19 @@ import re
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-](?:[A-Za-z0-9._-]*[A-Za-z0-9_-])?$")
 RESERVED_NAMES = frozenset(
-    {"mcp", "sse", "message", "healthz", "readyz", "status", "metrics", "groups", "openapi", ".well-known"}
+    {
+        "mcp",
+        "sse",
+        "message",
+        "healthz",
+        "readyz",
+        "status",
+        "metrics",
+        "groups",
+        "openapi",
+        ".well-known",
+        "ui",
+    }
 )
 """Server names taken by the gateway's own routes."""
 

@@ -9,13 +9,16 @@
 ``Lifecycle`` records what happened (attempts, losses, answers, missed deadlines) and says what the
 state is and how long to wait before the next attempt (``RestartPolicy``: jittered, capped
 exponential backoff). It never sleeps, spawns or reads a clock itself: the caller passes ``now``
-and a random number, so every schedule is testable without time passing. ``upstream.supervisor``
-does the waiting and the restarting.
+and a random number, so every schedule is testable without time passing (the one clock it holds
+is handed to it, and only stamps when the state last changed, for the dashboard's time in state).
+``upstream.supervisor`` does the waiting and the restarting.
 """
 
 from __future__ import annotations
 
 import enum
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -63,9 +66,12 @@ class RestartPolicy:
 class Lifecycle:
     """What a link's supervisor needs to know; every method is a fact reported by the link."""
 
-    def __init__(self, policy: RestartPolicy) -> None:
+    def __init__(self, policy: RestartPolicy, clock: Callable[[], float] = time.monotonic) -> None:
         self.policy = policy
-        self.state = LinkState.STOPPED
+        self._clock = clock
+        self._state = LinkState.STOPPED
+        self.state_since = clock()
+        """When ``state`` last changed (``clock`` time): how long a link has been in its state."""
         self.failures = 0
         """Consecutive failed attempts since the link was last ready (the backoff exponent)."""
         self.restarts = 0
@@ -77,6 +83,16 @@ class Lifecycle:
         self._step = 0
         """Retries in the current streak: grows with every attempt, and only a link that stayed up
         for ``max_delay`` starts over. So a server that crashes right after each start backs off."""
+
+    @property
+    def state(self) -> LinkState:
+        return self._state
+
+    @state.setter
+    def state(self, value: LinkState) -> None:
+        if value is not self._state:
+            self._state = value
+            self.state_since = self._clock()
 
     @property
     def serving(self) -> bool:

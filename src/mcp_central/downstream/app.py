@@ -6,6 +6,7 @@
     /{name}/sse /{name}/message  legacy HTTP+SSE for one upstream
     /mcp /sse /message         every enabled upstream as one server (group ``all``)
     /groups/{group}/mcp …      a named group of upstreams as one server
+    /ui /ui/…                  the dashboard (``ops.dashboard``: its data behind the /status checks)
 
 For MCP routes the order is: unknown route → 404, foreign ``Origin`` or rebound ``Host`` → 403,
 bad token → 401, an identity's token on a route it may not use → 403; only then does a request
@@ -37,8 +38,9 @@ from mcp_central.downstream.oauth.gate import JWT_SHAPE, OAuthCaller, Refusal, R
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute, report
 from mcp_central.errors import INVALID_REQUEST
-from mcp_central.ops import health
+from mcp_central.ops import dashboard, health
 from mcp_central.ops.observers import Observers
+from mcp_central.ops.recent import RecentCalls
 from mcp_central.ops.reload import Reloader
 from mcp_central.types import Receive, Scope, Send
 from mcp_central.upstream.link import UpstreamLink
@@ -56,6 +58,9 @@ class Gateway:
         self.config = config
         self.observers = Observers()
         """Everything that wants to hear of each answered or refused call registers here."""
+        self.recent = RecentCalls()
+        """The dashboard's last calls and per-server rates (``/ui``)."""
+        self.observers.add(self.recent)
         self.manager = UpstreamManager(config, self.observers)
         self.identities = Identities(config.identities, config.proxy.separator)
         self.base_path = config.proxy.base_path
@@ -191,6 +196,9 @@ class Gateway:
         parts = [part for part in path.split("/") if part]
         if not parts:
             await health.root(self.manager, send)
+            return
+        if parts[0] == "ui":
+            await dashboard.handle(self, parts[1:], scope, send)
             return
         route: Route | None
         if len(parts) == 1 and parts[0] in ("mcp", "sse", "message"):

@@ -123,8 +123,10 @@ async def check_all(
     transports: tuple[str, ...] = TRANSPORTS,
     concurrency: int = 4,
     progress: Callable[[RouteCheck, int, int], Awaitable[None] | None] | None = None,
+    started: Callable[[str, str], None] | None = None,
 ) -> list[RouteCheck]:
-    """Check every route of every name; results in (name, transport) order."""
+    """Check every route of every name; results in (name, transport) order. ``started(name,
+    transport)`` is told when a route's check begins, ``progress`` when it ends."""
     jobs = [(name, transport) for name in names for transport in transports]
     limit = asyncio.Semaphore(concurrency)
     done = 0
@@ -132,6 +134,8 @@ async def check_all(
     async def one(name: str, transport: str) -> RouteCheck:
         nonlocal done
         async with limit:
+            if started is not None:
+                started(name, transport)
             result = await check_route(
                 name, route_url(base_url, name, transport), transport, token_for(name), time_limit
             )
@@ -146,20 +150,31 @@ async def check_all(
 
 
 async def wait_for_route(
-    name: str, url: str, transport: str, token: str | None, deadline_seconds: float
+    name: str,
+    url: str,
+    transport: str,
+    token: str | None,
+    deadline_seconds: float,
+    attempted: Callable[[RouteCheck], None] | None = None,
 ) -> RouteCheck:
-    """Poll until the route passes ``check_route`` or the deadline passes; the last result."""
+    """Poll until the route passes ``check_route`` or the deadline passes; the last result.
+    ``attempted`` hears each attempt's result."""
     deadline = time.monotonic() + deadline_seconds
     while True:
         remaining = deadline - time.monotonic()
         result = await check_route(name, url, transport, token, max(1.0, min(remaining, 30.0)))
+        if attempted is not None:
+            attempted(result)
         if result.ok or time.monotonic() + POLL_INTERVAL >= deadline:
             return result
         await asyncio.sleep(POLL_INTERVAL)
 
 
-async def wait_for_gone(url: str, token: str | None, deadline_seconds: float) -> tuple[bool, str]:
-    """Poll until ``url`` answers 404 (the route is gone); ``(gone, what it last answered)``."""
+async def wait_for_gone(
+    url: str, token: str | None, deadline_seconds: float, attempted: Callable[[str], None] | None = None
+) -> tuple[bool, str]:
+    """Poll until ``url`` answers 404 (the route is gone); ``(gone, what it last answered)``.
+    ``attempted`` hears what each attempt got."""
     deadline = time.monotonic() + deadline_seconds
     last = "no answer"
     async with httpx.AsyncClient(timeout=5, headers=_auth(token)) as http:
@@ -175,6 +190,8 @@ async def wait_for_gone(url: str, token: str | None, deadline_seconds: float) ->
                 last = _describe_transport_error(exc)
                 if isinstance(exc, httpx.ConnectError):
                     last += " (is the proxy running?)"
+            if attempted is not None:
+                attempted(last)
             if time.monotonic() + POLL_INTERVAL >= deadline:
                 return False, last
             await asyncio.sleep(POLL_INTERVAL)
