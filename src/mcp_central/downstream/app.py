@@ -2,6 +2,7 @@
 
     GET /                      200 while serving (the seed's container health check)
     /healthz /readyz /status   liveness, readiness, JSON status of every upstream
+    /metrics                   Prometheus metrics (ops/metrics.py)
     /{name}/mcp                streamable HTTP for one upstream
     /{name}/sse /{name}/message  legacy HTTP+SSE for one upstream
     /mcp /sse /message         every enabled upstream as one server (group ``all``)
@@ -9,7 +10,8 @@
 
 For MCP routes the order is: unknown route → 404, foreign ``Origin`` or rebound ``Host`` → 403,
 bad token → 401; only then does a request reach a session, so nothing unauthenticated ever reaches
-an upstream. ``/status`` gets the same checks, with the admin tokens (``status_tokens``).
+an upstream. ``/status`` gets the same checks, with the admin tokens (``status_tokens``);
+``/metrics`` too, or with ``metricsTokens`` when they are set.
 The ASGI lifespan starts and stops the upstream links. While draining (shutdown), new sessions
 get 503 and ``drain`` waits for requests in flight, up to ``shutdownGrace``.
 """
@@ -31,6 +33,7 @@ from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute
 from mcp_central.ops import health
+from mcp_central.ops.metrics import CONTENT_TYPE, GatewayMetrics
 from mcp_central.ops.observers import Observers
 from mcp_central.ops.reload import Reloader
 from mcp_central.types import Receive, Scope, Send
@@ -49,7 +52,9 @@ class Gateway:
         self.config = config
         self.observers = Observers()
         """Everything that wants to hear of each answered or refused call registers here."""
-        self.manager = UpstreamManager(config, self.observers)
+        # The benchmark's switch (bench/run.py --observers-off): links stamp and report no calls.
+        observing = not os.environ.get("MCP_CENTRAL_BENCH_NO_OBSERVERS")
+        self.manager = UpstreamManager(config, self.observers if observing else None)
         self.base_path = config.proxy.base_path
         self.origins = _origin_policy(config)
         self.routes = {name: self.server_route(server) for name, server in config.enabled_servers.items()}
@@ -62,6 +67,8 @@ class Gateway:
             self.reloader = Reloader(self, load, watched)
         self._watcher: asyncio.Task[None] | None = None
         self.draining = False
+        self.metrics = GatewayMetrics(self)
+        self.observers.add(self.metrics.observer)
 
     def server_route(self, server: ServerConfig) -> ServerRoute:
         """The route ``/{name}/…`` of ``server`` over its link or pool (which must exist)."""
@@ -195,6 +202,21 @@ class Gateway:
             return False
         return True
 
+    async def admitted_metrics(self, scope: Scope, send: Send) -> bool:
+        """``/metrics``: ``metricsTokens`` when set (``[]``: anyone), and admins too; else the admin
+        checks of ``/status``. ``False`` after answering 403 or 401."""
+        tokens = self.config.proxy.metrics_tokens
+        if tokens is None:
+            return await self.admitted_admin(scope, send)
+        if not await self._from_here(scope, send):
+            return False
+        if not tokens or auth.Caller.of(scope).accepted_by(tokens):
+            return True
+        if self.status_tokens():  # admins exist: their tokens open it too
+            return await self.admitted_admin(scope, send)
+        await auth.reject(scope, send)
+        return False
+
     async def _ops(self, name: str, scope: Scope, send: Send) -> None:
         if name == "healthz":
             await health.healthz(send)
@@ -212,6 +234,9 @@ class Gateway:
                 reload,
                 {route.name: dict(route.refusals) for route in self.all_routes() if route.refusals},
             )
+        elif name == "metrics":
+            if await self.admitted_metrics(scope, send):
+                await respond(send, 200, self.metrics.render(), CONTENT_TYPE)
         else:
             await respond(send, 404, b"Not Found")
 
