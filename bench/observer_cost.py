@@ -8,8 +8,9 @@ logs, no recent-calls ring, no audit) and once as shipped (every observer the ga
 alternating which goes first. Each run opens 32 sessions, warms up for 1 s, then measures calls/s
 for ``--duration`` seconds and the proxy process's own CPU time per call (utime + stime from
 ``/proc``, the upstream excluded), and finally scrapes ``/metrics`` once so the "on" run is known
-to have counted. Everything on 127.0.0.1; every process stopped by PID. Speed is written down in
-bench/README.md, never asserted.
+to have counted. The summary gives each mode's medians and, steadier on a shared machine, the
+median over rounds of each round's on-versus-off difference. Everything on 127.0.0.1; every
+process stopped by PID. Speed is written down in bench/README.md, never asserted.
 """
 
 from __future__ import annotations
@@ -100,19 +101,24 @@ async def measure(config: Path, port: int, seconds: float, rounds: int) -> dict[
         for observers in order:
             runs.append(await one_run(config, port, seconds, observers))
             print(json.dumps(runs[-1]), file=sys.stderr)
-    summary = {}
+    summary: dict[str, Any] = {}
     for observers in (False, True):
         mine = [run for run in runs if run["observers"] is observers]
         summary["on" if observers else "off"] = {
             "calls_per_s_median": median(run["calls_per_s"] for run in mine),
             "cpu_us_per_call_median": median(run["cpu_us_per_call"] for run in mine),
         }
-    off, on = summary["off"], summary["on"]
-    summary["calls_per_s_change_pct"] = round(
-        (on["calls_per_s_median"] / off["calls_per_s_median"] - 1) * 100, 1
+    # The machine's load drifts between rounds: compare each round's two runs with each other.
+    pairs = [(runs[i], runs[i + 1]) if not runs[i]["observers"] else (runs[i + 1], runs[i])
+             for i in range(0, len(runs), 2)]  # fmt: skip
+    summary["paired_median_calls_per_s_change_pct"] = round(
+        median((on["calls_per_s"] / off["calls_per_s"] - 1) * 100 for off, on in pairs), 1
     )
-    summary["cpu_per_call_change_pct"] = round(
-        (on["cpu_us_per_call_median"] / off["cpu_us_per_call_median"] - 1) * 100, 1
+    summary["paired_median_cpu_us_per_call_added"] = round(
+        median(on["cpu_us_per_call"] - off["cpu_us_per_call"] for off, on in pairs), 1
+    )
+    summary["paired_median_cpu_per_call_change_pct"] = round(
+        median((on["cpu_us_per_call"] / off["cpu_us_per_call"] - 1) * 100 for off, on in pairs), 1
     )
     return {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
