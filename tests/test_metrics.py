@@ -324,3 +324,22 @@ def test_metrics_tokens_are_read_and_checked_like_other_tokens() -> None:
     with pytest.raises(ConfigError) as misplaced:
         load("{}", '{"metricsTokens": ["m"]}')
     assert "mcpServers.s.options.metricsTokens" in str(misplaced.value)
+
+
+async def test_reloads_are_counted_by_outcome() -> None:
+    config = make_config(echo_stdio("pub"))
+    answers: list[Config | ConfigError] = [config, ConfigError([]), config]
+
+    def load() -> Config:
+        answer = answers.pop(0)
+        if isinstance(answer, ConfigError):
+            raise answer
+        return answer
+
+    async with serve(config, load=load) as (base, app):
+        assert app.reloader is not None
+        for _ in range(3):
+            await app.reloader.reload("test")
+        samples = parse(await scrape(base))
+    assert value(samples, "mcp_central_config_reloads_total", outcome="ok") == 2
+    assert value(samples, "mcp_central_config_reloads_total", outcome="invalid") == 1
