@@ -28,6 +28,7 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.maxSessions      cap on concurrent client sessions per route (default 1000)
     mcpProxy.options.shutdownGrace    time in-flight requests get to finish on SIGTERM (default "5s")
     mcpProxy.options.adminTokens      tokens for /status (default: the global authTokens)
+    mcpProxy.options.metricsTokens    tokens for /metrics besides the admins' ([]: open; default: as /status)
     mcpProxy.options.allowedHosts     Host names served besides loopback, IP literals and baseURL's
     mcpProxy.options.maxSessionsPerClient  sessions one client (address + token) holds per route (100)
     mcpProxy.options.unusedSessionTimeout  a session that made no request after initialize ends ("60s")
@@ -110,6 +111,7 @@ GLOBAL_ONLY_OPTIONS = {
 }  # fmt: skip
 GLOBAL_ONLY_OPTIONS |= {"maxHeaderBytes", "headerTimeout", "maxConnections"}  # the HTTP edge (cli/edge.py)
 GLOBAL_ONLY_OPTIONS |= {"oauth"}  # read by config/oauth.py
+GLOBAL_ONLY_OPTIONS |= {"metricsTokens"}
 OPTION_KEYS = {
     "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
     "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
@@ -229,6 +231,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
     options = _options(proxy.get("options", {}), "mcpProxy.options", problems)
     origins = options.pop("allowedOrigins", ())
     admin_tokens = options.pop("adminTokens", None)
+    metrics_tokens = options.pop("metricsTokens", None)
     separator = string(proxy, "separator", "mcpProxy", problems) or DEFAULT_SEPARATOR
     if not SEPARATOR_PATTERN.match(separator):
         problems.add(
@@ -257,6 +260,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         max_sessions=global_only.get("maxSessions", DEFAULT_ROUTE_MAX_SESSIONS),
         shutdown_grace=global_only.get("shutdownGrace", DEFAULT_SHUTDOWN_GRACE_SECONDS),
         admin_tokens=admin_tokens,
+        metrics_tokens=metrics_tokens,
         allowed_hosts=global_only.get("allowedHosts", ()),
         max_sessions_per_client=global_only.get("maxSessionsPerClient", DEFAULT_MAX_SESSIONS_PER_CLIENT),
         unused_session_timeout=global_only.get(
@@ -300,7 +304,7 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
             flag = boolean(options, key, path, problems)
             if flag is not None:
                 out[key] = flag
-    for key in ("authTokens", "adminTokens"):
+    for key in ("authTokens", "adminTokens", "metricsTokens"):
         if key in options:
             tokens = token_list(options, key, path, problems)
             if tokens is not None:

@@ -147,6 +147,9 @@ class ProxyConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     admin_tokens: tuple[str, ...] | None = None
     """``adminTokens``: who may read ``/status``; ``None`` (unset) means the global ``authTokens``."""
+    metrics_tokens: tuple[str, ...] | None = None
+    """``metricsTokens``: who may read ``/metrics`` besides admins; ``None`` (unset): admins only,
+    as ``/status``; ``()``: anyone."""
     allowed_hosts: tuple[str, ...] = ()
     """Host names served besides loopback names, IP literals and ``baseURL``'s host; ``"*"``: any."""
     max_sessions_per_client: int = DEFAULT_MAX_SESSIONS_PER_CLIENT

@@ -2,6 +2,7 @@
 
     GET /                      200 while serving (the seed's container health check)
     /healthz /readyz /status   liveness, readiness, JSON status of every upstream
+    /metrics                   Prometheus metrics (ops/metrics.py)
     /{name}/mcp                streamable HTTP for one upstream
     /{name}/sse /{name}/message  legacy HTTP+SSE for one upstream
     /mcp /sse /message         every enabled upstream as one server (group ``all``)
@@ -12,7 +13,8 @@ For MCP routes the order is: unknown route → 404, foreign ``Origin`` or reboun
 bad token → 401, an identity's token on a route it may not use → 403; only then does a request
 reach a session, so nothing unauthenticated ever reaches an upstream. Authentication is
 ``identify`` (the bearer token → a ``Caller``, with its identity if the token names one). ``/status``
-gets the same checks, with the admin tokens (``status_tokens``) or an ``admin`` identity.
+gets the same checks, with the admin tokens (``status_tokens``) or an ``admin`` identity;
+``/metrics`` too, or with ``metricsTokens`` when they are set.
 Refusals and admin reads are reported to ``observers`` as calls (outcome ``refused``/``ok``).
 The ASGI lifespan starts and stops the upstream links. While draining (shutdown), new sessions
 get 503 and ``drain`` waits for requests in flight, up to ``shutdownGrace``.
@@ -39,6 +41,7 @@ from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute, report
 from mcp_central.errors import INVALID_REQUEST
 from mcp_central.ops import dashboard, health
+from mcp_central.ops.metrics import CONTENT_TYPE, GatewayMetrics
 from mcp_central.ops.observers import Observers
 from mcp_central.ops.recent import RecentCalls
 from mcp_central.ops.reload import Reloader
@@ -61,7 +64,9 @@ class Gateway:
         self.recent = RecentCalls()
         """The dashboard's last calls and per-server rates (``/ui``)."""
         self.observers.add(self.recent)
-        self.manager = UpstreamManager(config, self.observers)
+        # The benchmark's switch (bench/run.py --observers-off): links stamp and report no calls.
+        observing = not os.environ.get("MCP_CENTRAL_BENCH_NO_OBSERVERS")
+        self.manager = UpstreamManager(config, self.observers if observing else None)
         self.identities = Identities(config.identities, config.proxy.separator)
         self.base_path = config.proxy.base_path
         self.origins = _origin_policy(config)
@@ -77,6 +82,8 @@ class Gateway:
             self.reloader = Reloader(self, load, watched)
         self._watcher: asyncio.Task[None] | None = None
         self.draining = False
+        self.metrics = GatewayMetrics(self)
+        self.observers.add(self.metrics.observer)
 
     def server_route(self, server: ServerConfig) -> ServerRoute:
         """The route ``/{name}/…`` of ``server`` over its link or pool (which must exist)."""
@@ -327,6 +334,22 @@ class Gateway:
         report(self.observers, "admin", caller, "http", method, "ok")
         return True
 
+    async def admitted_metrics(self, scope: Scope, send: Send) -> bool:
+        """``/metrics``: ``metricsTokens`` when set (``[]``: anyone), and admins too; else the admin
+        checks of ``/status``. ``False`` after answering 403 or 401."""
+        tokens = self.config.proxy.metrics_tokens
+        if tokens is None:
+            return await self.admitted_admin(scope, send)
+        if not await self._from_here(scope, send):
+            return False
+        if not tokens or auth.Caller.of(scope).accepted_by(tokens):
+            return True
+        if self.status_tokens() or self.identities.any_admin or self.oauth is not None:
+            # admins exist (or may, by OAuth): their tokens open it too
+            return await self.admitted_admin(scope, send)
+        await auth.reject(scope, send)
+        return False
+
     async def _ops(self, name: str, scope: Scope, send: Send) -> None:
         if name == "healthz":
             await health.healthz(send)
@@ -345,6 +368,9 @@ class Gateway:
                 {route.name: dict(route.refusals) for route in self.all_routes() if route.refusals},
                 self.identities.status(),
             )
+        elif name == "metrics":
+            if await self.admitted_metrics(scope, send):
+                await respond(send, 200, self.metrics.render(), CONTENT_TYPE)
         else:
             await respond(send, 404, b"Not Found")
 

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -88,6 +89,8 @@ class Reloader:
         self._digest = _digest(path)
         self.last: dict[str, Any] | None = None
         """The outcome of the last reload, for ``/status``."""
+        self.outcomes: Counter[str] = Counter()
+        """Reloads by outcome (``ok``, ``invalid``), for ``/metrics``."""
 
     @property
     def watching(self) -> bool:
@@ -120,10 +123,12 @@ class Reloader:
                     "; ".join(problems),
                 )
                 self.last = {"at": started, "ok": False, "reason": reason, "problems": problems}
+                self.outcomes["invalid"] += 1
                 return False
             summary = await apply(self.gateway, config)
             log.info("config reloaded (%s): %s", reason, summary)
             self.last = {"at": started, "ok": True, "reason": reason, "summary": summary}
+            self.outcomes["ok"] += 1
             return True
 
 

@@ -1,4 +1,5 @@
-"""How many tools an upstream has (for ``/status``), counted again when it says its list changed.
+"""How many tools an upstream has (for ``/status``) and their names (the tool labels metrics may
+use), counted again when it says its list changed.
 
 A walk over every ``tools/list`` page (the server's ``toolFilter`` applied), at most one at a time:
 however many ``list_changed`` arrive during a walk, one more walk follows it (``core.coalesce``).
@@ -24,6 +25,8 @@ MAX_PAGES = 100
 class ToolCount:
     def __init__(self, ask: Ask, tool_filter: NameFilter | None, timeout: float) -> None:
         self.value: int | None = None
+        self.names: frozenset[str] = frozenset()
+        """The listed tools' names (after ``toolFilter``): what a metric may name, never more."""
         self._ask = ask
         self._filter = tool_filter
         self._timeout = timeout
@@ -45,6 +48,7 @@ class ToolCount:
 
     async def _walk(self) -> None:
         count, cursor = 0, None
+        names: set[str] = set()
         try:
             async with asyncio.timeout(self._timeout):
                 for _ in range(MAX_PAGES):
@@ -53,10 +57,17 @@ class ToolCount:
                     if not isinstance(result, dict):
                         return
                     filter_listed(result, "tools", self._filter)
-                    count += len(result.get("tools") or [])
+                    tools = result.get("tools") or []
+                    count += len(tools)
+                    names.update(
+                        tool["name"]
+                        for tool in tools
+                        if isinstance(tool, dict) and isinstance(tool.get("name"), str)
+                    )
                     cursor = result.get("nextCursor")
                     if not cursor:
                         break
         except (TimeoutError, UpstreamError):
             return
         self.value = count
+        self.names = frozenset(names)

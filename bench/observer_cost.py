@@ -1,0 +1,161 @@
+"""What observing calls costs: the same 32-session streamable-HTTP load, with observers off and on.
+
+    .venv/bin/python bench/observer_cost.py [--duration 5] [--rounds 3] [--json FILE]
+
+Each round starts `mcp-central serve` twice on the echo upstream of bench/run.py: once with
+``MCP_CENTRAL_BENCH_NO_OBSERVERS=1`` (links stamp nothing and report no call: no metrics, no call
+logs, no recent-calls ring, no audit) and once as shipped (every observer the gateway registers),
+alternating which goes first. Each run opens 32 sessions, warms up for 1 s, then measures calls/s
+for ``--duration`` seconds and the proxy process's own CPU time per call (utime + stime from
+``/proc``, the upstream excluded), and finally scrapes ``/metrics`` once so the "on" run is known
+to have counted. The summary gives each mode's medians and, steadier on a shared machine, the
+median over rounds of each round's on-versus-off difference. Everything on 127.0.0.1; every
+process stopped by PID. Speed is written down in bench/README.md, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from loadgen import Connection, call
+from run import ECHO, StreamableSession, free_port, throughput
+
+SESSIONS = 32
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
+
+
+async def one_run(config: Path, port: int, seconds: float, observers: bool) -> dict[str, Any]:
+    env = dict(os.environ)
+    env.pop("MCP_CENTRAL_BENCH_NO_OBSERVERS", None)
+    if not observers:
+        env["MCP_CENTRAL_BENCH_NO_OBSERVERS"] = "1"
+    proxy = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "mcp_central", "serve", "--config", str(config), "--log-level", "warning"),
+        env=env,
+    )
+    try:
+        while True:
+            try:
+                connection = await Connection.open("127.0.0.1", port)
+                status, _, _ = await connection.request("GET", "/readyz")
+                connection.close()
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            await asyncio.sleep(0.01)
+        sessions = [StreamableSession(port, "/echo/mcp") for _ in range(SESSIONS)]
+        for session in sessions:
+            await session.open()
+
+        def caller(session: StreamableSession) -> Any:
+            return lambda request_id: session.call(request_id, call(request_id))
+
+        workers = [caller(session) for session in sessions]
+        await throughput(workers, 1.0)  # warm-up
+        cpu_before, started = cpu_seconds(proxy.pid), time.perf_counter()
+        rate, errors = await throughput(workers, seconds)
+        cpu = cpu_seconds(proxy.pid) - cpu_before
+        calls = rate * (time.perf_counter() - started)
+        connection = await Connection.open("127.0.0.1", port)
+        status, _, body = await connection.request("GET", "/metrics")
+        connection.close()
+        counted = any(
+            line.startswith("mcp_central_tool_calls_total") and not line.endswith(" 0.0")
+            for line in body.decode().splitlines()
+        )
+        for session in sessions:
+            session.close()
+        return {
+            "observers": observers,
+            "calls_per_s": rate,
+            "cpu_us_per_call": round(cpu / calls * 1e6, 1),
+            "errors": errors,
+            "metrics_counted_calls": status == 200 and counted,
+        }
+    finally:
+        proxy.terminate()
+        await asyncio.wait_for(proxy.wait(), 20)
+
+
+async def measure(config: Path, port: int, seconds: float, rounds: int) -> dict[str, Any]:
+    runs = []
+    for round_number in range(rounds):
+        order = (False, True) if round_number % 2 == 0 else (True, False)
+        for observers in order:
+            runs.append(await one_run(config, port, seconds, observers))
+            print(json.dumps(runs[-1]), file=sys.stderr)
+    summary: dict[str, Any] = {}
+    for observers in (False, True):
+        mine = [run for run in runs if run["observers"] is observers]
+        summary["on" if observers else "off"] = {
+            "calls_per_s_median": median(run["calls_per_s"] for run in mine),
+            "cpu_us_per_call_median": median(run["cpu_us_per_call"] for run in mine),
+        }
+    # The machine's load drifts between rounds: compare each round's two runs with each other.
+    pairs = [(runs[i], runs[i + 1]) if not runs[i]["observers"] else (runs[i + 1], runs[i])
+             for i in range(0, len(runs), 2)]  # fmt: skip
+    summary["paired_median_calls_per_s_change_pct"] = round(
+        median((on["calls_per_s"] / off["calls_per_s"] - 1) * 100 for off, on in pairs), 1
+    )
+    summary["paired_median_cpu_us_per_call_added"] = round(
+        median(on["cpu_us_per_call"] - off["cpu_us_per_call"] for off, on in pairs), 1
+    )
+    summary["paired_median_cpu_per_call_change_pct"] = round(
+        median((on["cpu_us_per_call"] / off["cpu_us_per_call"] - 1) * 100 for off, on in pairs), 1
+    )
+    return {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "sessions": SESSIONS,
+        "duration_s": seconds,
+        "runs": runs,
+        "summary": summary,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per run")
+    parser.add_argument("--rounds", type=int, default=3, help="off/on pairs, alternating which goes first")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.json"
+        config.write_text(json.dumps({
+            "mcpProxy": {"addr": f"127.0.0.1:{port}", "options": {"maxSessionsPerClient": 1000}},
+            "mcpServers": {"echo": {"command": sys.executable, "args": [str(ECHO)]}},
+        }))  # fmt: skip
+        report = asyncio.run(measure(config, port, args.duration, args.rounds))
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
