@@ -33,6 +33,8 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.maxHeaderBytes   largest request line + headers, else 431 (default 65536)
     mcpProxy.options.headerTimeout    a request's headers must arrive within this long (default "10s")
     mcpProxy.options.maxConnections   client connections open at once, else 503 (default 2000)
+    mcpProxy.options.logFormat        "text" (default) or "json" (config/observability.py)
+    mcpProxy.options.audit            {file, maxBytes, backups, arguments}: the audit trail (ops/audit.py)
 
 Strictness beyond TBXark's (configs that would validate but do something else are refused):
 duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings without
@@ -90,6 +92,7 @@ from mcp_central.config.model import (
     TransportKind,
 )
 from mcp_central.config.names import name_problem
+from mcp_central.config.observability import audit, log_format, resolve_audit_file
 from mcp_central.config.sources import from_v1, parse, read_source
 from mcp_central.core.stateless import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
@@ -102,6 +105,7 @@ GLOBAL_ONLY_OPTIONS = {
     "maxSessionsPerClient", "unusedSessionTimeout", "maxQueuedMessages", "shutdownGrace",
 }  # fmt: skip
 GLOBAL_ONLY_OPTIONS |= {"maxHeaderBytes", "headerTimeout", "maxConnections"}  # the HTTP edge (cli/edge.py)
+GLOBAL_ONLY_OPTIONS |= {"logFormat", "audit"}  # logs and the audit trail (config/observability.py)
 OPTION_KEYS = {
     "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
     "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
@@ -162,6 +166,7 @@ def load_config_text(
             for name, entry in as_object(raw.get("mcpServers", {}), "mcpServers", problems).items()
         ]
     proxy, inherited = _proxy(proxy_raw, problems)
+    proxy = resolve_audit_file(proxy, source)
     servers = {}
     for name, entry, path, options_path in entries:
         server = _server(name, entry, path, options_path, inherited, problems)
@@ -248,6 +253,8 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         max_header_bytes=global_only.get("maxHeaderBytes", DEFAULT_MAX_HEADER_BYTES),
         header_timeout=global_only.get("headerTimeout", DEFAULT_HEADER_TIMEOUT_SECONDS),
         max_connections=global_only.get("maxConnections", DEFAULT_MAX_CONNECTIONS),
+        log_format=global_only.get("logFormat"),
+        audit=global_only.get("audit"),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -307,6 +314,10 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
     for key in ("defaultTimeout", "shutdownGrace", "unusedSessionTimeout", "headerTimeout"):
         if key in options:
             out[key] = duration(options, key, path, problems, 1.0)
+    if "logFormat" in options:
+        out["logFormat"] = log_format(options, path, problems)
+    if options.get("audit") is not None:
+        out["audit"] = audit(options["audit"], f"{path}.audit", problems)
     return out
 
 

@@ -31,6 +31,8 @@ from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute
 from mcp_central.ops import health
+from mcp_central.ops.audit import AuditTrail
+from mcp_central.ops.call_log import CallLog
 from mcp_central.ops.observers import Observers
 from mcp_central.ops.reload import Reloader
 from mcp_central.types import Receive, Scope, Send
@@ -49,6 +51,9 @@ class Gateway:
         self.config = config
         self.observers = Observers()
         """Everything that wants to hear of each answered or refused call registers here."""
+        self.audit = AuditTrail(lambda: self.config)
+        self.observers.add(CallLog(lambda: self.config))  # call lines, for servers with logEnabled
+        self.observers.add(self.audit)
         self.manager = UpstreamManager(config, self.observers)
         self.base_path = config.proxy.base_path
         self.origins = _origin_policy(config)
@@ -297,6 +302,7 @@ class Gateway:
             self._reaper.cancel()
         await self.close_sessions()
         await self.manager.close()
+        self.audit.close()
 
 
 def _origin_policy(config: Config) -> OriginPolicy:
