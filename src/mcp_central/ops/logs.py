@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from mcp_central.config import redact
 from mcp_central.config.expand import Expanded
 from mcp_central.config.model import Config
 
@@ -171,6 +172,15 @@ def utc_iso(seconds: float) -> str:
     return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(whole))}.{int((seconds - whole) * 1000):03d}Z"
 
 
+class RedactURLs(logging.Filter):
+    """On httpx's logger (its lines show only at ``debug``): URLs with credentials and query
+    values masked, whatever the config holds (``Secrets`` masks only the config's own values)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact.urls_in(record.getMessage()), None
+        return True
+
+
 class _Ours(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler ``configure`` installed, so a second call replaces it."""
 
@@ -191,4 +201,7 @@ def configure(
     chatty = logging.DEBUG if level.lower() == "debug" else logging.WARNING
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(chatty)
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(existing, RedactURLs) for existing in httpx_log.filters):
+        httpx_log.addFilter(RedactURLs())
     return secrets
