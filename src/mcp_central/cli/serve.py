@@ -17,7 +17,7 @@ from mcp_central.cli.fds import fit_connections
 from mcp_central.config import redact
 from mcp_central.config.model import Config
 from mcp_central.downstream.app import Gateway
-from mcp_central.ops import logs
+from mcp_central.ops import logs, tracing
 
 KEEP_ALIVE_SECONDS = 75
 """Idle client connections stay open this long: longer than the usual load-balancer idle timeout
@@ -75,6 +75,9 @@ def serve(
         max_connections=fit_connections(config),
     )
     app = gateway = Gateway(config, load=load, watch=watch)
+    traces = tracing.install()  # None (and no OpenTelemetry import) unless OTEL_* ask for traces
+    if traces is not None:
+        app.observers.add(traces.spans)  # spans for requests refused before any upstream
     listen_host = host or config.proxy.host
     listen_port = config.proxy.port if port is None else port
     logging.getLogger("mcp_central").info(
@@ -101,5 +104,9 @@ def serve(
             log_config=None,
         ),
     )
-    server.run()
+    try:
+        server.run()
+    finally:
+        if traces is not None:
+            traces.shutdown()  # export the spans still batched
     return 0 if server.started else 1
