@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="override the listen port from the config's addr")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text lines, or one JSON object per line (default: the config's logFormat, else text)",
+    )
+    serve.add_argument(
         "--no-watch",
         dest="watch",
         action="store_false",
@@ -145,7 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     reload = (lambda: load(args)) if args.config is not None else None
     return serve(
-        config, host=args.host, port=args.port, log_level=args.log_level, load=reload, watch=args.watch
+        config,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_format=args.log_format,
+        load=reload,
+        watch=args.watch,
     )
 
 

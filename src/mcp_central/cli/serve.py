@@ -17,12 +17,12 @@ from mcp_central.cli.fds import fit_connections
 from mcp_central.config import redact
 from mcp_central.config.model import Config
 from mcp_central.downstream.app import Gateway
+from mcp_central.ops import logs, tracing
 
 KEEP_ALIVE_SECONDS = 75
 """Idle client connections stay open this long: longer than the usual load-balancer idle timeout
 (60 s), and long enough that a client pausing a few seconds does not race uvicorn's 5 s default
 closing the connection it is about to reuse."""
-LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 class GatewayServer(uvicorn.Server):
@@ -56,18 +56,28 @@ def serve(
     host: str | None = None,
     port: int | None = None,
     log_level: str = "info",
+    log_format: str | None = None,
     load: Callable[[], Config] | None = None,
     watch: bool = True,
 ) -> int:
-    """Serve until stopped; ``load`` re-reads the config on SIGHUP (and on file changes with ``watch``)."""
-    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT)
+    """Serve until stopped; ``load`` re-reads the config on SIGHUP (and on file changes with ``watch``).
+    ``log_format`` (``--log-format``) wins over the config's ``logFormat``; both unset: text."""
+    gateway: Gateway | None = None
+    logs.configure(
+        log_level,
+        log_format or config.proxy.log_format or "text",
+        lambda: gateway.config if gateway is not None else config,
+    )
     redact_access_log()
     edge = Edge(
         max_header_bytes=config.proxy.max_header_bytes,
         header_timeout=config.proxy.header_timeout,
         max_connections=fit_connections(config),
     )
-    app = Gateway(config, load=load, watch=watch)
+    app = gateway = Gateway(config, load=load, watch=watch)
+    traces = tracing.install()  # None (and no OpenTelemetry import) unless OTEL_* ask for traces
+    if traces is not None:
+        app.observers.add(traces.spans)  # spans for requests refused before any upstream
     listen_host = host or config.proxy.host
     listen_port = config.proxy.port if port is None else port
     logging.getLogger("mcp_central").info(
@@ -94,5 +104,9 @@ def serve(
             log_config=None,
         ),
     )
-    server.run()
+    try:
+        server.run()
+    finally:
+        if traces is not None:
+            traces.shutdown()  # export the spans still batched
     return 0 if server.started else 1

@@ -38,6 +38,8 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.maxConnections   client connections open at once, else 503 (default 2000)
     mcpProxy.options.oauth            OAuth 2.1 resource server: issuer, audience, jwksUri, scopes,
                                       identityClaim, identities (config/oauth.py)
+    mcpProxy.options.logFormat        "text" (default) or "json" (config/observability.py)
+    mcpProxy.options.audit            {file, maxBytes, backups, arguments}: the audit trail (ops/audit.py)
 
 Strictness beyond TBXark's (configs that would validate but do something else are refused):
 duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings without
@@ -98,6 +100,7 @@ from mcp_central.config.model import (
 )
 from mcp_central.config.names import name_problem
 from mcp_central.config.oauth import read_oauth
+from mcp_central.config.observability import audit, log_format, resolve_audit_file
 from mcp_central.config.sources import from_v1, parse, read_source
 from mcp_central.core.stateless import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
@@ -112,6 +115,7 @@ GLOBAL_ONLY_OPTIONS = {
 GLOBAL_ONLY_OPTIONS |= {"maxHeaderBytes", "headerTimeout", "maxConnections"}  # the HTTP edge (cli/edge.py)
 GLOBAL_ONLY_OPTIONS |= {"oauth"}  # read by config/oauth.py
 GLOBAL_ONLY_OPTIONS |= {"metricsTokens"}
+GLOBAL_ONLY_OPTIONS |= {"logFormat", "audit"}  # logs and the audit trail (config/observability.py)
 OPTION_KEYS = {
     "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
     "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
@@ -172,6 +176,7 @@ def load_config_text(
             for name, entry in as_object(raw.get("mcpServers", {}), "mcpServers", problems).items()
         ]
     proxy, inherited = _proxy(proxy_raw, problems)
+    proxy = resolve_audit_file(proxy, source)
     servers = {}
     for name, entry, path, options_path in entries:
         server = _server(name, entry, path, options_path, inherited, problems)
@@ -272,6 +277,8 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         max_header_bytes=global_only.get("maxHeaderBytes", DEFAULT_MAX_HEADER_BYTES),
         header_timeout=global_only.get("headerTimeout", DEFAULT_HEADER_TIMEOUT_SECONDS),
         max_connections=global_only.get("maxConnections", DEFAULT_MAX_CONNECTIONS),
+        log_format=global_only.get("logFormat"),
+        audit=global_only.get("audit"),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -333,6 +340,10 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
             out[key] = duration(options, key, path, problems, 1.0)
     if "oauth" in options:
         out["oauth"] = options["oauth"]  # as written: read by config/oauth.py, once the rest is known
+    if "logFormat" in options:
+        out["logFormat"] = log_format(options, path, problems)
+    if options.get("audit") is not None:
+        out["audit"] = audit(options["audit"], f"{path}.audit", problems)
     return out
 
 

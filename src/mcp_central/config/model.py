@@ -41,6 +41,10 @@ DEFAULT_MAX_CONNECTIONS = 2000
 """Room for ``maxSessions`` (1000) clients holding two connections each (a POST and a stream); with
 its upstream margin it fits a hard open-file limit of 4096, and 2000 request heads at the 64 KiB
 limit are 128 MiB at worst."""
+DEFAULT_AUDIT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_AUDIT_BACKUPS = 5
+LogFormat = Literal["text", "json"]
+AuditArguments = Literal["none", "hash", "full"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,20 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    """``mcpProxy.options.audit``: one JSON line per call, refusal and admin read (``ops.audit``)."""
+
+    file: str | None = None
+    """Where the lines go (absolute: the loader resolves it against the config file's folder);
+    ``None``: to the log, as logger ``mcp_central.audit``."""
+    max_bytes: int = DEFAULT_AUDIT_MAX_BYTES
+    """The file is rotated (``file.1`` … ``file.N``) before it would grow past this."""
+    backups: int = DEFAULT_AUDIT_BACKUPS
+    arguments: AuditArguments = "none"
+    """``hash``: the SHA-256 of the arguments' canonical JSON; ``full``: the arguments themselves."""
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     """``mcpProxy``: where and how mcp-central itself serves."""
 
@@ -167,6 +185,10 @@ class ProxyConfig:
     """Client connections open at once; one more gets HTTP 503 at once (``cli.edge``)."""
     oauth: OAuthConfig | None = None
     """``mcpProxy.options.oauth``: accept access tokens (JWTs) from this authorization server."""
+    log_format: LogFormat | None = None
+    """``logFormat``: ``json`` or ``text``; ``None`` (unset): text, unless ``--log-format`` says."""
+    audit: AuditConfig | None = None
+    """``audit``: the audit trail; ``None``: none."""
 
 
 @dataclass(frozen=True)

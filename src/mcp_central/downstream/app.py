@@ -41,6 +41,8 @@ from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute, report
 from mcp_central.errors import INVALID_REQUEST
 from mcp_central.ops import dashboard, health
+from mcp_central.ops.audit import AuditTrail
+from mcp_central.ops.call_log import CallLog
 from mcp_central.ops.metrics import CONTENT_TYPE, GatewayMetrics
 from mcp_central.ops.observers import Observers
 from mcp_central.ops.recent import RecentCalls
@@ -64,6 +66,9 @@ class Gateway:
         self.recent = RecentCalls()
         """The dashboard's last calls and per-server rates (``/ui``)."""
         self.observers.add(self.recent)
+        self.audit = AuditTrail(lambda: self.config)
+        self.observers.add(CallLog(lambda: self.config))  # call lines, for servers with logEnabled
+        self.observers.add(self.audit)
         # The benchmark's switch (bench/run.py --observers-off): links stamp and report no calls.
         observing = not os.environ.get("MCP_CENTRAL_BENCH_NO_OBSERVERS")
         self.manager = UpstreamManager(config, self.observers if observing else None)
@@ -456,6 +461,7 @@ class Gateway:
             self._reaper.cancel()
         await self.close_sessions()
         await self.manager.close()
+        self.audit.close()
 
 
 def _origin_policy(config: Config) -> OriginPolicy:

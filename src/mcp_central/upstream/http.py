@@ -28,6 +28,7 @@ from mcp_central.core.sse_parser import SSEParser
 from mcp_central.core.stateless import NAMED, STATELESS_VERSIONS
 from mcp_central.errors import INTERNAL_ERROR, UpstreamError, UpstreamUnavailable
 from mcp_central.types import Message
+from mcp_central.upstream import observed
 from mcp_central.upstream.base import OnClose, OnMessage
 from mcp_central.upstream.tasks import OwnedTasks
 
@@ -144,6 +145,8 @@ class HTTPTransport:
             headers["Accept"] = ACCEPT_BOTH
         if self.stateless:
             headers.update(mirrored_headers(message))
+        if observed.tracer is not None:  # the span's W3C trace context, as HTTP servers expect it
+            headers.update(observed.trace_headers(message))
         try:
             async with client.stream(
                 "POST", target, content=orjson.dumps(message), headers=headers
