@@ -85,9 +85,9 @@ def _secrets_of(config: Config) -> Iterator[str]:
                 yield str(part)
         if server.url:
             yield from _url_secrets(server.url)
-    # Whatever else a later part adds to the config (identities' tokens): any string that came
-    # from a ${VAR} is treated as a secret by default.
-    yield from _expanded_in(getattr(config, "identities", None))
+    yield from proxy.metrics_tokens or ()
+    for identity in config.identities.values():
+        yield from identity.tokens
 
 
 def _url_secrets(url: str) -> Iterator[str]:
@@ -101,22 +101,6 @@ def _url_secrets(url: str) -> Iterator[str]:
             yield value
     except ValueError:
         return
-
-
-def _expanded_in(value: object) -> Iterator[str]:
-    if isinstance(value, Expanded):
-        yield str(value)
-    elif isinstance(value, str):
-        return
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _expanded_in(item)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            yield from _expanded_in(item)
-    elif hasattr(value, "__dataclass_fields__"):
-        for name in value.__dataclass_fields__:
-            yield from _expanded_in(getattr(value, name))
 
 
 def _context(record: logging.LogRecord) -> Iterator[tuple[str, Any]]:
