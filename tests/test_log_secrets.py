@@ -136,6 +136,6 @@ async def test_no_secret_in_any_log_line_at_debug(tmp_path: Path) -> None:
     assert [line for line in lines if line["level"] == "debug"]
     httpx_lines = [line["event"] for line in lines if line["logger"] == "httpx"]
     assert httpx_lines and all("apikey=***" in event for event in httpx_lines if "apikey" in event)
-    outcomes = {(line["server"], line.get("tool"), line["outcome"]) for line in call_lines(lines)}
+    outcomes = {(line.get("server"), line.get("tool"), line["outcome"]) for line in call_lines(lines)}
     assert {("local", "env", "ok"), ("local", "slow", "timeout"), ("remote", "header", "ok")} <= outcomes
     assert len(audit.splitlines()) >= 7
