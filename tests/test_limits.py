@@ -4,6 +4,7 @@ own limits would get in the way."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -81,6 +82,14 @@ async def test_messages_up_to_max_message_bytes_pass_and_larger_ones_get_a_clear
         )
         # the upstream link carries on: framing intact, same process, answers in order
         assert text_of(await call(session, 4, "echo", text="still framed")) == "still framed"
+        # and the operator sees the drop counted, for that server and reason
+        metrics = (await client.get(f"{gateway}/metrics")).text
+        counted = re.search(
+            rf'mcp_central_messages_dropped_total\{{(?=[^}}]*server="{route}")(?=[^}}]*reason="over_limits")'
+            r"[^}]*\} (\S+)",
+            metrics,
+        )
+        assert counted is not None and float(counted.group(1)) >= 1, metrics
 
 
 async def test_stdio_lines_far_past_asyncio_defaults_work_by_default(gateway: str) -> None:

@@ -26,7 +26,12 @@ TRANSPORTS = ("streamable-http", "sse")
 
 RELOAD_OUTCOMES = ("ok", "invalid")
 
-DROP_REASONS = {"malformed": "malformed", "error": "malformed", "unknown-id": "unknown_id"}
+DROP_REASONS = {
+    "malformed": "malformed",
+    "error": "malformed",
+    "unknown-id": "unknown_id",
+    "over-limit": "over_limits",
+}
 """The link core's ``dropped`` keys → the ``reason`` label (a message the link could not handle is
 malformed as far as the operator can act on it)."""
 
@@ -113,7 +118,7 @@ def _upstreams(manager: UpstreamManager) -> Iterator[Metric]:
 
 
 def _add_dropped(family: CounterMetricFamily, server: str, links: Iterable[UpstreamLink]) -> None:
-    counts = dict.fromkeys(("malformed", "unknown_id", "unattributable"), 0)
+    counts = dict.fromkeys(("malformed", "unknown_id", "unattributable", "over_limits"), 0)
     for link in links:
         for key, count in link.core.dropped.items():
             reason = DROP_REASONS.get(key, "malformed")

@@ -7,6 +7,7 @@ protocol version header); it never interprets MCP methods, never remaps ids and 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
@@ -43,6 +44,11 @@ class UpstreamTransport(Protocol):
     - ``on_close`` fires once when the transport ends for any reason other than ``close()``.
     - ``close`` is idempotent and releases everything (kills the child process, ends HTTP sessions).
     """
+
+    dropped: Counter[str]
+    """Messages from the server the transport dropped itself, by reason (``over-limit``: past
+    ``maxMessageBytes``; ``malformed``: not JSON). The link hands it its core's counter, so the
+    counts outlive restarts and reach ``/status`` and ``/metrics`` with the core's own."""
 
     async def start(self, on_message: OnMessage, on_close: OnClose) -> None: ...
 

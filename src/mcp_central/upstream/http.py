@@ -17,6 +17,7 @@ import base64
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -60,6 +61,8 @@ class HTTPTransport:
     ) -> None:
         self.name = name
         self.max_message_bytes = max_message_bytes
+        self.dropped: Counter[str] = Counter()
+        """Messages refused here, by reason (the link shares its core's counter: ``/metrics``)."""
         self.url = url
         self.headers = headers
         self.timeout = timeout
@@ -242,6 +245,7 @@ class HTTPTransport:
 
     def _check_size(self, size: int) -> None:
         if size > self.max_message_bytes:
+            self.dropped["over-limit"] += 1
             raise MessageTooLarge
 
     def _too_large(self) -> str:
@@ -325,6 +329,7 @@ class HTTPTransport:
                 parser = SSEParser()
                 async for chunk in response.aiter_bytes():
                     if parser.pending_bytes + len(chunk) > self.max_message_bytes:
+                        self.dropped["over-limit"] += 1
                         raise UpstreamUnavailable(self.name, self._too_large())
                     for event in parser.feed(chunk):
                         if event.event == "endpoint":

@@ -136,6 +136,7 @@ class UpstreamLink:
             self.starts += 1
             self._ended = None
             transport = self._transport_factory(self.server)
+            transport.dropped = self.core.dropped
             try:
                 async with asyncio.timeout(self.startup_deadline):
                     await transport.start(self._on_message, lambda error: self._on_close(transport, error))

@@ -22,7 +22,7 @@ import re
 import shutil
 import signal
 import sys
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Coroutine
 from typing import Any
 
@@ -82,6 +82,8 @@ class StdioTransport:
         self.env = env or {}
         self.cwd = cwd
         self.max_line_bytes = max_line_bytes
+        self.dropped: Counter[str] = Counter()
+        """Messages dropped here, by reason (the link shares its core's counter: ``/metrics``)."""
         self.write_timeout = write_timeout
         """How long ``send`` waits for the server to take a message off its stdin (its ``timeout``)."""
         self.last_stderr: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
@@ -246,6 +248,7 @@ class StdioTransport:
                 message = orjson.loads(line)
             except orjson.JSONDecodeError:
                 if line.strip():
+                    self.dropped["malformed"] += 1
                     self._log.warning("non-JSON line on stdout ignored: %.200r", line)
                 continue
             if isinstance(message, dict):
@@ -272,6 +275,7 @@ class StdioTransport:
             except asyncio.LimitOverrunError as exc:
                 size += len(await stdout.read(exc.consumed))
         limit = self.max_line_bytes
+        self.dropped["over-limit"] += 1
         self._log.warning("dropped a message of %d bytes, over maxMessageBytes (%d)", size, limit)
         match = _LEADING_ID.match(head)
         if match is not None:
