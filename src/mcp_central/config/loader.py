@@ -33,6 +33,7 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.maxHeaderBytes   largest request line + headers, else 431 (default 65536)
     mcpProxy.options.headerTimeout    a request's headers must arrive within this long (default "10s")
     mcpProxy.options.maxConnections   client connections open at once, else 503 (default 2000)
+    mcpProxy.options.cors.origins     browser origins that may read /openapi/… answers (CORS; "*": any)
 
 Strictness beyond TBXark's (configs that would validate but do something else are refused):
 duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings without
@@ -102,6 +103,7 @@ GLOBAL_ONLY_OPTIONS = {
     "maxSessionsPerClient", "unusedSessionTimeout", "maxQueuedMessages", "shutdownGrace",
 }  # fmt: skip
 GLOBAL_ONLY_OPTIONS |= {"maxHeaderBytes", "headerTimeout", "maxConnections"}  # the HTTP edge (cli/edge.py)
+GLOBAL_ONLY_OPTIONS |= {"cors"}  # the OpenAPI bridge's CORS (downstream/openapi)
 OPTION_KEYS = {
     "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
     "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
@@ -248,6 +250,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         max_header_bytes=global_only.get("maxHeaderBytes", DEFAULT_MAX_HEADER_BYTES),
         header_timeout=global_only.get("headerTimeout", DEFAULT_HEADER_TIMEOUT_SECONDS),
         max_connections=global_only.get("maxConnections", DEFAULT_MAX_CONNECTIONS),
+        cors_origins=global_only.get("cors", ()),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -292,6 +295,14 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
                 if not text.strip():
                     problems.add(f"{path}.{key}[{index}]", "is empty: it would match nothing useful")
             out[key] = tuple(values)
+    if "cors" in options:
+        cors = as_object(options["cors"], f"{path}.cors", problems)
+        unknown(cors, {"origins"}, f"{path}.cors", problems)
+        origins = string_list(cors, "origins", f"{path}.cors", problems)
+        for index, text in enumerate(origins):
+            if not text.strip():
+                problems.add(f"{path}.cors.origins[{index}]", "is empty: it would match nothing useful")
+        out["cors"] = tuple(origins)
     for key in ("toolFilter", "promptFilter", "resourceFilter"):
         if options.get(key) is not None:
             out[key] = _name_filter(options[key], f"{path}.{key}", problems)

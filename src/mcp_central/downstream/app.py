@@ -6,6 +6,7 @@
     /{name}/sse /{name}/message  legacy HTTP+SSE for one upstream
     /mcp /sse /message         every enabled upstream as one server (group ``all``)
     /groups/{group}/mcp …      a named group of upstreams as one server
+    /openapi/…                 the MCP→OpenAPI bridge of every route (downstream/openapi/)
 
 For MCP routes the order is: unknown route → 404, foreign ``Origin`` or rebound ``Host`` → 403,
 bad token → 401; only then does a request reach a session, so nothing unauthenticated ever reaches
@@ -28,6 +29,7 @@ from mcp_central.config.model import ALL_GROUP, Config, ServerConfig
 from mcp_central.downstream import auth, sse, streamable_http
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
+from mcp_central.downstream.openapi.handlers import OpenAPIBridge
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute
 from mcp_central.ops import health
@@ -62,6 +64,8 @@ class Gateway:
             self.reloader = Reloader(self, load, watched)
         self._watcher: asyncio.Task[None] | None = None
         self.draining = False
+        self.openapi = OpenAPIBridge(self)
+        """``/openapi/…``: every route as REST endpoints with an OpenAPI document."""
 
     def server_route(self, server: ServerConfig) -> ServerRoute:
         """The route ``/{name}/…`` of ``server`` over its link or pool (which must exist)."""
@@ -134,6 +138,9 @@ class Gateway:
         if not parts:
             await health.root(self.manager, send)
             return
+        if parts[0] == "openapi":
+            await self.openapi.handle(parts[1:], scope, receive, send)
+            return
         route: Route | None
         if len(parts) == 1 and parts[0] in ("mcp", "sse", "message"):
             route, leaf = self.groups[ALL_GROUP], parts[0]
@@ -149,11 +156,8 @@ class Gateway:
         if route is None:
             await respond(send, 404, b"Not Found")
             return
-        if not await self._from_here(scope, send):
-            return
-        caller = auth.Caller.of(scope)
-        if not caller.accepted_by(route.auth_tokens):
-            await auth.reject(scope, send)
+        caller = await self.admit(route, scope, send)
+        if caller is None:
             return
         if self.draining and _opens_session(scope, leaf):
             await respond_json(send, 503, {"error": "unavailable", "detail": "mcp-central is shutting down"})
@@ -166,6 +170,17 @@ class Gateway:
             await sse.handle_post(route, caller, scope, receive, send)
         else:
             await respond(send, 404, b"Not Found")
+
+    async def admit(self, route: Route, scope: Scope, send: Send) -> auth.Caller | None:
+        """The checks every MCP (and OpenAPI) request passes before its route: ``Origin``/``Host``
+        (403), then the route's tokens (401). The caller, or ``None`` once refused."""
+        if not await self._from_here(scope, send):
+            return None
+        caller = auth.Caller.of(scope)
+        if not caller.accepted_by(route.auth_tokens):
+            await auth.reject(scope, send)
+            return None
+        return caller
 
     async def _from_here(self, scope: Scope, send: Send) -> bool:
         """The DNS-rebinding checks (``Origin``, ``Host``); ``False`` after answering 403."""
@@ -296,12 +311,15 @@ class Gateway:
         if self._reaper is not None:
             self._reaper.cancel()
         await self.close_sessions()
+        self.openapi.documents.close()
         await self.manager.close()
 
 
 def _origin_policy(config: Config) -> OriginPolicy:
     proxy = config.proxy
-    return OriginPolicy(proxy.base_url, proxy.allowed_origins, proxy.allowed_hosts, proxy.host)
+    # Origins CORS lets read the OpenAPI routes' answers are allowed origins too.
+    origins = proxy.allowed_origins + proxy.cors_origins
+    return OriginPolicy(proxy.base_url, origins, proxy.allowed_hosts, proxy.host)
 
 
 def _opens_session(scope: Scope, leaf: str) -> bool:
