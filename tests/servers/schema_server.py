@@ -70,9 +70,14 @@ def pixel() -> Image:
 def bundle() -> list[types.TextContent | types.EmbeddedResource]:
     """Text and an embedded binary resource."""
     blob = types.BlobResourceContents(
-        uri="schemas://blob", mime_type="application/octet-stream", blob=base64.b64encode(b"\x00\x01").decode()
+        uri="schemas://blob",
+        mime_type="application/octet-stream",
+        blob=base64.b64encode(b"\x00\x01").decode(),
     )
-    return [types.TextContent(type="text", text="two things"), types.EmbeddedResource(type="resource", resource=blob)]
+    return [
+        types.TextContent(type="text", text="two things"),
+        types.EmbeddedResource(type="resource", resource=blob),
+    ]
 
 
 @server.tool()
