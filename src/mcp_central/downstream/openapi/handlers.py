@@ -88,11 +88,10 @@ class OpenAPIBridge:
         if rest[:1] == ["docs"] and method in ("GET", "HEAD"):
             await self._docs(route, prefix, rest[1:], send)
             return
-        if not await self.host._from_here(scope, send):
-            return
         send = self._with_cors(scope, send)
-        if method == "OPTIONS":
-            await self._preflight(scope, send)
+        if method == "OPTIONS":  # a preflight carries no credentials: the Origin/Host checks only
+            if await self.host._from_here(scope, send):
+                await self._preflight(scope, send)
             return
         caller = await self.host.admit(route, scope, send)
         if caller is None:
