@@ -20,8 +20,7 @@ from conftest import TESTS, fixture_stdio, http_client, make_config, serve
 from mcp_central.config.loader import load_config
 from mcp_central.config.model import GroupConfig, ServerConfig
 from mcp_central.core.calls import CallRecord
-
-pytestmark = pytest.mark.anyio
+from mcp_central.downstream.openapi.document import Lists, build
 
 SCHEMA_SERVER = TESTS / "servers" / "schema_server.py"
 
@@ -55,6 +54,7 @@ async def document(http: httpx2.AsyncClient, url: str) -> dict[str, Any]:
     return dict(spec)
 
 
+@pytest.mark.anyio
 async def test_every_route_serves_a_valid_document_with_its_own_tools() -> None:
     groups = {"pair": GroupConfig("pair", ("schemas", "fixture"))}
     async with (
@@ -85,6 +85,7 @@ async def test_every_route_serves_a_valid_document_with_its_own_tools() -> None:
         assert (await http.get(f"{base}/openapi/groups/nosuch/openapi.json")).status_code == 404
 
 
+@pytest.mark.anyio
 async def test_schemas_are_kept_refs_and_recursion_included_and_round_trip() -> None:
     async with serve(make_config(schema_stdio())) as (base, _app), http_client() as http:
         spec = await document(http, f"{base}/openapi/schemas/openapi.json")
@@ -111,6 +112,7 @@ async def test_schemas_are_kept_refs_and_recursion_included_and_round_trip() -> 
         assert response.json() == {"nodes": 4, "depth": 3, "names": ["a", "b", "c", "d"]}
 
 
+@pytest.mark.anyio
 async def test_results_map_to_json_and_http_statuses() -> None:
     async with serve(make_config(schema_stdio())) as (base, _app), http_client() as http:
         url = f"{base}/openapi/schemas"
@@ -136,6 +138,7 @@ async def test_results_map_to_json_and_http_statuses() -> None:
         assert crawled.json() == {"result": "crawled 4"} and crawled.headers["mcp-progress"] == "4"
 
 
+@pytest.mark.anyio
 async def test_prompts_and_resources() -> None:
     groups = {"one": GroupConfig("one", ("schemas",))}
     async with serve(make_config(schema_stdio(), groups=groups)) as (base, _app), http_client() as http:
@@ -162,6 +165,7 @@ async def test_prompts_and_resources() -> None:
         ] == "read me"
 
 
+@pytest.mark.anyio
 async def test_concurrent_callers_each_get_their_own_answer() -> None:
     async with serve(make_config(fixture_stdio())) as (base, _app), http_client() as http:
         answers: dict[int, Any] = {}
@@ -176,6 +180,7 @@ async def test_concurrent_callers_each_get_their_own_answer() -> None:
         assert answers == {n: {"result": n + 1000} for n in range(24)}
 
 
+@pytest.mark.anyio
 async def test_upstream_down_is_503_and_deadline_is_504() -> None:
     broken = ServerConfig(
         name="broken", transport="stdio", command=sys.executable, args=("-c", "raise SystemExit(3)")
@@ -189,6 +194,7 @@ async def test_upstream_down_is_503_and_deadline_is_504() -> None:
         assert late.status_code == 504 and late.json()["error"] == "timeout"
 
 
+@pytest.mark.anyio
 async def test_the_document_follows_list_changed_and_reloads(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
 
@@ -227,6 +233,7 @@ async def test_the_document_follows_list_changed_and_reloads(tmp_path: Path) -> 
         assert "/tm__get_current_time" in (await http.get(f"{base}/openapi/openapi.json")).json()["paths"]
 
 
+@pytest.mark.anyio
 async def test_calls_are_recorded_like_mcp_calls() -> None:
     records: list[CallRecord] = []
 
@@ -247,3 +254,42 @@ async def test_calls_are_recorded_like_mcp_calls() -> None:
         ("fixture", "openapi", "fixture", "echo", "ok"),
         ("all", "openapi", "fixture", "echo", "ok"),
     ]
+
+
+def test_references_of_every_local_form_point_where_their_target_moved() -> None:
+    """Draft-07 ``definitions``, a root self-reference (``#``), pointers into the root, escaped
+    names and tuple ``items``: the document validates and every reference resolves."""
+    tree = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "urn:example:tree",
+        "type": "object",
+        "properties": {
+            "label": {"$ref": "#/definitions/a~1b label"},
+            "children": {"type": "array", "items": {"$ref": "#"}},
+            "same_label": {"$ref": "#/properties/label"},
+            "pair": {
+                "type": "array",
+                "items": [{"type": "string"}, {"type": "integer"}],
+                "additionalItems": False,
+            },
+        },
+        "definitions": {"a/b label": {"type": ["string", "null"], "default": None}},
+    }
+    built = build(Lists(tools=[{"name": "tree", "inputSchema": tree}, {"name": "tree", "inputSchema": {}}]),
+                  title="t", version="1", server_url="/openapi/x", secured=True)  # fmt: skip
+    spec = json.loads(built.body)
+    validate(spec)
+    body = resolve(
+        spec, spec["paths"]["/tree"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    )
+    assert "$id" not in body and "$schema" not in body and "definitions" not in body
+    assert resolve(spec, body["properties"]["children"]["items"]["$ref"]) is body
+    assert resolve(spec, body["properties"]["label"]["$ref"]) == {"type": ["string", "null"], "default": None}
+    assert resolve(spec, body["properties"]["same_label"]["$ref"]) == body["properties"]["label"]
+    assert body["properties"]["pair"]["prefixItems"] == [{"type": "string"}, {"type": "integer"}]
+    assert body["properties"]["pair"]["items"] is False
+    assert built.tools == {"tree": "tree"}  # a duplicate name is served once
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "description": "a token of this route"
+    }  # fmt: skip
