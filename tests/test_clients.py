@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import FIXTURE_SERVER, free_port
@@ -93,10 +94,21 @@ def test_urls_and_token_references(capsys: pytest.CaptureFixture[str]) -> None:
     codex = render(capsys, "codex")["mcp_servers"]
     assert codex["postgres"] == {"url": f"{BASE}/postgres/mcp", "bearer_token_env_var": "MCP_PROXY_TOKEN"}
     webui = render(capsys, "open-webui")
-    assert [(c["url"], c["info"]["id"], c["key"]) for c in webui] == [
-        (f"{BASE}/postgres/mcp", "postgres", "${MCP_PROXY_TOKEN}"),
-        (f"{BASE}/fetch/mcp", "fetch", "${MCP_PROXY_TOKEN}"),
+    # Both ways per route: the native MCP tool server and the OpenAPI bridge's (openapi.json under it).
+    assert [(c["type"], c["url"], c["path"], c["info"]["id"], c["auth_type"], c["key"]) for c in webui] == [
+        ("mcp", f"{BASE}/postgres/mcp", "", "postgres", "bearer", "${MCP_PROXY_TOKEN}"),
+        (
+            "openapi",
+            f"{BASE}/openapi/postgres",
+            "openapi.json",
+            "postgres-openapi",
+            "bearer",
+            "${MCP_PROXY_TOKEN}",
+        ),
+        ("mcp", f"{BASE}/fetch/mcp", "", "fetch", "bearer", "${MCP_PROXY_TOKEN}"),
+        ("openapi", f"{BASE}/openapi/fetch", "openapi.json", "fetch-openapi", "bearer", "${MCP_PROXY_TOKEN}"),
     ]
+    assert shape(webui[1]) == shape(DOCUMENTED["open-webui"][0])
 
 
 def test_legacy_sse_where_the_client_has_it(capsys: pytest.CaptureFixture[str]) -> None:
@@ -176,3 +188,32 @@ def test_generated_urls_answer_on_a_running_proxy(
             assert token == "tok"
             result = asyncio.run(check_route("fixture", entry["url"], sdk, token, 20))
             assert result.ok, result.error
+
+
+def test_open_webui_entries_answer_both_ways_on_a_running_proxy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Open WebUI reads an OpenAPI server's document at URL/path and calls URL/{operation path}."""
+    monkeypatch.setenv("MCP_PROXY_TOKEN", "tok")
+    port = free_port()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "mcpProxy": {"baseURL": f"http://127.0.0.1:{port}", "addr": f"127.0.0.1:{port}",
+                     "options": {"authTokens": ["${MCP_PROXY_TOKEN}"]}},
+        "mcpServers": {"fixture": {"command": sys.executable,
+                                   "args": [str(FIXTURE_SERVER), "--transport", "stdio"]}},
+    }))  # fmt: skip
+    with serving(config, port, {"MCP_PROXY_TOKEN": "tok"}):
+        run = cli(capsys, "clients", "--client", "open-webui", "-c", str(config))
+        assert run.code == 0, run.err
+        native, openapi = json.loads(run.out)
+        token = os.path.expandvars(native["key"])
+        assert asyncio.run(check_route("fixture", native["url"], "streamable-http", token, 20)).ok
+        headers = {"Authorization": f"Bearer {os.path.expandvars(openapi['key'])}"}
+        document = httpx.get(f"{openapi['url']}/{openapi['path']}", headers=headers, timeout=20).json()
+        operation = "/add"
+        assert "post" in document["paths"][operation]
+        answer = httpx.post(
+            f"{openapi['url']}{operation}", json={"a": 2, "b": 40}, headers=headers, timeout=20
+        )
+        assert answer.json() == {"result": 42}

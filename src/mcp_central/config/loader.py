@@ -40,6 +40,7 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
                                       identityClaim, identities (config/oauth.py)
     mcpProxy.options.logFormat        "text" (default) or "json" (config/observability.py)
     mcpProxy.options.audit            {file, maxBytes, backups, arguments}: the audit trail (ops/audit.py)
+    mcpProxy.options.cors.origins     browser origins that may read /openapi/… answers (CORS; "*": any)
 
 Strictness beyond TBXark's (configs that would validate but do something else are refused):
 duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings without
@@ -116,6 +117,7 @@ GLOBAL_ONLY_OPTIONS |= {"maxHeaderBytes", "headerTimeout", "maxConnections"}  # 
 GLOBAL_ONLY_OPTIONS |= {"oauth"}  # read by config/oauth.py
 GLOBAL_ONLY_OPTIONS |= {"metricsTokens"}
 GLOBAL_ONLY_OPTIONS |= {"logFormat", "audit"}  # logs and the audit trail (config/observability.py)
+GLOBAL_ONLY_OPTIONS |= {"cors"}  # the OpenAPI bridge's CORS (downstream/openapi)
 OPTION_KEYS = {
     "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
     "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
@@ -279,6 +281,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         max_connections=global_only.get("maxConnections", DEFAULT_MAX_CONNECTIONS),
         log_format=global_only.get("logFormat"),
         audit=global_only.get("audit"),
+        cors_origins=global_only.get("cors", ()),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -323,6 +326,14 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
                 if not text.strip():
                     problems.add(f"{path}.{key}[{index}]", "is empty: it would match nothing useful")
             out[key] = tuple(values)
+    if "cors" in options:
+        cors = as_object(options["cors"], f"{path}.cors", problems)
+        unknown(cors, {"origins"}, f"{path}.cors", problems)
+        origins = string_list(cors, "origins", f"{path}.cors", problems)
+        for index, text in enumerate(origins):
+            if not text.strip():
+                problems.add(f"{path}.cors.origins[{index}]", "is empty: it would match nothing useful")
+        out["cors"] = tuple(origins)
     for key in ("toolFilter", "promptFilter", "resourceFilter"):
         if options.get(key) is not None:
             out[key] = _name_filter(options[key], f"{path}.{key}", problems)

@@ -149,6 +149,9 @@ class ProxyConfig:
     auth_tokens: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     """Extra browser origins allowed besides loopback and ``baseURL``'s own; ``"*"`` allows any."""
+    cors_origins: tuple[str, ...] = ()
+    """``cors.origins``: browser origins that may read the ``/openapi/…`` answers (CORS; ``"*"``:
+    any). They pass the ``Origin`` check too."""
     log_enabled: bool = False
     panic_if_invalid: bool = False
     separator: str = DEFAULT_SEPARATOR

@@ -8,6 +8,7 @@
     /mcp /sse /message         every enabled upstream as one server (group ``all``)
     /groups/{group}/mcp …      a named group of upstreams as one server
     /ui /ui/…                  the dashboard (``ops.dashboard``: its data behind the /status checks)
+    /openapi/…                 the MCP→OpenAPI bridge of every route (downstream/openapi/)
 
 For MCP routes the order is: unknown route → 404, foreign ``Origin`` or rebound ``Host`` → 403,
 bad token → 401, an identity's token on a route it may not use → 403; only then does a request
@@ -37,6 +38,7 @@ from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.identities import Identities
 from mcp_central.downstream.oauth.gate import JWT_SHAPE, OAuthCaller, Refusal, ResourceServer, authenticate
+from mcp_central.downstream.openapi.handlers import OpenAPIBridge
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute, report
 from mcp_central.errors import INVALID_REQUEST
@@ -89,6 +91,8 @@ class Gateway:
         self.draining = False
         self.metrics = GatewayMetrics(self)
         self.observers.add(self.metrics.observer)
+        self.openapi = OpenAPIBridge(self)
+        """``/openapi/…``: every route as REST endpoints with an OpenAPI document."""
 
     def server_route(self, server: ServerConfig) -> ServerRoute:
         """The route ``/{name}/…`` of ``server`` over its link or pool (which must exist)."""
@@ -212,6 +216,9 @@ class Gateway:
         if parts[0] == "ui":
             await dashboard.handle(self, parts[1:], scope, send)
             return
+        if parts[0] == "openapi":
+            await self.openapi.handle(parts[1:], scope, receive, send)
+            return
         route: Route | None
         if len(parts) == 1 and parts[0] in ("mcp", "sse", "message"):
             route, leaf = self.groups[ALL_GROUP], parts[0]
@@ -227,19 +234,8 @@ class Gateway:
         if route is None:
             await respond(send, 404, b"Not Found")
             return
-        if not await self._from_here(scope, send):
-            return
-        caller = await authenticate(
-            scope, "/" + "/".join(parts), route.auth_tokens, self.oauth, self.identities
-        )
-        if isinstance(caller, Refusal):
-            route.record_refusal(
-                auth.Caller.of(scope), "http", f"{caller.status} {caller.detail}", _transport(leaf)
-            )
-            await caller.respond(send)
-            return
-        if caller.access is not None and not route.admits(caller):
-            await self._forbidden(route, leaf, caller, send)
+        caller = await self.admit(route, scope, send, _transport(leaf), leaf)
+        if caller is None:
             return
         if self.draining and _opens_session(scope, leaf):
             await respond_json(send, 503, {"error": "unavailable", "detail": "mcp-central is shutting down"})
@@ -253,14 +249,36 @@ class Gateway:
         else:
             await respond(send, 404, b"Not Found")
 
-    async def _forbidden(self, route: Route, leaf: str, caller: auth.Caller, send: Send) -> None:
+    async def admit(
+        self, route: Route, scope: Scope, send: Send, transport: str = "openapi", leaf: str = "mcp"
+    ) -> auth.Caller | None:
+        """The checks every MCP (and OpenAPI) request passes before its route: ``Origin``/``Host``
+        (403), then who is calling (``authenticate``: identity tokens, static tokens, OAuth access
+        tokens — for the resource ``route.path/leaf``; 401, or 403 for a missing scope), then
+        whether the caller's identity may use the route (403, naming it). The caller, or ``None``
+        once refused (the refusal is recorded). OpenAPI requests are judged as the route's
+        ``…/mcp`` resource."""
+        if not await self._from_here(scope, send):
+            return None
+        resource = f"{route.path}/{leaf}"
+        caller = await authenticate(scope, resource, route.auth_tokens, self.oauth, self.identities)
+        if isinstance(caller, Refusal):
+            route.record_refusal(auth.Caller.of(scope), "http", f"{caller.status} {caller.detail}", transport)
+            await caller.respond(send)
+            return None
+        if caller.access is not None and not route.admits(caller):
+            await self._forbidden(route, caller, send, transport)
+            return None
+        return caller
+
+    async def _forbidden(self, route: Route, caller: auth.Caller, send: Send, transport: str) -> None:
         """403 for an identity's valid token on a route it may not use (nothing goes upstream)."""
         key = "groups" if route.path.startswith("/groups") or not route.path else "servers"
         detail = (
-            f"identity '{caller.identity}' may not use route '{route.path}/{leaf}' "
+            f"identity '{caller.identity}' may not use route '{route.path or '/'}' "
             f"(see identities.{caller.identity}.{key})"
         )
-        route.record_refusal(caller, "http", detail, _transport(leaf))
+        route.record_refusal(caller, "http", detail, transport)
         await respond_json(send, 403, jsonrpc.error_response(None, INVALID_REQUEST, detail))
 
     async def _resource_metadata(self, route_path: str, scope: Scope, send: Send) -> None:
@@ -460,13 +478,16 @@ class Gateway:
         if self._reaper is not None:
             self._reaper.cancel()
         await self.close_sessions()
+        self.openapi.documents.close()
         await self.manager.close()
         self.audit.close()
 
 
 def _origin_policy(config: Config) -> OriginPolicy:
     proxy = config.proxy
-    return OriginPolicy(proxy.base_url, proxy.allowed_origins, proxy.allowed_hosts, proxy.host)
+    # Origins CORS lets read the OpenAPI routes' answers are allowed origins too.
+    origins = proxy.allowed_origins + proxy.cors_origins
+    return OriginPolicy(proxy.base_url, origins, proxy.allowed_hosts, proxy.host)
 
 
 def _transport(leaf: str) -> str:

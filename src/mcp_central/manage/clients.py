@@ -9,8 +9,10 @@ Each client spells the same three facts differently (route URL, transport, beare
     gemini       settings.json {"mcpServers": {N: {"httpUrl"|"url", "headers"}}}; ${VAR} expanded
     codex        config.toml [mcp_servers.N] url, bearer_token_env_var (streamable HTTP only)
     cursor       .cursor/mcp.json {"mcpServers": {N: {"url", "headers"}}}; ${env:VAR}
-    open-webui   TOOL_SERVER_CONNECTIONS entries {"type": "mcp", "url", "auth_type", "key", …}
-                 (streamable HTTP only; the key is filled in by compose from ${VAR})
+    open-webui   TOOL_SERVER_CONNECTIONS entries, two per route: its native MCP tool server
+                 {"type": "mcp", "url": …/NAME/mcp, …} and the OpenAPI tool server of the built-in
+                 bridge {"type": "openapi", "url": …/openapi/NAME, "path": "openapi.json", …}, both
+                 with "auth_type": "bearer" (streamable HTTP only; compose fills "key" from ${VAR})
 
 Tokens are never written: each format names the variable (or prompt) that supplies them. This
 module builds text only; it reads no files and makes no connections.
@@ -38,11 +40,14 @@ class Route:
     name: str
     url: str
     transport: str  # "http" (streamable HTTP, /NAME/mcp) or "sse" (legacy, /NAME/sse)
+    openapi_url: str = ""
+    """The route's OpenAPI bridge: ``/openapi/NAME`` (its document is ``openapi.json`` under it)."""
 
 
 def routes(base_url: str, names: list[str], transport: str) -> list[Route]:
     leaf = "mcp" if transport == "http" else "sse"
-    return [Route(name, f"{base_url.rstrip('/')}/{name}/{leaf}", transport) for name in names]
+    base = base_url.rstrip("/")
+    return [Route(name, f"{base}/{name}/{leaf}", transport, f"{base}/openapi/{name}") for name in names]
 
 
 def render(client: str, items: list[Route], token_env: str | None, as_commands: bool = False) -> str:
@@ -143,18 +148,34 @@ def _cursor(items: list[Route], token_env: str | None) -> str:
 
 
 def _open_webui(items: list[Route], token_env: str | None) -> str:
-    connections = [
-        {
-            "type": "mcp",
-            "url": r.url,
-            "path": "",
-            "auth_type": "bearer" if token_env else "none",
-            "key": f"${{{token_env}}}" if token_env else "",
-            "config": {"enable": True},
-            "info": {"id": r.name, "name": r.name, "description": f"mcp-central route /{r.name}"},
-        }
-        for r in items
-    ]
+    """Both ways per route: Open WebUI's native MCP client, and an OpenAPI tool server (the bridge)."""
+    auth = {"auth_type": "bearer" if token_env else "none", "key": f"${{{token_env}}}" if token_env else ""}
+    connections = []
+    for r in items:
+        connections.append(
+            {
+                "type": "mcp",
+                "url": r.url,
+                "path": "",
+                **auth,
+                "config": {"enable": True},
+                "info": {"id": r.name, "name": r.name, "description": f"mcp-central route /{r.name} (MCP)"},
+            }
+        )
+        connections.append(
+            {
+                "type": "openapi",
+                "url": r.openapi_url,
+                "path": "openapi.json",
+                **auth,
+                "config": {"enable": False},  # one of the two ways is enough: enable the one you use
+                "info": {
+                    "id": f"{r.name}-openapi",
+                    "name": f"{r.name} (OpenAPI)",
+                    "description": f"mcp-central route /{r.name} through its OpenAPI bridge",
+                },
+            }
+        )
     return _json(connections)
 
 
@@ -165,5 +186,7 @@ WHERE = {
     "codex": "append to ~/.codex/config.toml; export the token variable before starting codex",
     "cursor": "save as .cursor/mcp.json (project) or ~/.cursor/mcp.json; Cursor fills in ${env:…}",
     "open-webui": "set as TOOL_SERVER_CONNECTIONS in Open WebUI's compose environment "
-    "(compose fills in ${…}), or enter each in Admin Settings → External Tools as MCP (Streamable HTTP)",
+    "(compose fills in ${…}), or enter one in Admin Settings → External Tools: type MCP (Streamable HTTP) "
+    "with URL …/NAME/mcp, or type OpenAPI with URL …/openapi/NAME and path openapi.json; auth Bearer "
+    "with the token. Each route is listed both ways, the OpenAPI entry disabled: enable the one you use",
 }
