@@ -10,13 +10,12 @@
     /ui /ui/…                  the dashboard (``ops.dashboard``: its data behind the /status checks)
     /openapi/…                 the MCP→OpenAPI bridge of every route (downstream/openapi/)
 
-For MCP routes the order is: unknown route → 404, foreign ``Origin`` or rebound ``Host`` → 403,
-bad token → 401, an identity's token on a route it may not use → 403; only then does a request
-reach a session, so nothing unauthenticated ever reaches an upstream. Authentication is
-``identify`` (the bearer token → a ``Caller``, with its identity if the token names one). ``/status``
-gets the same checks, with the admin tokens (``status_tokens``) or an ``admin`` identity;
-``/metrics`` too, or with ``metricsTokens`` when they are set.
-Refusals and admin reads are reported to ``observers`` as calls (outcome ``refused``/``ok``).
+For MCP routes the order is: unknown route → 404, then the checks of ``downstream.admission``
+(``Gateway`` is a ``Gatekeeper``): foreign ``Origin`` or rebound ``Host`` → 403, bad token → 401,
+an identity's token on a route it may not use → 403; only then does a request reach a session, so
+nothing unauthenticated ever reaches an upstream. Admin views (``/status``, ``/metrics``, the
+dashboard's data) pass ``admitted_admin``. Refusals and admin reads are reported to
+``observers`` as calls (outcome ``refused``/``ok``).
 The ASGI lifespan starts and stops the upstream links. While draining (shutdown), new sessions
 get 503 and ``drain`` waits for requests in flight, up to ``shutdownGrace``.
 """
@@ -32,16 +31,15 @@ import time
 from collections.abc import Callable
 
 from mcp_central.config.model import ALL_GROUP, Config, ServerConfig
-from mcp_central.core import jsonrpc
-from mcp_central.downstream import auth, sse, streamable_http
+from mcp_central.downstream import sse, streamable_http
+from mcp_central.downstream.admission import Gatekeeper, transport_of
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.identities import Identities
-from mcp_central.downstream.oauth.gate import JWT_SHAPE, OAuthCaller, Refusal, ResourceServer, authenticate
+from mcp_central.downstream.oauth.gate import ResourceServer
 from mcp_central.downstream.openapi.handlers import OpenAPIBridge
 from mcp_central.downstream.origin import OriginPolicy
-from mcp_central.downstream.session import Route, ServerRoute, report
-from mcp_central.errors import INVALID_REQUEST
+from mcp_central.downstream.session import Route, ServerRoute
 from mcp_central.ops import dashboard, health
 from mcp_central.ops.audit import AuditTrail
 from mcp_central.ops.call_log import CallLog
@@ -57,7 +55,7 @@ from mcp_central.upstream.pool import IsolatedPool
 log = logging.getLogger("mcp_central")
 
 
-class Gateway:
+class Gateway(Gatekeeper):
     def __init__(
         self, config: Config, *, load: Callable[[], Config] | None = None, watch: bool = False
     ) -> None:
@@ -120,17 +118,6 @@ class Gateway:
             for session in route.sessions.values():
                 session.outbox.limit = proxy.max_queued_messages
 
-    def status_tokens(self) -> tuple[str, ...] | None:
-        """Who may read ``/status``: ``adminTokens``, else the global tokens; ``None``: nobody, when
-        tokens guard something but none is an admin's; ``()``: anyone, when no token exists."""
-        proxy = self.config.proxy
-        tokens = proxy.admin_tokens if proxy.admin_tokens is not None else proxy.auth_tokens
-        if tokens:
-            return tokens
-        if self.identities or any(route.auth_tokens for route in self.all_routes()):
-            return None
-        return ()
-
     def _group_route(self, name: str) -> GroupRoute:
         group = self.config.group(name)
         assert group is not None
@@ -178,20 +165,6 @@ class Gateway:
                             {"jsonrpc": "2.0", "method": f"notifications/{kind}/list_changed"}, None
                         )
 
-    async def identify(self, scope: Scope) -> auth.Caller | Refusal:
-        """Who is asking for an admin view: an identity's static token, an OAuth access token (its
-        identity), or an anonymous token judged by ``status_tokens`` afterwards."""
-        caller = self.identities.caller(scope)
-        token = auth.presented_token(scope)
-        if caller.access is not None or self.oauth is None or token is None:
-            return caller
-        if not JWT_SHAPE.match(token) or caller.accepted_by(self.status_tokens() or ()):
-            return caller
-        return await authenticate(scope, "", (), self.oauth, self.identities)
-
-    def all_routes(self) -> list[Route]:
-        return [*self.routes.values(), *self.groups.values()]
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
@@ -234,7 +207,7 @@ class Gateway:
         if route is None:
             await respond(send, 404, b"Not Found")
             return
-        caller = await self.admit(route, scope, send, _transport(leaf), leaf)
+        caller = await self.admit(route, scope, send, transport_of(leaf), leaf)
         if caller is None:
             return
         if self.draining and _opens_session(scope, leaf):
@@ -248,130 +221,6 @@ class Gateway:
             await sse.handle_post(route, caller, scope, receive, send)
         else:
             await respond(send, 404, b"Not Found")
-
-    async def admit(
-        self, route: Route, scope: Scope, send: Send, transport: str = "openapi", leaf: str = "mcp"
-    ) -> auth.Caller | None:
-        """The checks every MCP (and OpenAPI) request passes before its route: ``Origin``/``Host``
-        (403), then who is calling (``authenticate``: identity tokens, static tokens, OAuth access
-        tokens — for the resource ``route.path/leaf``; 401, or 403 for a missing scope), then
-        whether the caller's identity may use the route (403, naming it). The caller, or ``None``
-        once refused (the refusal is recorded). OpenAPI requests are judged as the route's
-        ``…/mcp`` resource."""
-        if not await self._from_here(scope, send):
-            return None
-        resource = f"{route.path}/{leaf}"
-        caller = await authenticate(scope, resource, route.auth_tokens, self.oauth, self.identities)
-        if isinstance(caller, Refusal):
-            route.record_refusal(auth.Caller.of(scope), "http", f"{caller.status} {caller.detail}", transport)
-            await caller.respond(send)
-            return None
-        if caller.access is not None and not route.admits(caller):
-            await self._forbidden(route, caller, send, transport)
-            return None
-        return caller
-
-    async def _forbidden(self, route: Route, caller: auth.Caller, send: Send, transport: str) -> None:
-        """403 for an identity's valid token on a route it may not use (nothing goes upstream)."""
-        key = "groups" if route.path.startswith("/groups") or not route.path else "servers"
-        detail = (
-            f"identity '{caller.identity}' may not use route '{route.path or '/'}' "
-            f"(see identities.{caller.identity}.{key})"
-        )
-        route.record_refusal(caller, "http", detail, transport)
-        await respond_json(send, 403, jsonrpc.error_response(None, INVALID_REQUEST, detail))
-
-    async def _resource_metadata(self, route_path: str, scope: Scope, send: Send) -> None:
-        """RFC 9728 metadata of the gateway (``route_path`` ``""``) or of one MCP route: open to
-        anyone (clients read it to learn where to get a token) but with the Origin/Host checks."""
-        assert self.oauth is not None
-        *where, leaf = [part for part in route_path.split("/") if part] or [""]
-        known = leaf == "" or (
-            leaf in ("mcp", "sse", "message")
-            and (
-                not where
-                or (len(where) == 1 and where[0] in self.routes)
-                or (len(where) == 2 and where[0] == "groups" and where[1] in self.groups)
-            )
-        )
-        if not known:
-            await respond(send, 404, b"Not Found")
-            return
-        if scope["method"] not in ("GET", "HEAD"):
-            await respond(send, 405, b"Method Not Allowed", headers=[(b"allow", b"GET, HEAD")])
-            return
-        if not await self._from_here(scope, send):
-            return
-        await respond_json(send, 200, self.oauth.metadata.document(route_path))
-
-    async def _from_here(self, scope: Scope, send: Send) -> bool:
-        """The DNS-rebinding checks (``Origin``, ``Host``); ``False`` after answering 403."""
-        origin = header(scope, b"origin")
-        if not self.origins.allows(origin):
-            await respond_json(send, 403, {"error": "forbidden", "detail": "Origin not allowed"})
-            return False
-        browser = origin is not None or header(scope, b"sec-fetch-site") is not None
-        if not self.origins.allows_host(header(scope, b"host"), browser):
-            detail = "Host not allowed: add it to mcpProxy.options.allowedHosts (or set baseURL)"
-            await respond_json(send, 403, {"error": "forbidden", "detail": detail})
-            return False
-        return True
-
-    async def admitted_admin(self, scope: Scope, send: Send) -> bool:
-        """The checks of every admin view (``/status`` and those that show as much): ``Origin`` and
-        ``Host``, then an admin's token (``status_tokens``) or an ``admin: true`` identity's;
-        ``False`` after answering 403 or 401. Each read and refusal is reported as a call
-        (method ``admin/<view>``: ``admin/status``, ``admin/metrics``, …)."""
-        method = "admin/" + scope["path"].rstrip("/").rpartition("/")[2]
-        if not await self._from_here(scope, send):
-            report(self.observers, "admin", None, "http", method, "refused", "403 Origin or Host not allowed")
-            return False
-        caller = await self.identify(scope)
-        if isinstance(caller, Refusal):
-            report(self.observers, "admin", None, "http", method, "refused", caller.detail)
-            await caller.respond(send)
-            return False
-        if isinstance(caller, OAuthCaller) and caller.access is None:
-            detail = "this access token's identity is not an admin (give it one with admin: true)"
-            report(self.observers, "admin", caller, "http", method, "refused", detail)
-            await respond_json(send, 403, {"error": "forbidden", "detail": detail})
-            return False
-        if caller.access is not None:
-            if self.identities.by_name[caller.access.name].admin:
-                report(self.observers, "admin", caller, "http", method, "ok")
-                return True
-            detail = f"identity '{caller.identity}' is not an admin (identities.{caller.identity}.admin)"
-            report(self.observers, "admin", caller, "http", method, "refused", detail)
-            await respond_json(send, 403, {"error": "forbidden", "detail": detail})
-            return False
-        tokens = self.status_tokens()
-        if tokens is None and not self.identities.any_admin:
-            detail = "set mcpProxy.options.adminTokens to read this (tokens guard other routes)"
-            report(self.observers, "admin", caller, "http", method, "refused", detail)
-            await respond_json(send, 403, {"error": "forbidden", "detail": detail})
-            return False
-        if tokens is None or not caller.accepted_by(tokens):
-            report(self.observers, "admin", caller, "http", method, "refused", "401 unauthorized")
-            await auth.reject(scope, send)
-            return False
-        report(self.observers, "admin", caller, "http", method, "ok")
-        return True
-
-    async def admitted_metrics(self, scope: Scope, send: Send) -> bool:
-        """``/metrics``: ``metricsTokens`` when set (``[]``: anyone), and admins too; else the admin
-        checks of ``/status``. ``False`` after answering 403 or 401."""
-        tokens = self.config.proxy.metrics_tokens
-        if tokens is None:
-            return await self.admitted_admin(scope, send)
-        if not await self._from_here(scope, send):
-            return False
-        if not tokens or auth.Caller.of(scope).accepted_by(tokens):
-            return True
-        if self.status_tokens() or self.identities.any_admin or self.oauth is not None:
-            # admins exist (or may, by OAuth): their tokens open it too
-            return await self.admitted_admin(scope, send)
-        await auth.reject(scope, send)
-        return False
 
     async def _ops(self, name: str, scope: Scope, send: Send) -> None:
         if name == "healthz":
@@ -488,10 +337,6 @@ def _origin_policy(config: Config) -> OriginPolicy:
     # Origins CORS lets read the OpenAPI routes' answers are allowed origins too.
     origins = proxy.allowed_origins + proxy.cors_origins
     return OriginPolicy(proxy.base_url, origins, proxy.allowed_hosts, proxy.host)
-
-
-def _transport(leaf: str) -> str:
-    return "streamable-http" if leaf == "mcp" else "sse"
 
 
 def _opens_session(scope: Scope, leaf: str) -> bool:
