@@ -59,8 +59,9 @@ class Gatekeeper:
         token = auth.presented_token(scope)
         if caller.access is not None or self.oauth is None or token is None:
             return caller
-        if not JWT_SHAPE.match(token) or caller.accepted_by(self.status_tokens() or ()):
-            return caller
+        admin_tokens = self.status_tokens()
+        if not JWT_SHAPE.match(token) or (admin_tokens and caller.accepted_by(admin_tokens)):
+            return caller  # a static admin token (one that looks like a JWT is still compared first)
         return await authenticate(scope, "", (), self.oauth, self.identities)
 
     async def admit(
@@ -168,10 +169,16 @@ class Gatekeeper:
             return False
         if tokens is None or not caller.accepted_by(tokens):
             report(self.observers, "admin", caller, "http", method, "refused", "401 unauthorized")
-            await auth.reject(scope, send)
+            await self._unauthorized(scope, send)
             return False
         report(self.observers, "admin", caller, "http", method, "ok")
         return True
+
+    async def _unauthorized(self, scope: Scope, send: Send) -> None:
+        """401 from an admin view; with OAuth its challenge names the gateway's resource metadata,
+        so an OAuth client knows where to get a token."""
+        metadata = self.oauth.metadata.url("") if self.oauth is not None else None
+        await auth.reject(scope, send, metadata)
 
     async def admitted_metrics(self, scope: Scope, send: Send) -> bool:
         """``/metrics``: ``metricsTokens`` when set (``[]``: anyone), and admins too; else the admin
@@ -186,7 +193,7 @@ class Gatekeeper:
         if self.status_tokens() or self.identities.any_admin or self.oauth is not None:
             # admins exist (or may, by OAuth): their tokens open it too
             return await self.admitted_admin(scope, send)
-        await auth.reject(scope, send)
+        await self._unauthorized(scope, send)
         return False
 
 
