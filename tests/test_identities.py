@@ -24,6 +24,7 @@ from mcp_central.config.loader import load_config, load_config_text
 from mcp_central.config.model import NameFilter, RateLimit
 from mcp_central.downstream.app import Gateway
 from mcp_central.errors import ConfigError
+from test_stateless_downstream import request as stateless_request
 
 SECRET = "alice-secret-7777"
 
@@ -247,3 +248,31 @@ async def test_only_admin_identities_read_status(tmp_path: Path) -> None:
             "'user' is not an admin"
             in (await http.get(f"{base}/status", headers={"Authorization": "Bearer user-1"})).text
         )
+
+
+async def test_a_reload_that_removes_an_identity_ends_its_listen_stream(
+    watched: tuple[str, Path, Gateway],
+) -> None:
+    """A stateless client holds no session, but its ``subscriptions/listen`` stream must not outlive
+    its identity: removed by a reload, the stream ends (a ``complete`` result) and hears no more."""
+    base, path, app = watched
+    body = stateless_request(1, "subscriptions/listen", {"notifications": {"toolsListChanged": True}})
+    headers = {
+        **HEADERS,
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "subscriptions/listen",
+        "Authorization": "Bearer bob-1",
+    }
+    async with httpx.AsyncClient(timeout=30) as http:
+        async with http.stream(
+            "POST", f"{base}/a/mcp", content=orjson.dumps(body), headers=headers
+        ) as stream:
+            assert stream.status_code == 200  # the stream opens once its listener is attached
+            assert len(app.routes["a"].listeners) == 1
+            since = time.time()
+            write(path, {"alice": {"tokens": ["alice-1"], "servers": ["a", "b"]}})
+            await reloaded_after(http, base, since)
+            with anyio.fail_after(10):
+                text = (await stream.aread()).decode()
+        assert '"resultType":"complete"' in text.replace(" ", "")
+        assert not app.routes["a"].listeners

@@ -164,6 +164,15 @@ class Gateway(Gatekeeper):
                         session.deliver(
                             {"jsonrpc": "2.0", "method": f"notifications/{kind}/list_changed"}, None
                         )
+            # Stateless clients hold no session, but may hold a listen stream or a parked call.
+            for held in [*route.listeners, *route.parked.values()]:
+                name = held.caller.identity
+                if (
+                    name is not None
+                    and held.caller.access is not None
+                    and (name in changes.removed or not route.admits(held.caller))
+                ):
+                    held.end()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -132,9 +132,10 @@ class Caller:
         return hmac.compare_digest(self.digest, other.digest)
 
     @property
-    def key(self) -> tuple[str, bytes | None]:
-        """One client for per-client limits: the same token from the same address."""
-        return self.address, self.digest
+    def key(self) -> tuple[str, bytes | str | None]:
+        """One client for per-client limits: the same identity (whatever token it shows: an OAuth
+        token refreshed is the same client) or anonymous token, from the same address."""
+        return self.address, self.identity if self.identity is not None else self.digest
 
 
 def challenge(presented: bool, resource_metadata: str | None = None) -> bytes:

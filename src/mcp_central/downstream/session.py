@@ -54,6 +54,11 @@ class Endable(Protocol):
     """Something a route ends when it closes (a parked stateless call, a ``subscriptions/listen``
     stream): kept as this protocol so routes do not import the stateless modules built on them."""
 
+    @property
+    def caller(self) -> Caller:
+        """Who opened it (a reload that takes the route from its identity ends it)."""
+        ...
+
     def end(self) -> None: ...
 
 
@@ -95,7 +100,7 @@ class Route:
         """``mcpProxy.options.maxSessionsPerClient``: sessions one client (address + token) holds here."""
         self.max_queued_messages = DEFAULT_MAX_QUEUED_MESSAGES
         """``mcpProxy.options.maxQueuedMessages``: what one session's streams may have waiting, together."""
-        self.per_client: Counter[tuple[str, bytes | None]] = Counter()
+        self.per_client: Counter[tuple[str, bytes | str | None]] = Counter()
         """Open sessions by ``Caller.key``."""
         self.tallies: dict[str, Tally] = {}
         """Refusals by the limit's config key: logged without flooding, counted for ``/status``."""

@@ -28,7 +28,9 @@ from mcp_central.types import Message, Receive, Send
 from mcp_central.upstream.link import UpstreamLink
 
 
-async def serve(route: Route, link: UpstreamLink, message: Message, receive: Receive, send: Send) -> None:
+async def serve(
+    route: Route, link: UpstreamLink, caller: Caller, message: Message, receive: Receive, send: Send
+) -> None:
     request_id = message["id"]
     try:
         agreed = stateless.listen_agreement(message.get("params"))
@@ -39,7 +41,7 @@ async def serve(route: Route, link: UpstreamLink, message: Message, receive: Rec
     except UpstreamError as exc:
         await respond_json(send, 200, error_response(request_id, to_jsonrpc_error(exc)))
         return
-    listener = Listener(request_id, agreed, route.max_queued_messages)
+    listener = Listener(request_id, agreed, route.max_queued_messages, caller)
     try:
         uris = agreed.get("resourceSubscriptions")
         if uris:
@@ -68,7 +70,7 @@ async def serve_group(
     except stateless.Rejection as rejection:
         await respond_json(send, rejection.status, error_response(request_id, rejection.error()))
         return
-    listener = Listener(request_id, agreed, route.max_queued_messages)
+    listener = Listener(request_id, agreed, route.max_queued_messages, caller)
     visible = route.visible_members(caller)
     wanted: dict[str, list[str]] = {}
     for uri in agreed.get("resourceSubscriptions") or []:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_central.core import aggregate, jsonrpc, stateless
+from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
 from mcp_central.types import Message, RequestId
 
@@ -22,8 +23,11 @@ class Listener:
 
     client_capabilities: dict[str, Any] = {}
 
-    def __init__(self, subscription_id: RequestId, agreed: dict[str, Any], queue_limit: int) -> None:
+    def __init__(
+        self, subscription_id: RequestId, agreed: dict[str, Any], queue_limit: int, caller: Caller
+    ) -> None:
         self.subscription_id = subscription_id
+        self.caller = caller
         self.methods = stateless.listened_methods(agreed)
         # Its own bound: a reader that stops reading loses its subscription (the stream ends).
         self.channel = Channel(QueueBudget(queue_limit))

@@ -74,7 +74,7 @@ async def handle(
         await _discover(target, message, send)
     elif message["method"] == "subscriptions/listen":
         if isinstance(target, LinkTarget):
-            await listen.serve(route, target.link, message, receive, send)
+            await listen.serve(route, target.link, caller, message, receive, send)
         else:
             await listen.serve_group(target.route, caller, message, receive, send)
     else:
