@@ -1,6 +1,6 @@
 """The dashboard's memory of calls: the last 100 calls, and per-server rates and latencies.
 
-``RecentCalls`` is a ``CallObserver``. On the answer's path it only appends a small tuple to a
+``RecentCalls`` is a ``CallObserver``. On the answer's path it only appends a plain tuple to a
 bounded deque and bumps a per-second bucket of its server (a count and a sparse histogram of
 durations on fixed log-spaced bounds); percentiles, rates and the JSON shapes are computed when
 the dashboard asks (``recent``, ``series``), about once a second per open page.
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from typing import Any, NamedTuple
+from typing import Any
 
-from mcp_central.core.calls import CallRecord
+from mcp_central.core.calls import CallContext, CallRecord
 
 RECENT_CALLS = 100
 """How many calls the dashboard lists."""
@@ -39,18 +39,9 @@ def _bounds() -> tuple[float, ...]:
 BOUNDS = _bounds()
 
 
-class Call(NamedTuple):
-    """What the dashboard shows of one call (no arguments, no error text)."""
-
-    at: float
-    route: str
-    identity: str | None
-    session: str
-    server: str
-    method: str
-    target: str | None
-    duration: float
-    outcome: str
+Call = tuple[float, CallContext, str, str, "str | None", float, str]
+"""What the dashboard keeps of one call (no arguments, no error text): when it started, where it
+came from, server, method, target, duration, outcome. A plain tuple: cheapest to build per call."""
 
 
 class _Second:
@@ -77,28 +68,24 @@ class RecentCalls:
         self.window = window
         self.calls: deque[Call] = deque(maxlen=keep)
         self._seconds: dict[str, deque[_Second]] = {}
+        self._current: dict[str, _Second] = {}
+        """Each server's newest bucket: where nearly every call goes."""
 
     def call_finished(self, record: CallRecord) -> None:
-        context = record.context
+        duration, server = record.duration, record.server
         self.calls.append(
-            Call(
-                record.started,
-                context.route,
-                context.identity,
-                context.session,
-                record.server,
-                record.method,
-                record.target,
-                record.duration,
-                record.outcome,
-            )
+            (record.started, record.context, server, record.method, record.target, duration, record.outcome)
         )
-        if not record.server:  # refused before any upstream: no server to chart
+        if not server:  # refused before any upstream: no server to chart
             return
-        second = int(record.started + record.duration)
-        seconds = self._seconds.get(record.server)
+        second = int(record.started + duration)
+        current = self._current.get(server)
+        if current is not None and current.second == second:  # the usual case: this second's bucket
+            current.add(duration)
+            return
+        seconds = self._seconds.get(server)
         if seconds is None:
-            seconds = self._seconds[record.server] = deque()
+            seconds = self._seconds[server] = deque()
         if seconds and seconds[0].second > second:
             seconds.clear()  # the wall clock stepped back past the window: start the charts over
         elif seconds and seconds[-1].second >= second:
@@ -106,10 +93,10 @@ class RecentCalls:
             for bucket in reversed(seconds):
                 if bucket.second <= second:
                     break
-            bucket.add(record.duration)
+            bucket.add(duration)
             return
-        bucket = _Second(second)
-        bucket.add(record.duration)
+        bucket = self._current[server] = _Second(second)
+        bucket.add(duration)
         seconds.append(bucket)
         while seconds[0].second <= second - self.window:
             seconds.popleft()
@@ -118,17 +105,17 @@ class RecentCalls:
         """The last calls, newest first, as the dashboard's JSON."""
         return [
             {
-                "at": call.at,
-                "route": call.route,
-                "identity": call.identity,
-                "session": call.session,
-                "server": call.server,
-                "method": call.method,
-                "target": call.target,
-                "durationMs": round(call.duration * 1000, 3),
-                "outcome": call.outcome,
+                "at": started,
+                "route": context.route,
+                "identity": context.identity,
+                "session": context.session,
+                "server": server,
+                "method": method,
+                "target": target,
+                "durationMs": round(duration * 1000, 3),
+                "outcome": outcome,
             }
-            for call in reversed(self.calls)
+            for started, context, server, method, target, duration, outcome in reversed(self.calls)
         ]
 
     def series(self, now: float, step: int = STEP_SECONDS) -> dict[str, list[dict[str, Any]]]:
@@ -144,6 +131,7 @@ class RecentCalls:
                 seconds.popleft()
             if not seconds:
                 del self._seconds[server]
+                self._current.pop(server, None)
                 continue
             counts = [0] * points
             histograms: list[dict[int, int]] = [{} for _ in range(points)]
