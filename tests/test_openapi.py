@@ -16,7 +16,7 @@ import httpx2
 import pytest
 from openapi_spec_validator import validate
 
-from conftest import TESTS, fixture_stdio, http_client, make_config, serve
+from conftest import TESTS, fixture_stdio, http_client, make_config, mcp_client, serve
 from mcp_central.config.loader import load_config
 from mcp_central.config.model import GroupConfig, ServerConfig
 from mcp_central.core.calls import CallRecord
@@ -293,3 +293,14 @@ def test_references_of_every_local_form_point_where_their_target_moved() -> None
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http", "scheme": "bearer", "description": "a token of this route"
     }  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_document_built_does_not_take_a_session_of_a_capped_server() -> None:
+    """The document cache listens on the link for list changes, but is nobody's session: a server
+    with ``maxSessions: 1`` still takes its one MCP client after its document was built."""
+    capped = dataclasses.replace(fixture_stdio("capped"), max_sessions=1)
+    async with serve(make_config(capped)) as (base, _app), http_client() as http:
+        assert "/echo" in (await document(http, f"{base}/openapi/capped/openapi.json"))["paths"]
+        async with mcp_client(f"{base}/capped/mcp", "streamable-http") as client:
+            assert "echo" in {tool.name for tool in (await client.list_tools()).tools}

@@ -224,7 +224,9 @@ class UpstreamLink:
 
     @property
     def session_count(self) -> int:
-        return len(self.core.sessions)
+        """Client sessions attached (what ``maxSessions`` caps): owners that only watch for list
+        changes (the OpenAPI bridge's document cache) are not clients."""
+        return sum(1 for owner in self.core.sessions if not getattr(owner, "watches_only", False))
 
     def idle_for(self, now: float) -> float:
         """Seconds since the last traffic; 0 while a request or a resource subscription is open."""

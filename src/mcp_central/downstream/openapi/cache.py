@@ -37,6 +37,8 @@ class ListWatcher:
     """Attached to a shared link like a session: hears its list changes, nothing else."""
 
     client_capabilities: dict[str, Any] = {}
+    watches_only = True
+    """Not a client: it does not count against the server's ``maxSessions``."""
 
     def __init__(self, changed: Callable[[], None]) -> None:
         self._changed = changed
