@@ -45,6 +45,7 @@ from mcp_central.core.link.events import (
     TransportLost,
     UpstreamMessage,
 )
+from mcp_central.core.link.fan_out import FANNED_OUT, QUIET, FanOut
 from mcp_central.core.link.stateless import ANSWERED_HERE, StatelessSide, answer_error, is_round_id
 from mcp_central.core.requests import Pending, RequestTable
 from mcp_central.core.server_requests import ServerRequests
@@ -62,26 +63,13 @@ from mcp_central.types import Message
 REQUEST_CANCELLED = -32800
 CREATES_TASK = "creates-task"
 """``Pending.context`` of a task-augmented request, whose answer names the task its owner gets."""
-FANNED_OUT = frozenset({"resources/subscribe", "resources/unsubscribe", "logging/setLevel"})
-
-
-class Quiet:
-    """The owner of the link's own bookkeeping requests whose answers nobody needs."""
-
-    client_capabilities: dict[str, Any] = {}
-
-    def deliver(self, message: Any, related_request_id: Any) -> None:
-        pass
-
-
-QUIET = Quiet()
 
 
 def deadline_key(upstream_id: int) -> tuple[str, int]:
     return ("deadline", upstream_id)
 
 
-class LinkCore:
+class LinkCore(FanOut):
     def __init__(self, server: ServerConfig, declared: dict[str, Any], client_info: dict[str, Any]) -> None:
         self.name = server.name
         self.timeout = server.timeout
@@ -191,25 +179,6 @@ class LinkCore:
         if pending is None:
             return []
         return [CancelTimer(deadline_key(upstream_id)), answer_error(pending, error)]
-
-    def _fan_out(self, owner: Owner, message: Message, params: dict[str, Any]) -> list[Command]:
-        """Subscribe/unsubscribe/setLevel bookkeeping; the answer if the upstream need not be asked."""
-        method = message["method"]
-        if method == "resources/subscribe":
-            must_ask = self.subscriptions.subscribe(owner, str(params.get("uri")))
-        elif method == "resources/unsubscribe":
-            must_ask = self.subscriptions.unsubscribe(owner, str(params.get("uri")))
-        else:
-            new_level = self.log_levels.set(owner, str(params.get("level")))
-            must_ask = new_level is not None
-            if must_ask:
-                message["params"] = {**params, "level": new_level}
-        commands: list[Command] = []
-        if self.stateless is not None and method != "logging/setLevel" and must_ask:
-            commands = self.stateless.listen(self.subscriptions.uris())
-        if must_ask and self.stateless is None:
-            return []
-        return [*commands, Deliver(owner, jsonrpc.result_response(message["id"], {}), message["id"])]
 
     def _client_notification(self, owner: Owner, message: Message) -> list[Command]:
         method = message["method"]
@@ -398,36 +367,6 @@ class LinkCore:
         if self.stateless is not None:
             self.stateless.clear()
         return commands + self.attribution.clear()
-
-    # ------------------------------------------------------------------ fan-out the link asks for
-
-    def bookkeeping(self, method: str, params: dict[str, Any]) -> list[Command]:
-        """A request of the link's own whose answer nobody needs (unsubscribe, a new log level)."""
-        if self.stateless is not None:  # levels travel with each request; subscriptions with listen
-            return (
-                self.stateless.listen(self.subscriptions.uris())
-                if method in FANNED_OUT - {"logging/setLevel"}
-                else []
-            )
-        request = {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
-        return self._send(QUIET, request, own=True)
-
-    def follow_logs(self, owner: Owner, level: str) -> list[Command]:
-        """Let ``owner`` hear log messages at ``level`` and up (attached; the upstream's level follows)."""
-        self.sessions.add(owner)
-        new_level = self.log_levels.set(owner, level)
-        return self.bookkeeping("logging/setLevel", {"level": new_level}) if new_level is not None else []
-
-    def restored(self) -> list[Command]:
-        """After a restart the new upstream session knows nothing: subscribe and set the level again."""
-        if self.stateless is not None:
-            return self.stateless.listen(self.subscriptions.uris())
-        commands: list[Command] = []
-        for uri in self.subscriptions.uris():
-            commands += self.bookkeeping("resources/subscribe", {"uri": uri})
-        if (level := self.log_levels.upstream_level()) is not None:
-            commands += self.bookkeeping("logging/setLevel", {"level": level})
-        return commands
 
     def status(self) -> dict[str, Any]:
         """What ``/status`` shows of the core: what could not be attributed, what was dropped."""
