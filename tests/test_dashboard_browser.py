@@ -13,96 +13,23 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from browser import chromium
 from conftest import FIXTURE_SERVER, free_port, mcp_client, running_gateway
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,1180",
-)
 SCREENSHOT = Path(__file__).parent.parent / "docs" / "dashboard.png"
 """Rewritten only with ``MCP_CENTRAL_UPDATE_SCREENSHOTS=1`` (else the test's own folder gets the
 picture), so a test run leaves the checkout as it found it."""
 TOKEN = "dashboard-admin-token"
 T = TypeVar("T")
-
-
-def _children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry))
-    return children
-
-
-def descendants(pid: int) -> set[int]:
-    children, found, todo = _children(), set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-@contextmanager
-def chromium(profile: Path) -> Iterator[WebDriver]:
-    """A headless Chromium under chromedriver; on exit ``quit()``, then every process of the tree
-    that started must be gone (survivors are killed by PID and fail the test)."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(CHROMEDRIVER)
-    driver = webdriver.Chrome(service=service, options=options)
-    assert service.process is not None
-    driver_pid = service.process.pid
-    try:
-        yield driver
-    finally:
-        family = {driver_pid, *descendants(driver_pid)}
-        assert len(family) > 1, "chromedriver started no browser"
-        driver.quit()
-        deadline = time.monotonic() + 20
-        while (left := [pid for pid in family if alive(pid)]) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for pid in left:
-            os.kill(pid, signal.SIGKILL)
-        assert not left, f"chromium processes survived quit(): {left}"
 
 
 def wait_for(what: str, probe: Callable[[], T | None], seconds: float = 20.0) -> T:

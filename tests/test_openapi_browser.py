@@ -5,79 +5,29 @@ Chromium is quit at the end, and no process of it may survive."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from browser import chromium
 from conftest import make_config, serve
 from test_openapi import schema_stdio
 
 pytestmark = pytest.mark.anyio
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,2000",
-]
 TOKEN = "browser-token"
-INSTALLED = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
-
-
-def processes_using(marker: str) -> list[int]:
-    """PIDs whose command line mentions ``marker`` (our own fresh profile directory)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-@contextmanager
-def chromium() -> Iterator[webdriver.Chrome]:
-    profile = tempfile.mkdtemp(prefix="mcp-central-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        deadline = time.monotonic() + 20
-        while processes_using(profile) and time.monotonic() < deadline:
-            time.sleep(0.1)  # quit() has asked; the processes take a moment to exit
-        left = processes_using(profile)
-        shutil.rmtree(profile, ignore_errors=True)
-        assert left == [], f"chromium processes survived quit(): {left}"
 
 
 def execute_a_call_from_the_docs_page(url: str) -> dict[str, str]:
-    with chromium() as driver:
+    with (
+        tempfile.TemporaryDirectory(prefix="mcp-central-chromium-") as profile,
+        chromium(Path(profile), window="1280,2000") as driver,
+    ):
         wait = WebDriverWait(driver, 30)
         driver.get(url)
         # Without a token the document is refused (the tools are not shown).
@@ -135,7 +85,6 @@ def execute_a_call_from_the_docs_page(url: str) -> dict[str, str]:
 
 
 async def test_the_docs_page_executes_a_call_with_the_token() -> None:
-    assert INSTALLED, "run `make test`: it installs Debian's chromium and chromium-driver"
     config = make_config(schema_stdio(auth_tokens=(TOKEN,)), tokens=(TOKEN,))
     async with serve(config) as (base, _app):
         seen = await anyio.to_thread.run_sync(
