@@ -15,13 +15,11 @@ process stopped by PID. Speed is written down in bench/README.md, never asserted
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from statistics import median
@@ -29,15 +27,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import Connection, call
-from run import ECHO, StreamableSession, free_port, throughput
+from run import StreamableSession, bench_main, cpu_seconds, throughput
 
 SESSIONS = 32
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
 
 
 async def one_run(config: Path, port: int, seconds: float, observers: bool) -> dict[str, Any]:
@@ -130,31 +122,11 @@ async def measure(config: Path, port: int, seconds: float, rounds: int) -> dict[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    bench_main(
+        __doc__ or "",
+        lambda config, port, args: measure(config, port, args.duration, args.rounds),
+        (("--rounds",), {"type": int, "default": 3, "help": "off/on pairs, alternating which goes first"}),
     )
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per run")
-    parser.add_argument("--rounds", type=int, default=3, help="off/on pairs, alternating which goes first")
-    parser.add_argument("--json", help="also write the results to this file")
-    args = parser.parse_args()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bench.json"
-        config.write_text(json.dumps({
-            "mcpProxy": {"addr": f"127.0.0.1:{port}", "options": {"maxSessionsPerClient": 1000}},
-            "mcpServers": {"echo": {"command": sys.executable, "args": [str(ECHO)]}},
-        }))  # fmt: skip
-        report = asyncio.run(measure(config, port, args.duration, args.rounds))
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
 
 
 if __name__ == "__main__":

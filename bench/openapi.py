@@ -3,8 +3,8 @@
     .venv/bin/python bench/openapi.py [--duration SECONDS] [--rounds N] [--json FILE]
 
 The same stdio echo upstream (``tests/servers/echo_server.py``) behind one ``mcp-central serve``
-(no token: both ways would pay the same digest); each round measures, alternating the two ways so that the shared machine's
-drift hits both alike:
+(no token: both ways would pay the same digest); each round measures, alternating the two ways
+so that the shared machine's drift hits both alike:
 
 - *MCP*: ``POST /echo/mcp`` with a ``tools/call`` on an initialized session (as bench/run.py);
 - *OpenAPI*: ``POST /openapi/echo/echo`` with the arguments as the body.
@@ -16,12 +16,8 @@ machine). Everything on 127.0.0.1; the proxy is stopped by PID. Not part of the 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,14 +27,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import Connection, call
-from run import ECHO, StreamableSession, free_port, latency, throughput
+from run import StreamableSession, bench_main, cpu_seconds, latency, throughput
 
 Caller = Callable[[int], Awaitable[bool]]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def mcp_callers(port: int, count: int) -> tuple[list[Caller], Callable[[], None]]:
@@ -123,30 +114,11 @@ async def measure(seconds: float, rounds: int, config: Path, port: int) -> dict[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per throughput step")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of both ways")
-    parser.add_argument("--json", help="also write the results to this file")
-    args = parser.parse_args()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "bench.json"
-        config.write_text(json.dumps({
-            "mcpProxy": {"addr": f"127.0.0.1:{port}",
-                         "options": {"maxSessionsPerClient": 1000}},
-            "mcpServers": {"echo": {"command": sys.executable, "args": [str(ECHO)]}},
-        }))  # fmt: skip
-        report = asyncio.run(measure(args.duration, args.rounds, config, port))
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    bench_main(
+        __doc__ or "",
+        lambda config, port, args: measure(args.duration, args.rounds, config, port),
+        (("--rounds",), {"type": int, "default": 3, "help": "alternating rounds of both ways"}),
+    )
 
 
 if __name__ == "__main__":

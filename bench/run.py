@@ -346,12 +346,28 @@ async def measure(seconds: float, config: Path, port: int) -> dict[str, Any]:
     return report
 
 
-def main() -> None:
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process ``pid`` has used, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
+
+
+def bench_main(
+    description: str, measure: Callable[[Path, int, argparse.Namespace], Any], *options: Any
+) -> None:
+    """The command line every bench shares: ``--duration``, ``--json`` and ``options`` (argparse
+    ``add_argument`` argument tuples); uvloop when installed; a temporary config serving the echo
+    upstream on a free loopback port; the report printed as JSON (and written to ``--json``)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per throughput step")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured step")
     parser.add_argument("--json", help="also write the results to this file")
+    for args, kwargs in options:
+        parser.add_argument(*args, **kwargs)
     args = parser.parse_args()
     try:
         import uvloop
@@ -367,11 +383,15 @@ def main() -> None:
             "mcpProxy": {"addr": f"127.0.0.1:{port}", "options": {"maxSessionsPerClient": 1000}},
             "mcpServers": {"echo": {"command": sys.executable, "args": [str(ECHO)]}},
         }))  # fmt: skip
-        report = asyncio.run(measure(args.duration, config, port))
+        report = asyncio.run(measure(config, port, args))
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
         Path(args.json).write_text(text + "\n")
+
+
+def main() -> None:
+    bench_main(__doc__ or "", lambda config, port, args: measure(args.duration, config, port))
 
 
 if __name__ == "__main__":
