@@ -99,7 +99,10 @@ class HTTPTransport:
             timeout=httpx.Timeout(
                 connect=min(self.timeout, 10.0), read=None, write=self.timeout, pool=self.timeout
             ),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            # Idle connections are let go after 2 s: well before the keep-alive timeouts servers
+            # commonly use (uvicorn's and Node's 5 s), so a request never goes out on a connection
+            # the server is closing at that moment (a ReadError for a request it never saw).
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=2.0),
         )
         if self.legacy_sse:
             await self._open_legacy_stream()
