@@ -1,7 +1,7 @@
 """The test suite's main real upstream: an MCP server written with the official SDK (MCPServer).
 
     python tests/servers/fixture_server.py [--transport stdio|sse|streamable-http] [--port P] [--name N]
-                                           [--json-response] [--cut-get-streams N]
+                                           [--json-response] [--cut-get-streams N] [--sse-path P]
 
 HTTP modes bind 127.0.0.1 only, on the port the test chose. Tools cover what the gateway must
 carry: plain calls, env passing, long lines, slow calls, a chatty stderr, progress, a call that
@@ -24,6 +24,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--transport", default="stdio", choices=["stdio", "sse", "streamable-http"])
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--name", default="fixture")
+parser.add_argument("--sse-path", default="/sse", help="sse: the path of the event stream")
 parser.add_argument(
     "--json-response", action="store_true", help="streamable HTTP: answer with JSON bodies, not SSE"
 )
@@ -289,7 +290,7 @@ if __name__ == "__main__":
     if options.transport == "stdio":
         server.run("stdio")
     elif options.transport == "sse":
-        asyncio.run(server.run_sse_async(host="127.0.0.1", port=options.port))
+        asyncio.run(server.run_sse_async(host="127.0.0.1", port=options.port, sse_path=options.sse_path))
     elif options.cut_get_streams:
         import uvicorn
 

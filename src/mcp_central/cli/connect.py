@@ -58,6 +58,12 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     gen.add_argument("--transport", choices=["http", "sse"], default="http", help="http = streamable HTTP")
     gen.add_argument("--commands", action="store_true", help="claude-code: `claude mcp add` lines")
+    gen.add_argument(
+        "--via",
+        choices=["http", "stdio"],
+        default="http",
+        help="stdio: entries that launch `mcp-central stdio URL` (Claude Desktop, any stdio-only client)",
+    )
     gen.set_defaults(handler=run_clients)
 
 
@@ -85,6 +91,11 @@ def run_clients(args: argparse.Namespace) -> int:
             f"mcp-central: note: routes need a token; clients read it from ${TOKEN_ENV} (--token-env)",
             file=sys.stderr,
         )
+    if args.via == "stdio":
+        items = clients.routes(base, names, args.transport)
+        sys.stdout.write(clients.stdio_entries(items, token_env, args.client))
+        print(f"mcp-central: {clients.STDIO_WHERE}", file=sys.stderr)
+        return 0
     try:
         text = clients.render(
             args.client, clients.routes(base, names, args.transport), token_env, args.commands

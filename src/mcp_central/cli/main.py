@@ -2,7 +2,8 @@
 
 Verbs: ``serve`` (the default; built-in demo config when no ``--config``), ``validate``, and the
 operator verbs wired in from their own modules (``server``, ``config``, ``import``: cli/registry.py
-and cli/importer.py; ``check``, ``clients``, ``bridge``: cli/connect.py and cli/bridge.py).
+and cli/importer.py; ``check``, ``clients``, ``bridge``: cli/connect.py and cli/bridge.py;
+``stdio``: cli/stdio.py).
 It also accepts TBXark/mcp-proxy's command line (``-config FILE``, ``-expand-env``, ``-insecure``,
 ``-http-headers``, ``-http-timeout``, ``-version``) so our image drops into the seed's compose
 file. This module stays thin: no protocol or config logic lives here.
@@ -106,9 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate = verbs.add_parser("validate", help="check a config file and report every problem")
     _add_config_source(validate, required=True)
 
-    from mcp_central.cli import bridge, connect, importer, registry
+    from mcp_central.cli import bridge, connect, importer, registry, stdio
 
-    for module in (registry, importer, connect, bridge):
+    for module in (registry, importer, connect, bridge, stdio):
         module.register(verbs)
     return parser
 

@@ -190,3 +190,27 @@ WHERE = {
     "with URL …/NAME/mcp, or type OpenAPI with URL …/openapi/NAME and path openapi.json; auth Bearer "
     "with the token. Each route is listed both ways, the OpenAPI entry disabled: enable the one you use",
 }
+
+
+STDIO_WHERE = (
+    "merge into the client's stdio server list (Claude Desktop: claude_desktop_config.json); put the "
+    "token in each entry's env (the file does not read your shell's variables), and give the full path "
+    "of mcp-central (`command -v mcp-central`) if it is not on the client's PATH"
+)
+
+
+def stdio_entries(
+    items: list[Route], token_env: str | None, client: str, command: str = "mcp-central"
+) -> str:
+    """``{"mcpServers": {N: {"command", "args", "env"}}}``: each route through ``mcp-central stdio``,
+    for clients that only launch stdio servers. The token is ``${VAR}`` for clients that expand it
+    in ``env`` (Claude Code, Gemini CLI), else a placeholder naming the variable."""
+    servers: dict[str, object] = {}
+    for r in items:
+        entry: dict[str, object] = {"command": command, "args": ["stdio", r.url]}
+        if token_env:
+            entry["args"] = ["stdio", r.url, "--token-env", token_env]
+            expands = client in ("claude-code", "gemini")
+            entry["env"] = {token_env: f"${{{token_env}}}" if expands else f"<the value of {token_env}>"}
+        servers[r.name] = entry
+    return _json({"mcpServers": servers})
