@@ -47,6 +47,9 @@ duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings
 surrounding whitespace, and names that are not one safe URL path segment (config/names.py).
 Messages show ``${VAR}`` values as written, never expanded (fields.shown).
 
+Every section's keys (and their types, defaults and descriptions) are declared in config/keys.py,
+which ``mcp-central schema`` turns into a JSON Schema; a new key goes there and in its reader.
+
 Reading the text (a file or a config URL) and TBXark's v1 layout are in config/sources.py. This
 module validates; it does not start anything.
 """
