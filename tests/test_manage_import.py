@@ -92,6 +92,42 @@ def test_vscode_settings_and_cursor_variables(tmp_path: Path, capsys: pytest.Cap
     assert "GH_TOKEN, K" in run.err
 
 
+def test_vscode_user_settings_with_a_flat_mcp_servers_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # VS Code's settings editor writes dotted keys flat, beside the user's other settings, with comments.
+    settings = tmp_path / "Code" / "User" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("""{
+  "editor.fontSize": 14,
+  "workbench.colorTheme": "Default Dark Modern",
+  // MCP servers, added through "MCP: Add Server…"
+  "mcp.servers": {
+    "fetch": {"type": "stdio", "command": "uvx", "args": ["mcp-server-fetch"]},
+    "github": {
+      "type": "http",
+      "url": "https://api.githubcopilot.com/mcp/",
+      "headers": {"Authorization": "Bearer ${input:github-token}"},  /* a prompt */
+    },
+  },
+  "mcp.discovery.enabled": false,
+}
+""")
+    run = cli(capsys, "import", str(settings))
+    assert run.code == 0, run.err
+    assert "as VS Code settings (mcp.servers): 2 server(s)" in run.err
+    servers = json.loads(run.out)["mcpServers"]
+    assert servers["fetch"] == {"command": "uvx", "args": ["mcp-server-fetch"]}
+    assert servers["github"] == {
+        "url": "https://api.githubcopilot.com/mcp/",
+        "transportType": "streamable-http",
+        "headers": {"Authorization": "Bearer ${GITHUB_TOKEN}"},
+    }
+    assert "set these variables where the proxy runs: GITHUB_TOKEN" in run.err
+    config = load_config_text(run.out, "stdout", environ={"GITHUB_TOKEN": "t"})
+    assert sorted(config.servers) == ["fetch", "github"]
+
+
 def test_out_writes_a_valid_new_config_that_serves(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

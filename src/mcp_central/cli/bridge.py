@@ -1,13 +1,17 @@
-"""``mcp-central bridge scaffold``: flags in, the bridge's files out (``manage.bridge`` writes them)."""
+"""``mcp-central bridge scaffold``: flags in, the bridge's files out (``manage.bridge`` writes them).
+
+The pinned version is first checked with the package's registry (``manage.packages``): a version it
+does not list refuses the scaffold, an unreachable registry only warns."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from mcp_central.cli.common import report
 from mcp_central.errors import ConfigError
-from mcp_central.manage import bridge
+from mcp_central.manage import bridge, packages
 
 
 def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +37,23 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     scaffold.add_argument("--add-auth", action="store_true", help="the bridge requires Bearer ${AUTH_ENV}")
     scaffold.add_argument("--auth-env", default="MCP_PROXY_TOKEN")
     scaffold.add_argument("--force", action="store_true", help="overwrite existing files")
+    scaffold.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="an argument of the stdio server (repeat it; a dash-leading one as --server-arg=--flag)",
+    )
+    scaffold.add_argument(
+        "server_args", nargs="*", metavar="-- ARG", help="everything after -- is passed to the server too"
+    )
+    scaffold.add_argument(
+        "--no-registry-check",
+        dest="registry_check",
+        action="store_false",
+        help=f"do not ask npm/PyPI whether the version exists (registries: ${packages.NPM_URL_ENV}, "
+        f"${packages.PYPI_URL_ENV})",
+    )
     scaffold.set_defaults(handler=run_scaffold)
 
 
@@ -48,8 +69,14 @@ def run_scaffold(args: argparse.Namespace) -> int:
         base_image=args.base_image,
         add_auth=args.add_auth,
         auth_env=args.auth_env,
+        server_args=(*args.server_arg, *args.server_args),
     )
     try:
+        bridge.check_spec(spec)  # flags first: no registry question for a malformed name
+        if args.registry_check:
+            warning = packages.check_version(spec.runtime, spec.package, spec.version)
+            if warning is not None:
+                print(f"mcp-central: warning: {warning}", file=sys.stderr)
         written = bridge.write(spec, Path(args.out), force=args.force)
     except ConfigError as exc:
         return report(exc, "nothing written:")

@@ -19,7 +19,8 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "import", help="convert a Claude Desktop, Claude Code, VS Code or Cursor MCP config into ours"
     )
     parser.add_argument(
-        "file", help="claude_desktop_config.json, .mcp.json, .vscode/mcp.json, .cursor/mcp.json …"
+        "file",
+        help=".mcp.json, claude_desktop_config.json, .vscode/mcp.json, .cursor/mcp.json, settings.json …",
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--out", help="write a new config file (refused if it exists)")

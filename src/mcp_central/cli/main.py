@@ -1,6 +1,7 @@
 """The ``mcp-central`` command: parse arguments, build one ``Config``, hand it to the rest.
 
-Verbs: ``serve`` (the default; built-in demo config when no ``--config``), ``validate``, and the
+Verbs: ``serve`` (the default; built-in demo config when no ``--config``), ``validate``, ``schema``
+(config/schema.py), and the
 operator verbs wired in from their own modules (``server``, ``config``, ``import``: cli/registry.py
 and cli/importer.py; ``check``, ``clients``, ``bridge``: cli/connect.py and cli/bridge.py;
 ``stdio``: cli/stdio.py).
@@ -106,12 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = verbs.add_parser("validate", help="check a config file and report every problem")
     _add_config_source(validate, required=True)
+    verbs.add_parser("schema", help="print the JSON Schema of config.json (for editors)").set_defaults(
+        handler=_print_schema
+    )
 
     from mcp_central.cli import bridge, connect, importer, registry, stdio
 
     for module in (registry, importer, connect, bridge, stdio):
         module.register(verbs)
     return parser
+
+
+def _print_schema(args: argparse.Namespace) -> int:
+    from mcp_central.config.schema import config_schema_text
+
+    sys.stdout.write(config_schema_text())
+    return 0
 
 
 def load(args: argparse.Namespace) -> Config:

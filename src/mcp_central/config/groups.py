@@ -17,9 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp_central.config.fields import Problems, shown, token_list
+from mcp_central.config.keys import GROUP
 from mcp_central.config.model import ALL_GROUP, GroupConfig, NameFilter
 
-GROUP_KEYS = {"servers", "authTokens", "toolFilter", "promptFilter", "resourceFilter", "description"}
+GROUP_KEYS = GROUP.names()
 
 NameCheck = Callable[[str], str | None]
 FilterReader = Callable[[Any, str], NameFilter | None]

@@ -31,6 +31,7 @@ from mcp_central.config.fields import (
     token_list,
     unknown,
 )
+from mcp_central.config.keys import IDENTITY, IDENTITY_NAME_PATTERN, RATE_LIMIT
 from mcp_central.config.model import (
     ALL_GROUP,
     GroupConfig,
@@ -41,10 +42,10 @@ from mcp_central.config.model import (
     ServerConfig,
 )
 
-IDENTITY_KEYS = {"tokens", "servers", "groups", "tools", "rateLimit", "admin", "description"}
-RATE_LIMIT_KEYS = {"requests", "per"}
+IDENTITY_KEYS = IDENTITY.names()
+RATE_LIMIT_KEYS = RATE_LIMIT.names()
 DEFAULT_RATE_PERIOD_SECONDS = 60.0
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-](?:[A-Za-z0-9@+._-]{0,62}[A-Za-z0-9_-])?$")
+NAME_PATTERN = re.compile(IDENTITY_NAME_PATTERN)
 """Identity names appear in logs, metrics labels and the audit trail: short and plain."""
 _GLOB = re.compile(r"[*?\[]")
 

@@ -47,6 +47,9 @@ duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings
 surrounding whitespace, and names that are not one safe URL path segment (config/names.py).
 Messages show ``${VAR}`` values as written, never expanded (fields.shown).
 
+Every section's keys (and their types, defaults and descriptions) are declared in config/keys.py,
+which ``mcp-central schema`` turns into a JSON Schema; a new key goes there and in its reader.
+
 Reading the text (a file or a config URL) and TBXark's v1 layout are in config/sources.py. This
 module validates; it does not start anything.
 """
@@ -61,7 +64,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcp_central.config import redact
+from mcp_central.config import keys, redact
 from mcp_central.config.expand import expand
 from mcp_central.config.fields import (
     Problems,
@@ -107,32 +110,17 @@ from mcp_central.core.stateless import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
 from mcp_central.errors import ConfigError
 
-TOP_LEVEL_KEYS = {"mcpProxy", "mcpServers", "server", "clients", "$schema", "groups", "identities"}
-PROXY_KEYS = {"baseURL", "addr", "name", "version", "type", "options", "separator", "aggregateTimeout"}
-GLOBAL_ONLY_OPTIONS = {
-    "allowedOrigins", "allowedHosts", "adminTokens", "defaultTimeout", "maxSessions",
-    "maxSessionsPerClient", "unusedSessionTimeout", "maxQueuedMessages", "shutdownGrace",
-}  # fmt: skip
-GLOBAL_ONLY_OPTIONS |= {"maxHeaderBytes", "headerTimeout", "maxConnections"}  # the HTTP edge (cli/edge.py)
-GLOBAL_ONLY_OPTIONS |= {"oauth"}  # read by config/oauth.py
-GLOBAL_ONLY_OPTIONS |= {"metricsTokens"}
-GLOBAL_ONLY_OPTIONS |= {"logFormat", "audit"}  # logs and the audit trail (config/observability.py)
-GLOBAL_ONLY_OPTIONS |= {"cors"}  # the OpenAPI bridge's CORS (downstream/openapi)
-OPTION_KEYS = {
-    "logEnabled", "panicIfInvalid", "authTokens", "toolFilter", "promptFilter", "resourceFilter",
-    "disabled", "maxBodyBytes", "maxMessageBytes", *GLOBAL_ONLY_OPTIONS,
-}  # fmt: skip
-SEPARATOR_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,8}$")
-RESTART_KEYS = {"initialDelay", "maxDelay", "multiplier", "jitter", "maxAttempts"}
+# The known keys of each section come from the declarative tables (config/keys.py), which the
+# JSON Schema (config/schema.py) is generated from too: a key cannot be accepted here and unknown there.
+TOP_LEVEL_KEYS = keys.TOP_LEVEL.names()
+PROXY_KEYS = keys.PROXY.names()
+GLOBAL_ONLY_OPTIONS = keys.GLOBAL_ONLY.names()
+OPTION_KEYS = keys.PROXY_OPTIONS.names()
+SEPARATOR_PATTERN = re.compile(keys.SEPARATOR_PATTERN)
+RESTART_KEYS = keys.RESTART.names()
 MIN_MESSAGE_BYTES = 1024
-SERVER_KEYS = {
-    "transportType", "type", "command", "args", "env", "url", "headers", "timeout", "options",
-    "cwd", "required", "sessionMode", "maxSessions", "idleTimeout", "restart", "lazyStart", "idleStop",
-    "protocolVersion",
-    # Harmless keys that Claude Desktop, VS Code and Cursor files carry:
-    "description", "disabled", "enabled", "autoApprove", "alwaysAllow",
-}  # fmt: skip
-STREAMABLE_NAMES = {"streamable-http", "http", "streamablehttp", "streamable_http"}
+SERVER_KEYS = keys.SERVER.names()
+STREAMABLE_NAMES = set(keys.STREAMABLE_NAMES)
 
 
 def default_config() -> Config:
@@ -328,7 +316,7 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
             out[key] = tuple(values)
     if "cors" in options:
         cors = as_object(options["cors"], f"{path}.cors", problems)
-        unknown(cors, {"origins"}, f"{path}.cors", problems)
+        unknown(cors, keys.CORS.names(), f"{path}.cors", problems)
         origins = string_list(cors, "origins", f"{path}.cors", problems)
         for index, text in enumerate(origins):
             if not text.strip():
@@ -391,7 +379,7 @@ def _protocol_version(entry: dict[str, Any], path: str, problems: Problems) -> s
 
 def _name_filter(raw: Any, path: str, problems: Problems) -> NameFilter | None:
     spec = as_object(raw, path, problems)
-    unknown(spec, {"mode", "list"}, path, problems)
+    unknown(spec, keys.FILTER.names(), path, problems)
     mode = (string(spec, "mode", path, problems) or "").lower()
     patterns = string_list(spec, "list", path, problems)
     if mode not in ("allow", "block"):

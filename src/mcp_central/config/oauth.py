@@ -24,12 +24,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcp_central.config.fields import Problems, as_object, duration, kind, shown, string, unknown
+from mcp_central.config.keys import OAUTH
 
 OAUTH_PATH = "mcpProxy.options.oauth"
-OAUTH_KEYS = {
-    "issuer", "audience", "jwksUri", "requiredScopes", "scopesSupported", "identityClaim",
-    "identities", "leeway", "fetchTimeout",
-}  # fmt: skip
+OAUTH_KEYS = OAUTH.names()
 DEFAULT_LEEWAY_SECONDS = 30.0
 DEFAULT_FETCH_TIMEOUT_SECONDS = 5.0
 MAX_LEEWAY_SECONDS = 300.0

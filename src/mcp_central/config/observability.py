@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from mcp_central.config.fields import Problems, as_object, count, shown, string, unknown
+from mcp_central.config.keys import AUDIT, AUDIT_ARGUMENT_MODES, LOG_FORMATS
 from mcp_central.config.model import (
     DEFAULT_AUDIT_BACKUPS,
     DEFAULT_AUDIT_MAX_BYTES,
@@ -23,9 +24,8 @@ from mcp_central.config.model import (
     ProxyConfig,
 )
 
-AUDIT_KEYS = {"file", "maxBytes", "backups", "arguments"}
-ARGUMENT_MODES = ("none", "hash", "full")
-LOG_FORMATS = ("text", "json")
+AUDIT_KEYS = AUDIT.names()
+ARGUMENT_MODES = AUDIT_ARGUMENT_MODES
 MIN_AUDIT_BYTES = 1024
 """Smaller than one audit line or two: every line would rotate the file."""
 

@@ -9,7 +9,8 @@ internal ``mcp-net`` network, so the central proxy reaches it over HTTP (``/NAME
                         fetched by npx/uvx when the container starts
     compose.yaml        internal network only (no published port), health check on GET /,
                         256M memory limit, log rotation, 10 s graceful stop
-    config/config.json  the bridge's own config: one stdio server
+    config/config.json  the bridge's own config: one stdio server, with ``server_args`` as its
+                        arguments (before ``/workspace``)
     README.md           how to build it and register it with the central proxy
 
 This module writes files only; it builds and starts nothing.
@@ -47,6 +48,8 @@ class BridgeSpec:
     base_image: str = DEFAULT_BASE_IMAGE
     add_auth: bool = False
     auth_env: str = "MCP_PROXY_TOKEN"
+    server_args: tuple[str, ...] = ()
+    """The stdio server's own arguments (e.g. ``--ignore-robots-txt``); JSON in config.json, never shell."""
 
     @property
     def container(self) -> str:
@@ -147,8 +150,9 @@ def _config(spec: BridgeSpec) -> str:
     if spec.add_auth:
         options["authTokens"] = [f"${{{spec.auth_env}}}"]
     server: dict[str, object] = {"command": spec.bin_cmd}
-    if spec.workspace:
-        server["args"] = ["/workspace"]
+    args = [*spec.server_args, *(["/workspace"] if spec.workspace else [])]
+    if args:
+        server["args"] = args
     document = {
         "mcpProxy": {"addr": f":{spec.port}", "name": f"{spec.service}-bridge", "options": options},
         "mcpServers": {spec.service: server},

@@ -5,6 +5,8 @@ Accepted inputs (detected by their keys):
     Claude Desktop / Claude Code / Cursor   {"mcpServers": {NAME: {command, args, env | type, url, headers}}}
     VS Code                                 {"servers": {NAME: {type, command, args, env, url, headers}},
                                              "inputs": [...]}, or settings.json's {"mcp": {"servers": …}}
+                                            or its flat form {"mcp.servers": {…}} (how VS Code's
+                                            settings editor writes it, other settings beside it)
 
 Variables are rewritten into our ``${VAR}`` form: ``${env:X}`` → ``${X}``, ``${userHome}`` →
 ``${HOME}``, ``${workspaceFolder}`` → the workspace directory, and a VS Code prompt
@@ -61,6 +63,9 @@ def convert(raw: dict[str, Any], source: str, workspace: Path) -> Imported:
         layout, servers, key = "VS Code (servers)", raw["servers"], "servers"
     elif isinstance(raw.get("mcp"), dict) and isinstance(raw["mcp"].get("servers"), dict):
         layout, servers, key = "VS Code settings (mcp.servers)", raw["mcp"]["servers"], "mcp.servers"
+    elif isinstance(raw.get("mcp.servers"), dict):
+        # settings.json holds dotted keys flat: {"editor.fontSize": 14, "mcp.servers": {…}}
+        layout, servers, key = "VS Code settings (mcp.servers)", raw["mcp.servers"], "mcp.servers"
     elif isinstance(raw.get("mcpServers"), dict):
         layout, servers, key = (
             "Claude Desktop / Claude Code / Cursor (mcpServers)",

@@ -1,0 +1,392 @@
+"""Every key config.json may hold, section by section: name, JSON Schema of its value, default and
+description. The one list of keys: the readers (loader, groups, identities, oauth, observability)
+take their known-key sets from here for the ``unknown key`` check, and ``config.schema`` turns the
+same tables into the JSON Schema that ``mcp-central schema`` prints. A key added to a reader but
+not here is reported as unknown; tests/test_config_schema.py keeps the two honest.
+
+The value schemas say what the typed reads in ``config.fields`` accept (``null`` where a reader
+takes it as absent; numbers in string lists; ``${VAR}`` where expansion makes a string that the
+reader may accept). Checks across keys (a group naming a server, a token used twice, maxDelay ≥
+initialDelay) stay in the readers. Pure data: imports no reader and no model (model imports oauth,
+which reads its keys here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp_central.config.names import NAME_PATTERN, RESERVED_NAMES
+from mcp_central.core.stateless import ALL_VERSIONS
+
+NO_DEFAULT: Any = object()
+
+VARIABLE = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"}
+"""A string with a ``${VAR}``: its expanded value is checked when the config is loaded."""
+STRING: dict[str, Any] = {"type": ["string", "null"]}
+BOOLEAN: dict[str, Any] = {"type": ["boolean", "null"]}
+STRING_LIST: dict[str, Any] = {"type": ["array", "null"], "items": {"type": ["string", "number"]}}
+NON_EMPTY_LIST: dict[str, Any] = {
+    "type": ["array", "null"],
+    "items": {"type": ["string", "number"], "pattern": r"\S"},
+}
+STRING_MAP: dict[str, Any] = {
+    "type": ["object", "null"],
+    "additionalProperties": {"type": ["string", "number", "boolean"]},
+}
+TOKEN_LIST: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "pattern": r"^\S([\s\S]*\S)?$"},
+    "description": "bearer tokens, usually ${VAR}; [] leaves the route open",
+}
+_NUMBER = r"(\d+(\.\d*)?|\.\d+)"
+DURATION: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {
+            "type": "string",
+            "pattern": rf"^\s*(?=[^1-9]*[1-9])({_NUMBER}|({_NUMBER}(ns|us|µs|ms|s|m|h))+)\s*$",
+        },
+        VARIABLE,
+    ],
+    "description": 'a duration like "30s", "1m30s" or "500ms", or seconds',
+}
+HTTP_URL: dict[str, Any] = {"type": ["string", "null"], "pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]|\$\{"}
+
+
+def count(least: int) -> dict[str, Any]:
+    """A whole number ≥ ``least`` (``config.fields.count``)."""
+    return {"type": "integer", "minimum": least}
+
+
+def choice(*values: str, any_case: bool = False, empty: bool = False) -> dict[str, Any]:
+    """One of ``values`` (completion offers them); ``any_case`` when the reader lowercases first,
+    ``empty`` when it reads "" as the default."""
+    options: list[dict[str, Any]] = [{"enum": [*values, *([""] if empty else [])]}, VARIABLE]
+    if any_case:
+        spelled = "|".join(
+            "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in v) for v in values
+        )
+        options.insert(1, {"type": "string", "pattern": f"^({spelled})$"})
+    return {"anyOf": options}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` or ``null`` (the reader takes ``null`` as absent)."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    value: dict[str, Any]
+    description: str
+    default: Any = NO_DEFAULT
+
+
+@dataclass(frozen=True)
+class Section:
+    """An object with a fixed set of keys (unknown ones are refused)."""
+
+    keys: tuple[Key, ...]
+    required: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+    """More JSON Schema for the object itself (``anyOf`` of required keys, …)."""
+
+    def names(self) -> set[str]:
+        return {key.name for key in self.keys}
+
+    def without(self, names: set[str]) -> Section:
+        return Section(tuple(key for key in self.keys if key.name not in names), self.required, self.extra)
+
+    def plus(self, *keys: Key) -> Section:
+        return Section((*self.keys, *keys), self.required, self.extra)
+
+
+def section_schema(section: Section, description: str = "") -> dict[str, Any]:
+    """The JSON Schema of one section: its keys, each with description and default."""
+    properties = {}
+    for key in section.keys:
+        schema = dict(key.value)
+        schema["description"] = key.description
+        if key.default is not NO_DEFAULT:
+            schema["default"] = key.default
+        properties[key.name] = schema
+    out: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if description:
+        out["description"] = description
+    if section.required:
+        out["required"] = list(section.required)
+    return {**out, **section.extra}
+
+
+def by_name(value: dict[str, Any], name_pattern: str, description: str, **names: Any) -> dict[str, Any]:
+    """An object of ``value``s keyed by name (servers, groups, identities)."""
+    return {
+        "type": "object",
+        "description": description,
+        "propertyNames": {"pattern": name_pattern, **names},
+        "additionalProperties": value,
+    }
+
+
+FILTER = Section(
+    (
+        Key(
+            "mode",
+            choice("allow", "block", any_case=True),
+            "allow: keep only the listed names; block: drop them",
+        ),
+        Key("list", STRING_LIST, "names or globs (fnmatch)"),
+    ),
+    required=("mode",),
+)
+FILTER_SCHEMA = nullable(section_schema(FILTER, "a name filter: {mode: allow|block, list: [globs]}"))
+
+RESTART = Section(
+    (
+        Key("initialDelay", DURATION, "first wait after a crash or failed start", "1s"),
+        Key("maxDelay", DURATION, "longest wait between attempts", "60s"),
+        Key("multiplier", {"type": "number", "minimum": 1, "maximum": 100}, "growth of the wait", 2),
+        Key("jitter", {"type": "number", "minimum": 0, "maximum": 1}, "random fraction added", 0.1),
+        Key("maxAttempts", nullable(count(1)), "give up after this many (default: never)"),
+    )
+)
+
+CORS = Section(
+    (Key("origins", NON_EMPTY_LIST, 'browser origins that may read /openapi/… answers ("*": any)'),)
+)
+
+LOG_FORMATS = ("text", "json")
+AUDIT_ARGUMENT_MODES = ("none", "hash", "full")
+AUDIT = Section(
+    (
+        Key(
+            "file",
+            {"type": ["string", "null"], "pattern": r"\S"},
+            "audit file (relative: to config.json's folder)",
+        ),
+        Key("maxBytes", count(1024), "rotate the file at this size", 10 * 1024 * 1024),
+        Key("backups", count(0), "rotated files kept", 5),
+        Key(
+            "arguments",
+            nullable(choice(*AUDIT_ARGUMENT_MODES, empty=True)),
+            "how call arguments are recorded",
+            "none",
+        ),
+    )
+)
+
+OAUTH = Section(
+    (
+        Key("issuer", HTTP_URL, "the authorization server's issuer URL (required)"),
+        Key(
+            "audience",
+            {"type": ["string", "null"], "pattern": r"\S"},
+            "the aud tokens must carry (default: baseURL)",
+        ),
+        Key("jwksUri", HTTP_URL, "signing keys (default: from the issuer's metadata)"),
+        Key(
+            "requiredScopes",
+            nullable({"type": "array", "items": {"type": "string", "pattern": r'^[^\s"]+$'}}),
+            "scopes every token must carry",
+        ),
+        Key(
+            "scopesSupported",
+            nullable({"type": "array", "items": {"type": "string", "pattern": r'^[^\s"]+$'}}),
+            "scopes advertised in the resource metadata (default: requiredScopes)",
+        ),
+        Key("identityClaim", STRING, "the claim naming the caller", "sub"),
+        Key(
+            "identities",
+            nullable({"type": "object", "additionalProperties": {"type": "string", "pattern": r"\S"}}),
+            "claim value (or glob) → identity name",
+        ),
+        Key("leeway", DURATION, "clock skew allowed on exp/nbf (at most 5m)", "30s"),
+        Key("fetchTimeout", DURATION, "JWKS and metadata requests", "5s"),
+    ),
+    required=("issuer",),
+)
+
+OPTIONS = Section(
+    (
+        Key("logEnabled", BOOLEAN, "log each request", False),
+        Key("panicIfInvalid", BOOLEAN, "exit when this upstream fails to start", False),
+        Key("authTokens", TOKEN_LIST, "bearer tokens a client must send ([]: open)"),
+        Key("toolFilter", FILTER_SCHEMA, "which tools are served"),
+        Key("promptFilter", FILTER_SCHEMA, "which prompts are served"),
+        Key("resourceFilter", FILTER_SCHEMA, "which resource URIs are served"),
+        Key("disabled", BOOLEAN, "not started nor served", False),
+        Key("maxBodyBytes", count(1024), "largest client request body", 4 * 1024 * 1024),
+        Key("maxMessageBytes", count(1024), "largest message from an upstream", 32 * 1024 * 1024),
+    )
+)
+"""Options a server may set for itself, inheriting the rest from ``mcpProxy.options``."""
+
+GLOBAL_ONLY = Section(
+    (
+        Key("allowedOrigins", NON_EMPTY_LIST, "browser origins allowed besides loopback and baseURL's host"),
+        Key("allowedHosts", NON_EMPTY_LIST, "Host names served besides loopback, IP literals and baseURL's"),
+        Key("adminTokens", TOKEN_LIST, "tokens for /status (default: the global authTokens)"),
+        Key("metricsTokens", TOKEN_LIST, "tokens for /metrics besides the admins' ([]: open)"),
+        Key("defaultTimeout", DURATION, "the timeout of servers that set none", "60s"),
+        Key("maxSessions", count(1), "concurrent client sessions per route", 1000),
+        Key("maxSessionsPerClient", count(1), "sessions one client holds per route", 100),
+        Key("unusedSessionTimeout", DURATION, "a session with no request after initialize ends", "60s"),
+        Key("maxQueuedMessages", count(1), "messages waiting for one session", 5000),
+        Key("shutdownGrace", DURATION, "time in-flight requests get on SIGTERM", "5s"),
+        Key("maxHeaderBytes", count(1024), "largest request line + headers (else 431)", 65536),
+        Key("headerTimeout", DURATION, "a request's headers must arrive within this long", "10s"),
+        Key("maxConnections", count(1), "client connections open at once (else 503)", 2000),
+        Key("oauth", nullable(section_schema(OAUTH)), "OAuth 2.1 resource server (needs baseURL)"),
+        Key("logFormat", nullable(choice(*LOG_FORMATS)), "the log's format (--log-format wins)", "text"),
+        Key("audit", nullable(section_schema(AUDIT)), "the audit trail of calls"),
+        Key("cors", section_schema(CORS), "CORS for the OpenAPI bridge"),
+    )
+)
+"""Options only ``mcpProxy.options`` may set: they are the whole gateway's."""
+
+PROXY_OPTIONS = OPTIONS.plus(*GLOBAL_ONLY.keys)
+
+SEPARATOR_PATTERN = r"^[A-Za-z0-9_-]{1,8}$"
+STREAMABLE_NAMES = ("streamable-http", "http", "streamablehttp", "streamable_http")
+PROXY = Section(
+    (
+        Key("baseURL", HTTP_URL, "the URL clients reach the gateway at"),
+        Key(
+            "addr",
+            {"type": ["string", "null"], "pattern": r"^(.*:\d+)?$|\$\{"},
+            "listen address 'host:port' or ':port'",
+            "127.0.0.1:9090",
+        ),
+        Key("name", STRING, "server name reported to clients", "mcp-central"),
+        Key("version", STRING, "server version reported to clients"),
+        Key(
+            "type",
+            nullable(choice("sse", *STREAMABLE_NAMES, any_case=True, empty=True)),
+            "the transport the legacy /NAME/ route speaks",
+            "sse",
+        ),
+        Key(
+            "options",
+            section_schema(PROXY_OPTIONS),
+            "options for the gateway; servers inherit the server ones",
+        ),
+        Key(
+            "separator",
+            {"type": ["string", "null"], "pattern": rf"{SEPARATOR_PATTERN}|^$|\$\{{"},
+            "joins server and tool names on aggregated routes",
+            "__",
+        ),
+        Key("aggregateTimeout", DURATION, "aggregated lists answer after this long at most", "5s"),
+    )
+)
+
+_HARMLESS = "carried by Claude Desktop, VS Code and Cursor files"
+SERVER = Section(
+    (
+        Key(
+            "transportType",
+            nullable(choice("stdio", "sse", *STREAMABLE_NAMES, any_case=True, empty=True)),
+            "stdio, sse or streamable-http (default: stdio with command, sse with url)",
+        ),
+        Key(
+            "type",
+            nullable(choice("stdio", "sse", *STREAMABLE_NAMES, any_case=True, empty=True)),
+            "like transportType",
+        ),
+        Key("command", STRING, "the program of a stdio server"),
+        Key("args", STRING_LIST, "its arguments"),
+        Key("env", STRING_MAP, "its environment (besides the gateway's)"),
+        Key("cwd", STRING, "its working directory"),
+        Key("url", HTTP_URL, "the URL of an SSE or streamable-HTTP server"),
+        Key("headers", STRING_MAP, "HTTP headers sent to it"),
+        Key("timeout", DURATION, "a request to it may take this long (default: defaultTimeout)"),
+        Key("options", section_schema(OPTIONS), "this server's options (others inherited)"),
+        Key("required", BOOLEAN, "/readyz waits for this upstream", False),
+        Key(
+            "sessionMode",
+            nullable(choice("shared", "isolated", empty=True)),
+            "one upstream link, or one per session",
+            "shared",
+        ),
+        Key("maxSessions", count(1), "cap on concurrent client sessions with it"),
+        Key("idleTimeout", DURATION, "close client sessions idle this long", "30m"),
+        Key("restart", section_schema(RESTART), "the backoff schedule after a crash"),
+        Key("lazyStart", BOOLEAN, "start on first use", False),
+        Key("idleStop", DURATION, "stop the upstream after this long without traffic"),
+        Key("protocolVersion", nullable(choice(*ALL_VERSIONS)), "the MCP revision to speak upstream"),
+        Key("description", {}, _HARMLESS),
+        Key("disabled", {}, f"{_HARMLESS} (true: not served)"),
+        Key("enabled", {}, f"{_HARMLESS} (false: not served)"),
+        Key("autoApprove", {}, _HARMLESS),
+        Key("alwaysAllow", {}, _HARMLESS),
+    ),
+    extra={"anyOf": [{"required": ["command"]}, {"required": ["url"]}]},
+)
+
+GROUP = Section(
+    (
+        Key(
+            "servers",
+            {"type": "array", "items": {"type": "string"}},
+            "names of the servers it serves (all: every)",
+        ),
+        Key("authTokens", TOKEN_LIST, "its tokens (default: the global ones)"),
+        Key("toolFilter", FILTER_SCHEMA, "on top of each member's own"),
+        Key("promptFilter", FILTER_SCHEMA, "on top of each member's own"),
+        Key("resourceFilter", FILTER_SCHEMA, "on top of each member's own"),
+        Key("description", {}, "free text"),
+    )
+)
+
+RATE_LIMIT = Section(
+    (
+        Key("requests", count(1), "requests allowed per 'per'"),
+        Key("per", DURATION, "the period", "1m"),
+    ),
+    required=("requests",),
+)
+IDENTITY_NAME_PATTERN = r"^[A-Za-z0-9_-](?:[A-Za-z0-9@+._-]{0,62}[A-Za-z0-9_-])?$"
+NAME_LIST: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+IDENTITY = Section(
+    (
+        Key("tokens", TOKEN_LIST, "its bearer tokens (each names this identity only)"),
+        Key("servers", NAME_LIST, "servers it may use: names or globs (absent: all)"),
+        Key("groups", NAME_LIST, "groups it may use: names or globs (absent: all)"),
+        Key("tools", FILTER_SCHEMA, "which tools it may call"),
+        Key("rateLimit", nullable(section_schema(RATE_LIMIT)), "requests per period"),
+        Key("admin", BOOLEAN, "may read /status and the dashboard", False),
+        Key("description", {}, "free text"),
+    )
+)
+
+_SERVER_NAMES = {"pattern": NAME_PATTERN.pattern, "not": {"enum": sorted(RESERVED_NAMES)}}
+TOP_LEVEL = Section(
+    (
+        Key("$schema", {}, "this file's JSON Schema, for editors (mcp-central schema > config.schema.json)"),
+        Key("mcpProxy", nullable(section_schema(PROXY)), "the gateway"),
+        Key(
+            "mcpServers",
+            by_name(
+                section_schema(SERVER),
+                NAME_PATTERN.pattern,
+                "upstream servers by name",
+                **{"not": _SERVER_NAMES["not"]},
+            ),
+            "upstream servers by name",
+        ),
+        Key(
+            "groups",
+            nullable(by_name(section_schema(GROUP), NAME_PATTERN.pattern, "groups by name")),
+            "named sets of servers served at /groups/NAME/…",
+        ),
+        Key(
+            "identities",
+            nullable(by_name(section_schema(IDENTITY), IDENTITY_NAME_PATTERN, "identities by name")),
+            "who is calling, and what they may use",
+        ),
+        Key("server", {"type": "object"}, "TBXark v1 layout (legacy): the gateway"),
+        Key("clients", {"type": "object"}, "TBXark v1 layout (legacy): servers by name"),
+    )
+)
