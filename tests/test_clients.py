@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shlex
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -31,8 +31,9 @@ DOCUMENTED: dict[str, Any] = {
                                    "headers": {"Authorization": "Bearer ${input:api-token}"}}},
                "inputs": [{"type": "promptString", "id": "api-token", "description": "Token",
                            "password": True}]},
-    # Gemini CLI settings.json: "httpUrl" for streamable HTTP ("url" is SSE), "headers".
-    "gemini": {"mcpServers": {"api": {"httpUrl": "https://a.example/mcp",
+    # Gemini CLI settings.json: "type" http|sse with "url" ("httpUrl" is deprecated, and a "url"
+    # without "type" is taken for streamable HTTP), "headers".
+    "gemini": {"mcpServers": {"api": {"type": "http", "url": "https://a.example/mcp",
                                       "headers": {"Authorization": "Bearer $API_TOKEN"}}}},
     # Cursor mcp.json: "url" and "headers"; ${env:NAME} interpolation.
     "cursor": {"mcpServers": {"api": {"url": "https://a.example/mcp",
@@ -87,7 +88,9 @@ def test_urls_and_token_references(capsys: pytest.CaptureFixture[str]) -> None:
     input_id = vscode["inputs"][0]["id"]
     assert vscode["servers"]["postgres"]["headers"]["Authorization"] == f"Bearer ${{input:{input_id}}}"
     assert vscode["inputs"][0]["password"] is True
-    assert render(capsys, "gemini")["mcpServers"]["fetch"]["httpUrl"] == f"{BASE}/fetch/mcp"
+    assert render(capsys, "gemini")["mcpServers"]["fetch"] == {
+        "type": "http", "url": f"{BASE}/fetch/mcp", "headers": {"Authorization": "Bearer ${MCP_PROXY_TOKEN}"},
+    }  # fmt: skip
     assert render(capsys, "cursor")["mcpServers"]["fetch"]["headers"] == {
         "Authorization": "Bearer ${env:MCP_PROXY_TOKEN}"
     }
@@ -116,7 +119,8 @@ def test_legacy_sse_where_the_client_has_it(capsys: pytest.CaptureFixture[str]) 
     assert (claude["type"], claude["url"]) == ("sse", f"{BASE}/postgres/sse")  # the seed's own client config
     assert render(capsys, "vscode", "--transport", "sse")["servers"]["fetch"]["type"] == "sse"
     gemini = render(capsys, "gemini", "--transport", "sse")["mcpServers"]["fetch"]
-    assert gemini["url"] == f"{BASE}/fetch/sse" and "httpUrl" not in gemini
+    # Without "type": "sse" Gemini CLI POSTs to /sse as streamable HTTP (405, "Disconnected").
+    assert (gemini["type"], gemini["url"]) == ("sse", f"{BASE}/fetch/sse") and "httpUrl" not in gemini
     for client in ("codex", "open-webui"):
         run = cli(
             capsys, "clients", "--client", client, "--base-url", BASE, "--server", "x", "--transport", "sse"
@@ -130,11 +134,97 @@ def test_claude_mcp_add_lines(capsys: pytest.CaptureFixture[str]) -> None:
               "--token-env", "MCP_PROXY_TOKEN", "--server", "postgres", "fetch")  # fmt: skip
     lines = run.out.splitlines()
     assert len(lines) == 2
-    argv = shlex.split(lines[1])
-    # `claude mcp add [options] <name> <url>`: options first, then name and URL.
-    assert argv[:5] == ["claude", "mcp", "add", "--transport", "http"]
-    assert argv[5:7] == ["--header", "Authorization: Bearer $MCP_PROXY_TOKEN"]  # the shell fills it in
-    assert argv[7:] == ["fetch", f"{BASE}/fetch/mcp"]
+    # `claude mcp add [options] <name> <url> [--header …]`: --header takes several values, so before
+    # NAME and URL it swallows them ("missing required argument 'name'"); it comes last.
+    argv = shell_words(lines[1], MCP_PROXY_TOKEN="the-secret")
+    assert argv == [
+        "claude", "mcp", "add", "--transport", "http", "fetch", f"{BASE}/fetch/mcp",
+        "--header", "Authorization: Bearer ${MCP_PROXY_TOKEN}",  # the shell leaves it for Claude Code
+    ]  # fmt: skip
+    # The hint is about these lines, not about a .mcp.json file, and says who fills in the token.
+    assert ".mcp.json" not in run.err
+    assert "~/.claude.json" in run.err and "export MCP_PROXY_TOKEN" in run.err
+
+
+def shell_words(line: str, **env: str) -> list[str]:
+    """The arguments a real shell passes for ``line`` (its first word replaced by a printer)."""
+    printer = line.replace("claude ", "printf '%s\\n' claude ", 1)
+    done = subprocess.run(["/bin/sh", "-c", printer], env={"PATH": "/usr/bin:/bin", **env},
+                          capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
+    return done.stdout.splitlines()
+
+
+def test_hints_match_what_was_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    plain = cli(capsys, "clients", "--client", "vscode", "--base-url", BASE, "--server", "fetch")
+    assert "inputs" not in json.loads(plain.out)
+    assert "prompt" not in plain.err  # no token, no prompt
+    prompted = cli(capsys, "clients", "--client", "vscode", "--base-url", BASE, "--server", "fetch",
+                   "--token-env", "MCP_PROXY_TOKEN")  # fmt: skip
+    assert json.loads(prompted.out)["inputs"][0]["password"] is True
+    assert "prompts for the token once" in prompted.err
+    claude = cli(capsys, "clients", "--client", "claude-code", "--base-url", BASE, "--server", "fetch")
+    assert "save as .mcp.json" in claude.err
+
+
+def test_aggregated_and_group_routes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "mcpProxy": {"baseURL": "http://gw.lan:9090"},
+        "mcpServers": {"a": {"command": "x"}, "b": {"command": "x"}},
+        "groups": {"db": {"servers": ["b"], "authTokens": ["${DB_TOKEN}"]}},
+    }))  # fmt: skip
+    run = cli(capsys, "clients", "--client", "claude-code", "-c", str(config), "--route", "all",
+              "--route", "groups/db", "--token-env", "DB_TOKEN")  # fmt: skip
+    assert run.code == 0, run.err
+    assert {name: entry["url"] for name, entry in json.loads(run.out)["mcpServers"].items()} == {
+        "mcp-central": "http://gw.lan:9090/mcp",  # not /mcp/mcp (`--server mcp` did that)
+        "db": "http://gw.lan:9090/groups/db/mcp",
+    }
+    sse = cli(
+        capsys, "clients", "--client", "gemini", "-c", str(config), "--route", "all", "--transport", "sse"
+    )
+    assert json.loads(sse.out)["mcpServers"]["mcp-central"]["url"] == "http://gw.lan:9090/sse"
+    both = cli(capsys, "clients", "--client", "cursor", "-c", str(config), "--server", "a", "--route", "all")
+    assert list(json.loads(both.out)["mcpServers"]) == ["a", "mcp-central"]
+    # The group's own tokens are noticed, as a server's are.
+    group_only = cli(capsys, "clients", "--client", "codex", "-c", str(config), "--route", "groups/db")
+    assert tomllib.loads(group_only.out)["mcp_servers"]["db"]["bearer_token_env_var"] == "MCP_PROXY_TOKEN"
+    webui = json.loads(cli(capsys, "clients", "--client", "open-webui", "-c", str(config), "--route", "all",
+                           "--route", "groups/db").out)  # fmt: skip
+    assert [c["url"] for c in webui] == [
+        "http://gw.lan:9090/mcp", "http://gw.lan:9090/openapi",
+        "http://gw.lan:9090/groups/db/mcp", "http://gw.lan:9090/openapi/groups/db",
+    ]  # fmt: skip
+    bad = cli(capsys, "clients", "--client", "cursor", "-c", str(config), "--route", "groups/nope",
+              "--route", "db")  # fmt: skip
+    assert bad.code == 1
+    assert f"{config}: groups.nope: no such group (groups: groups/db)" in bad.err
+    assert "--route: db: expected all or groups/NAME" in bad.err
+    clash = cli(capsys, "clients", "--client", "cursor", "--base-url", BASE, "--server", "db",
+                "--route", "groups/db")  # fmt: skip
+    assert clash.code == 1 and "share the entry name db" in clash.err
+
+
+def test_config_whose_token_variable_is_unset_here(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the variable's name is written, so its value need not be set where `clients` runs."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "mcpProxy": {"baseURL": "http://gw.lan:9090", "options": {"authTokens": ["${MCP_PROXY_TOKEN}"]}},
+        "mcpServers": {"a": {"command": "x", "env": {"KEY": "${UPSTREAM_KEY}"}}},
+    }))  # fmt: skip
+    run = cli(capsys, "clients", "--client", "gemini", "-c", str(config))
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["mcpServers"]["a"]["headers"] == {"Authorization": "Bearer ${MCP_PROXY_TOKEN}"}
+    assert "$MCP_PROXY_TOKEN, $UPSTREAM_KEY not set here" in run.err
+    # A base URL made of an unset variable cannot be guessed: the loader says which key and variable.
+    config.write_text(
+        json.dumps({"mcpProxy": {"baseURL": "${PUBLIC_URL}"}, "mcpServers": {"a": {"command": "x"}}})
+    )
+    unknown_base = cli(capsys, "clients", "--client", "gemini", "-c", str(config))
+    assert unknown_base.code == 1
+    assert "mcpProxy.baseURL" in unknown_base.err and "${PUBLIC_URL}" in unknown_base.err
 
 
 def test_routes_and_token_come_from_the_config(

@@ -9,14 +9,16 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 from typing import TYPE_CHECKING
 
 from mcp_central.cli.common import TOKEN_ENV, proxy_url, report, token_for
 from mcp_central.cli.progress import Progress
-from mcp_central.config.loader import load_config
+from mcp_central.config.loader import load_config, load_config_text
 from mcp_central.config.model import Config
 from mcp_central.config.names import name_problem
+from mcp_central.config.sources import read_source
 from mcp_central.errors import ConfigError, ConfigProblem
 from mcp_central.manage import clients
 
@@ -54,6 +56,13 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     gen.add_argument("--no-token", action="store_true", help="no Authorization header")
     gen.add_argument("--server", nargs="+", action="extend", default=[], help="only these routes")
     gen.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        metavar="all|groups/NAME",
+        help="the aggregated route (/mcp, entry 'mcp-central') or a group's (/groups/NAME/mcp); repeat",
+    )
+    gen.add_argument(
         "--config", "-c", default=os.environ.get("MCP_CENTRAL_CONFIG"), help="the proxy's config"
     )
     gen.add_argument("--transport", choices=["http", "sse"], default="http", help="http = streamable HTTP")
@@ -72,8 +81,9 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run_clients(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config) if args.config else None
-        names = _names(args.server, config)
+        config = _load_for_clients(args.config) if args.config else None
+        specs = _route_specs(args.route, config)
+        names = _names(args.server, config) if args.server or not specs else []
     except ConfigError as exc:
         return report(exc)
     if config is not None and not args.base_url and not config.proxy.base_url:
@@ -84,28 +94,69 @@ def run_clients(args: argparse.Namespace) -> int:
     base = args.base_url or (
         config.proxy.base_url if config and config.proxy.base_url else proxy_url(None, config)
     )
+    if "${" in base:
+        print(
+            f"mcp-central: the base URL {base} uses a variable not set here: pass --base-url", file=sys.stderr
+        )
+        return 1
     token_env = None if args.no_token else args.token_env
-    if token_env is None and not args.no_token and config is not None and _has_tokens(config, names):
+    needs_token = config is not None and _has_tokens(config, names, specs)
+    if token_env is None and not args.no_token and needs_token:
         token_env = TOKEN_ENV
         print(
             f"mcp-central: note: routes need a token; clients read it from ${TOKEN_ENV} (--token-env)",
             file=sys.stderr,
         )
+    items = clients.routes(base, names, args.transport)
+    items += [clients.route(base, spec, args.transport) for spec in specs]
     if args.via == "stdio":
-        items = clients.routes(base, names, args.transport)
         sys.stdout.write(clients.stdio_entries(items, token_env, args.client))
         print(f"mcp-central: {clients.STDIO_WHERE}", file=sys.stderr)
         return 0
     try:
-        text = clients.render(
-            args.client, clients.routes(base, names, args.transport), token_env, args.commands
-        )
+        text = clients.render(args.client, items, token_env, args.commands)
     except clients.ClientsError as exc:
         print(f"mcp-central: {exc}", file=sys.stderr)
         return 1
     sys.stdout.write(text)
-    print(f"mcp-central: {clients.WHERE[args.client]}", file=sys.stderr)
+    print(f"mcp-central: {clients.where(args.client, token_env, args.commands)}", file=sys.stderr)
     return 0
+
+
+def _load_for_clients(source: str) -> Config:
+    """The config, with each unset ``${VAR}`` (no default) standing for itself: ``clients`` writes
+    variable names, never values, so a token the proxy's environment sets need not be set here."""
+    text = read_source(source, insecure=False, http_headers="", http_timeout=10.0)
+    unset = sorted({name for name in _PLAIN_VARIABLE.findall(text) if name not in os.environ})
+    if unset:
+        shown = ", ".join(f"${name}" for name in unset)
+        print(f"mcp-central: note: {shown} not set here (only names are written)", file=sys.stderr)
+    stand_ins = {name: f"${{{name}}}" for name in unset}
+    return load_config_text(text, source, environ={**os.environ, **stand_ins})
+
+
+_PLAIN_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _route_specs(requested: list[str], config: Config | None) -> list[str]:
+    """``--route`` values, checked: ``all`` or ``groups/NAME`` of a group the config has."""
+    problems = []
+    for spec in requested:
+        group = spec.removeprefix(clients.GROUP_PREFIX)
+        if spec == clients.AGGREGATED:
+            continue
+        if not spec.startswith(clients.GROUP_PREFIX):
+            problems.append(ConfigProblem("--route", spec, "expected all or groups/NAME (servers: --server)"))
+        elif (problem := name_problem(group, "group")) is not None:
+            problems.append(ConfigProblem("--route", spec, problem))
+        elif config is not None and config.group(group) is None:
+            known = ", ".join(f"groups/{name}" for name in config.groups) or "none"
+            problems.append(
+                ConfigProblem(str(config.source), f"groups.{group}", f"no such group (groups: {known})")
+            )
+    if problems:
+        raise ConfigError(problems)
+    return requested
 
 
 def _names(requested: list[str], config: Config | None) -> list[str]:
@@ -134,8 +185,11 @@ def _names(requested: list[str], config: Config | None) -> list[str]:
     return requested or known
 
 
-def _has_tokens(config: Config, names: list[str]) -> bool:
-    return any(config.servers[name].auth_tokens for name in names)
+def _has_tokens(config: Config, names: list[str], specs: list[str]) -> bool:
+    groups = [config.group(spec.removeprefix(clients.GROUP_PREFIX)) for spec in specs]
+    return any(config.servers[name].auth_tokens for name in names) or any(
+        group.auth_tokens for group in groups if group is not None
+    )
 
 
 # --------------------------------------------------------------------------- check

@@ -3,10 +3,12 @@
 Each client spells the same three facts differently (route URL, transport, bearer token):
 
     claude-code  .mcp.json {"mcpServers": {N: {"type": "http"|"sse", "url", "headers"}}},
-                 or `claude mcp add --transport http …` lines; ${VAR} expanded by Claude Code
+                 or `claude mcp add --transport T N URL --header '…'` lines (the header last: it
+                 takes several values); ${VAR} kept as written and expanded by Claude Code
     vscode       .vscode/mcp.json {"servers": {N: {"type": "http"|"sse", "url", "headers"}},
                  "inputs": [promptString]}; the token is prompted once, ${input:ID}
-    gemini       settings.json {"mcpServers": {N: {"httpUrl"|"url", "headers"}}}; ${VAR} expanded
+    gemini       settings.json {"mcpServers": {N: {"type": "http"|"sse", "url", "headers"}}}; ${VAR}
+                 expanded by Gemini CLI (without "type" it takes any "url" for streamable HTTP)
     codex        config.toml [mcp_servers.N] url, bearer_token_env_var (streamable HTTP only)
     cursor       .cursor/mcp.json {"mcpServers": {N: {"url", "headers"}}}; ${env:VAR}
     open-webui   TOOL_SERVER_CONNECTIONS entries, two per route: its native MCP tool server
@@ -14,8 +16,10 @@ Each client spells the same three facts differently (route URL, transport, beare
                  bridge {"type": "openapi", "url": …/openapi/NAME, "path": "openapi.json", …}, both
                  with "auth_type": "bearer" (streamable HTTP only; compose fills "key" from ${VAR})
 
-Tokens are never written: each format names the variable (or prompt) that supplies them. This
-module builds text only; it reads no files and makes no connections.
+A route is a server (``/NAME/mcp``), the aggregated ``all`` (``/mcp``, entry ``mcp-central``) or a
+group (``/groups/NAME/mcp``, entry ``NAME``). Tokens are never written: each format names the
+variable (or prompt) that supplies them. This module builds text only; it reads no files and
+makes no connections.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 CLIENTS = ("claude-code", "vscode", "gemini", "codex", "cursor", "open-webui")
+AGGREGATED = "all"
+"""``--route all``: every server as one (``/mcp``)."""
+AGGREGATED_ENTRY = "mcp-central"
+"""The entry name the aggregated route gets in a client's config."""
+GROUP_PREFIX = "groups/"
 STREAMABLE_ONLY = {"codex", "open-webui"}
 VSCODE_INPUT = "mcp-central-token"
 
@@ -45,9 +54,20 @@ class Route:
 
 
 def routes(base_url: str, names: list[str], transport: str) -> list[Route]:
+    """One route per server name: ``/NAME/mcp`` (or ``/NAME/sse``)."""
+    return [route(base_url, name, transport) for name in names]
+
+
+def route(base_url: str, spec: str, transport: str) -> Route:
+    """``spec`` is a server NAME, ``all`` (the aggregated ``/mcp``) or ``groups/NAME``."""
     leaf = "mcp" if transport == "http" else "sse"
     base = base_url.rstrip("/")
-    return [Route(name, f"{base}/{name}/{leaf}", transport, f"{base}/openapi/{name}") for name in names]
+    if spec == AGGREGATED:
+        return Route(AGGREGATED_ENTRY, f"{base}/{leaf}", transport, f"{base}/openapi")
+    if spec.startswith(GROUP_PREFIX):
+        group = spec.removeprefix(GROUP_PREFIX)
+        return Route(group, f"{base}/{spec}/{leaf}", transport, f"{base}/openapi/{spec}")
+    return Route(spec, f"{base}/{spec}/{leaf}", transport, f"{base}/openapi/{spec}")
 
 
 def render(client: str, items: list[Route], token_env: str | None, as_commands: bool = False) -> str:
@@ -55,6 +75,10 @@ def render(client: str, items: list[Route], token_env: str | None, as_commands: 
         raise ClientsError(f"unknown client {client!r} (known: {', '.join(CLIENTS)})")
     if client in STREAMABLE_ONLY and any(r.transport != "http" for r in items):
         raise ClientsError(f"{client} connects over streamable HTTP only: drop --transport sse")
+    names = [r.name for r in items]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ClientsError(f"two routes would share the entry name {', '.join(twice)}: ask for one of them")
     if as_commands:
         if client != "claude-code":
             raise ClientsError("--commands is available for claude-code only")
@@ -91,14 +115,14 @@ def _claude_code(items: list[Route], token_env: str | None) -> str:
 
 
 def _claude_commands(items: list[Route], token_env: str | None) -> str:
+    """`claude mcp add` lines. ``--header`` takes several values, so it comes after NAME and URL (before
+    them it would swallow both); single quotes keep ``${VAR}`` as written, for Claude Code to fill in."""
     lines = []
     for r in items:
-        parts = ["claude", "mcp", "add", "--transport", r.transport]
-        line = shlex.join(parts)
+        argv = ["claude", "mcp", "add", "--transport", r.transport, r.name, r.url]
         if token_env:
-            # Double quotes: the shell fills in the token when the line runs.
-            line += f' --header "Authorization: Bearer ${token_env}"'
-        lines.append(f"{line} {shlex.quote(r.name)} {shlex.quote(r.url)}")
+            argv += ["--header", f"Authorization: Bearer ${{{token_env}}}"]
+        lines.append(shlex.join(argv))
     return "\n".join(lines) + "\n"
 
 
@@ -121,9 +145,8 @@ def _vscode(items: list[Route], token_env: str | None) -> str:
 
 def _gemini(items: list[Route], token_env: str | None) -> str:
     headers = _bearer(f"${{{token_env}}}" if token_env else None)
-    servers = {
-        r.name: _with_headers({"httpUrl" if r.transport == "http" else "url": r.url}, headers) for r in items
-    }
+    # "type" always: Gemini CLI takes a bare "url" for streamable HTTP (and "httpUrl" is deprecated).
+    servers = {r.name: _with_headers({"type": r.transport, "url": r.url}, headers) for r in items}
     return _json({"mcpServers": servers})
 
 
@@ -179,17 +202,48 @@ def _open_webui(items: list[Route], token_env: str | None) -> str:
     return _json(connections)
 
 
-WHERE = {
-    "claude-code": "save as .mcp.json in your project (or run the lines from --commands)",
-    "vscode": "save as .vscode/mcp.json (VS Code prompts for the token once)",
-    "gemini": "merge into ~/.gemini/settings.json (or .gemini/settings.json in a project)",
-    "codex": "append to ~/.codex/config.toml; export the token variable before starting codex",
-    "cursor": "save as .cursor/mcp.json (project) or ~/.cursor/mcp.json; Cursor fills in ${env:…}",
-    "open-webui": "set as TOOL_SERVER_CONNECTIONS in Open WebUI's compose environment "
+def where(client: str, token_env: str | None, as_commands: bool = False) -> str:
+    """What to do with the output (printed on stderr): true for exactly what was printed."""
+    variable = f"${{{token_env}}}" if token_env else ""
+    fills = f"; export {token_env} where the client runs: it fills in {variable} itself" if token_env else ""
+    if client == "claude-code" and as_commands:
+        kept = (
+            f"; the single quotes keep {variable} as written in ~/.claude.json, and Claude Code fills it "
+            f"in from its environment when it connects (export {token_env} before starting claude)"
+            if token_env
+            else ""
+        )
+        return f"run these lines in your project's folder (they add to its local scope){kept}"
+    if client == "claude-code":
+        return (
+            "save as .mcp.json in your project (Claude Code asks once to approve a project's servers), "
+            f"or run the lines from --commands{fills}"
+        )
+    if client == "vscode":
+        return "save as .vscode/mcp.json" + (" (VS Code prompts for the token once)" if token_env else "")
+    if client == "gemini":
+        return (
+            "merge into ~/.gemini/settings.json (or .gemini/settings.json in a project); Gemini CLI "
+            f"connects only in folders you trust{fills}"
+        )
+    if client == "codex":
+        return "append to ~/.codex/config.toml" + (
+            f"; export {token_env} before starting codex" if token_env else ""
+        )
+    if client == "cursor":
+        return "save as .cursor/mcp.json (project) or ~/.cursor/mcp.json" + (
+            f"; Cursor fills in ${{env:{token_env}}}" if token_env else ""
+        )
+    return OPEN_WEBUI_WHERE
+
+
+OPEN_WEBUI_WHERE = (
+    "set as TOOL_SERVER_CONNECTIONS in Open WebUI's compose environment "
     "(compose fills in ${…}), or enter one in Admin Settings → External Tools: type MCP (Streamable HTTP) "
     "with URL …/NAME/mcp, or type OpenAPI with URL …/openapi/NAME and path openapi.json; auth Bearer "
-    "with the token. Each route is listed both ways, the OpenAPI entry disabled: enable the one you use",
-}
+    "with the token. Each route is listed both ways, the OpenAPI entry disabled: enable the one you use"
+)
+
 
 
 STDIO_WHERE = (
