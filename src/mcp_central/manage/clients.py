@@ -245,7 +245,6 @@ OPEN_WEBUI_WHERE = (
 )
 
 
-
 STDIO_WHERE = (
     "merge into the client's stdio server list (Claude Desktop: claude_desktop_config.json); put the "
     "token in each entry's env (the file does not read your shell's variables), and give the full path "
