@@ -165,7 +165,7 @@ def load_config_text(
     raw = parse(text, source)
     problems = Problems(redact.url(source))
     if expand_env:
-        raw = expand(raw, os.environ if environ is None else environ, problems.add)
+        raw = expand(raw, os.environ if environ is None else environ, problems.unset_variable)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             problems.add(key, f"unknown key (expected one of: {', '.join(sorted(TOP_LEVEL_KEYS))})")
