@@ -140,7 +140,10 @@ def load(args: argparse.Namespace) -> Config:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(translate_tbxark(sys.argv[1:] if argv is None else argv))
+    from mcp_central.cli.registry import server_arguments
+
+    words = translate_tbxark(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(server_arguments(words))
     handler = getattr(args, "handler", None)
     if handler is not None:  # an operator verb: it loads what it needs itself
         return int(handler(args))
@@ -155,6 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     if verb == "validate":
+        from mcp_central.config.commands import missing_commands
+
+        for line in missing_commands(config):  # a warning: the gateway may run elsewhere
+            print(f"mcp-central: warning: {redact.url(config.source or '')}: {line}", file=sys.stderr)
         names = ", ".join(config.servers) or "none"
         print(f"OK: {redact.url(config.source or '')}: {len(config.servers)} server(s): {names}")
         return 0

@@ -35,7 +35,10 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     stdio = add.add_argument_group("stdio server")
     stdio.add_argument("--command", help="executable to start (e.g. uvx, npx, mcp-server-time)")
     stdio.add_argument(
-        "--arg", action="append", default=[], help="one argument (repeat in order; --arg=-x for a dash)"
+        "--arg",
+        action="append",
+        default=[],
+        help="one argument, dashes and all (repeat in order); or give them all after --",
     )
     stdio.add_argument("--env", action="append", default=[], help="KEY=VALUE for the process (repeat)")
     remote = add.add_argument_group("remote server")
@@ -80,6 +83,29 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rollback.add_argument("id", nargs="?", help="backup ID from `config backups` (a unique prefix will do)")
     add_config_flag(rollback)
     rollback.set_defaults(handler=config_rollback)
+
+
+def server_arguments(argv: list[str]) -> list[str]:
+    """Let ``server add`` take the server's own dash-leading arguments, as npx and uvx need them.
+
+    argparse reads ``--arg -y`` as a flag missing its value, so before parsing: ``--arg`` always
+    takes the next word as its value (``--arg=-y``), and every word after a ``--`` is one more
+    argument in order (``server add NAME --command npx -- -y @scope/pkg``). Other verbs pass as
+    they are.
+    """
+    if argv[:2] != ["server", "add"]:
+        return argv
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            out.extend(f"--arg={rest}" for rest in words)
+        elif word == "--arg":
+            value = next(words, None)
+            out.append("--arg" if value is None else f"--arg={value}")
+        else:
+            out.append(word)
+    return out
 
 
 def _test_flags(parser: argparse.ArgumentParser, what: str) -> None:

@@ -74,16 +74,27 @@ def serve(
         header_timeout=config.proxy.header_timeout,
         max_connections=fit_connections(config),
     )
+    listen_host = host or config.proxy.host
+    listen_port = config.proxy.port if port is None else port
+    # Bind before anything starts: a port in use is one clear line and exit 1, with no upstream
+    # started (uvicorn would run the lifespan, which starts them, and only then fail to bind).
+    try:
+        listener = bind(listen_host, listen_port)
+    except OSError as exc:
+        address = f"http://{_host_text(listen_host)}:{listen_port}"
+        logging.getLogger("mcp_central").error(
+            "cannot listen on %s: %s; nothing was started", address, exc.strerror or exc
+        )
+        return 1
+    listen_port = listener.getsockname()[1]  # the port picked for port 0
     app = gateway = Gateway(config, load=load, watch=watch)
     traces = tracing.install()  # None (and no OpenTelemetry import) unless OTEL_* ask for traces
     if traces is not None:
         app.observers.add(traces.spans)  # spans for requests refused before any upstream
-    listen_host = host or config.proxy.host
-    listen_port = config.proxy.port if port is None else port
     logging.getLogger("mcp_central").info(
         "serving %d upstream(s) on http://%s:%d%s (config: %s)",
         len(app.routes),
-        listen_host,
+        _host_text(listen_host),
         listen_port,
         config.proxy.base_path or "/",
         redact.url(config.source) if config.source else "built-in demo",
@@ -105,8 +116,29 @@ def serve(
         ),
     )
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
+        listener.close()
         if traces is not None:
             traces.shutdown()  # export the spans still batched
     return 0 if server.started else 1
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (``OSError`` if it cannot be had), for uvicorn."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # as uvicorn does: a restart may bind while the old process's connections linger
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(2048)  # connections wait in the backlog until uvicorn accepts
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
+
+
+def _host_text(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

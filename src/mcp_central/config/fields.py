@@ -19,9 +19,21 @@ class Problems:
     def __init__(self, source: str) -> None:
         self.source = source
         self.items: list[ConfigProblem] = []
+        self._unset_at: set[str] = set()
+        """Key paths with an unset ``${VAR}``: what else is wrong there follows from it."""
 
     def add(self, path: str, message: str) -> None:
+        if path in self._unset_at:
+            return  # e.g. "is empty" or "not a port": the unset variable, already reported here
         self.items.append(ConfigProblem(self.source, path, message))
+
+    def unset_variable(self, path: str, message: str) -> None:
+        """``expand``'s report: once per variable and key, however often the value names it."""
+        if any(item.path == path and item.message == message for item in self.items):
+            return
+        self._unset_at.discard(path)
+        self.add(path, message)
+        self._unset_at.add(path)
 
 
 def as_object(value: Any, path: str, problems: Problems) -> dict[str, Any]:

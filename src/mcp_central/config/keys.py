@@ -158,6 +158,8 @@ CORS = Section(
 )
 
 LOG_FORMATS = ("text", "json")
+READINESS_POLICIES = ("required", "any", "all")
+"""``readiness``: as ``config.model.Readiness`` (this module imports no model)."""
 AUDIT_ARGUMENT_MODES = ("none", "hash", "full")
 AUDIT = Section(
     (
@@ -242,6 +244,12 @@ GLOBAL_ONLY = Section(
         Key("logFormat", nullable(choice(*LOG_FORMATS)), "the log's format (--log-format wins)", "text"),
         Key("audit", nullable(section_schema(AUDIT)), "the audit trail of calls"),
         Key("cors", section_schema(CORS), "CORS for the OpenAPI bridge"),
+        Key(
+            "readiness",
+            choice(*READINESS_POLICIES),
+            "when /readyz is 200: required (every required upstream ready), any, all",
+            "required",
+        ),
     )
 )
 """Options only ``mcpProxy.options`` may set: they are the whole gateway's."""

@@ -41,6 +41,8 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.logFormat        "text" (default) or "json" (config/observability.py)
     mcpProxy.options.audit            {file, maxBytes, backups, arguments}: the audit trail (ops/audit.py)
     mcpProxy.options.cors.origins     browser origins that may read /openapi/… answers (CORS; "*": any)
+    mcpProxy.options.readiness        what /readyz waits for: "required" (default: the upstreams marked
+                                      required), "any" (one upstream ready) or "all" (every upstream)
 
 Strictness beyond TBXark's (configs that would validate but do something else are refused):
 duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings without
@@ -96,6 +98,7 @@ from mcp_central.config.model import (
     DEFAULT_SHUTDOWN_GRACE_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
     DEFAULT_UNUSED_SESSION_TIMEOUT_SECONDS,
+    READINESS_POLICIES,
     Config,
     NameFilter,
     ProxyConfig,
@@ -153,7 +156,7 @@ def load_config_text(
     raw = parse(text, source)
     problems = Problems(redact.url(source))
     if expand_env:
-        raw = expand(raw, os.environ if environ is None else environ, problems.add)
+        raw = expand(raw, os.environ if environ is None else environ, problems.unset_variable)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             problems.add(key, f"unknown key (expected one of: {', '.join(sorted(TOP_LEVEL_KEYS))})")
@@ -270,6 +273,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         log_format=global_only.get("logFormat"),
         audit=global_only.get("audit"),
         cors_origins=global_only.get("cors", ()),
+        readiness=global_only.get("readiness", "required"),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -341,6 +345,13 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
         out["oauth"] = options["oauth"]  # as written: read by config/oauth.py, once the rest is known
     if "logFormat" in options:
         out["logFormat"] = log_format(options, path, problems)
+    if "readiness" in options:
+        policy = options["readiness"]
+        if policy in READINESS_POLICIES:
+            out["readiness"] = policy
+        else:
+            expected = ", ".join(f"'{name}'" for name in READINESS_POLICIES)
+            problems.add(f"{path}.readiness", f"expected one of {expected}, got {shown(policy)}")
     if options.get("audit") is not None:
         out["audit"] = audit(options["audit"], f"{path}.audit", problems)
     return out

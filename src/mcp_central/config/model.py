@@ -44,6 +44,8 @@ limit are 128 MiB at worst."""
 DEFAULT_AUDIT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_AUDIT_BACKUPS = 5
 LogFormat = Literal["text", "json"]
+Readiness = Literal["required", "any", "all"]
+READINESS_POLICIES: tuple[Readiness, ...] = ("required", "any", "all")
 AuditArguments = Literal["none", "hash", "full"]
 
 
@@ -192,6 +194,8 @@ class ProxyConfig:
     """``logFormat``: ``json`` or ``text``; ``None`` (unset): text, unless ``--log-format`` says."""
     audit: AuditConfig | None = None
     """``audit``: the audit trail; ``None``: none."""
+    readiness: Readiness = "required"
+    """``readiness``: what ``/readyz`` waits for: the ``required`` upstreams, ``any`` one, or ``all``."""
 
 
 @dataclass(frozen=True)

@@ -90,8 +90,9 @@ async def check_route(
     result = RouteCheck(name, transport, url)
     step = "connect"
     started = time.monotonic()
+    deadline = asyncio.timeout(time_limit)
     try:
-        async with asyncio.timeout(time_limit), _client(url, transport, token, time_limit) as client:
+        async with deadline, _client(url, transport, token, time_limit) as client:
             step = "tools/list"
             count, cursor = 0, None
             while True:
@@ -106,7 +107,10 @@ async def check_route(
     except TimeoutError:
         result.error = f"{step}: no answer within {time_limit:g} s"
     except Exception as exc:  # any failure is a failed check, reported by what it was
-        result.error = _describe(step, exc)
+        # Past the deadline the SDK's streams may end with BrokenResourceError instead of the
+        # cancellation: what the operator needs to hear is that nothing answered in time.
+        expired = deadline.expired() or time.monotonic() - started >= time_limit
+        result.error = f"{step}: no answer within {time_limit:g} s" if expired else _describe(step, exc)
     result.latency_ms = round((time.monotonic() - started) * 1000, 1)
     if not result.ok and step == "connect" and transport == "streamable-http":
         # The SDK turns an HTTP status into a generic JSON-RPC error; ask once more to name it.

@@ -19,6 +19,8 @@ STARTED = time.time()
 async def root(manager: UpstreamManager, send: Send) -> None:
     ready = sum(link.lifecycle.serving for link in manager.links.values())
     body = f"mcp-central {__version__}: serving, {ready}/{len(manager.links)} upstreams ready\n"
+    if down := manager.down():
+        body += "down: " + ", ".join(f"{name} ({state})" for name, state in down) + "\n"
     await respond(send, 200, body.encode())
 
 

@@ -244,7 +244,10 @@ class HTTPTransport:
             self._log.warning("could not deliver %s: %s", message.get("method", "a response"), detail)
 
     def _unreachable(self, exc: Exception) -> UpstreamError:
-        return UpstreamUnavailable(self.name, f"cannot connect to {self.describe()}: {exc}")
+        """Why the server cannot be reached, and where (the URL without credentials or query)."""
+        return UpstreamUnavailable(
+            self.name, f"cannot connect to {self.describe()}: {type(exc).__name__}: {exc}"
+        )
 
     def _check_size(self, size: int) -> None:
         if size > self.max_message_bytes:
@@ -345,6 +348,8 @@ class HTTPTransport:
             error = exc
         except orjson.JSONDecodeError as exc:
             error = UpstreamUnavailable(self.name, f"the upstream sent invalid JSON: {exc}")
+        except httpx.ConnectError as exc:
+            error = self._unreachable(exc)
         except httpx.HTTPError as exc:
             error = UpstreamUnavailable(self.name, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a fault here or in on_message: end the transport, loudly

@@ -117,15 +117,32 @@ class UpstreamManager:
         )
 
     def ready(self) -> tuple[bool, list[str]]:
-        """Readiness: start-up has settled and every ``required`` upstream is ready; else why not."""
+        """Readiness: start-up has settled and the upstreams that ``readiness`` asks for are ready
+        (every ``required`` one; with ``any`` also one at least, with ``all`` every one); else why not.
+        A ``lazyStart`` upstream not started yet counts for none of them."""
+        policy = self.config.proxy.readiness
         reasons = []
         if not self.settled.is_set():
             reasons.append("upstreams are still starting")
-        for link in self.links.values():
-            unused = link.server.lazy_start and link.state is LinkState.STOPPED
-            if link.server.required and not link.lifecycle.serving and not unused:
+        counted = [
+            link
+            for link in self.links.values()
+            if not (link.server.lazy_start and link.state is LinkState.STOPPED)
+        ]
+        for link in counted:
+            if link.lifecycle.serving:
+                continue
+            if link.server.required:
                 reasons.append(f"required upstream '{link.name}' is {link.state.value}")
+            elif policy == "all":
+                reasons.append(f"upstream '{link.name}' is {link.state.value} (readiness: all)")
+        if policy == "any" and counted and not any(link.lifecycle.serving for link in counted):
+            reasons.append(f"none of {len(counted)} upstream(s) is ready (readiness: any)")
         return not reasons, reasons
+
+    def down(self) -> list[tuple[str, str]]:
+        """The upstreams not serving now, with their state (names and states only: no targets)."""
+        return [(name, link.state.value) for name, link in self.links.items() if not link.lifecycle.serving]
 
     def status(self) -> list[dict[str, Any]]:
         by_name = {name: link.status() for name, link in self.links.items()}
