@@ -145,3 +145,62 @@ def test_the_cors_key_is_read_and_checked(tmp_path: Path) -> None:
         "mcpProxy.options.cors.origins",
         "mcpProxy.options.cors.allow",
     }
+
+
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@pytest.mark.anyio
+async def test_cors_on_the_mcp_routes_lets_a_browser_client_read_its_session() -> None:
+    """A browser MCP client on an allowed origin: its preflight is answered with the MCP headers
+    it sends, and every answer lets it read ``Mcp-Session-Id``, ``MCP-Protocol-Version`` and, on a
+    401, ``WWW-Authenticate``. Other origins are refused before CORS is considered."""
+    async with serve(config()) as (base, _app), http_client("glob-token") as http:
+        for path in ("/inherit/mcp", "/groups/team/mcp", "/mcp", "/inherit/sse", "/inherit/message"):
+            asked = "authorization, content-type, mcp-session-id, mcp-protocol-version"
+            preflight_headers = {
+                "Origin": WEBUI,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": asked,
+            }
+            preflight = await http.options(f"{base}{path}", headers=preflight_headers)
+            assert preflight.status_code == 204, path
+            assert preflight.headers["access-control-allow-origin"] == WEBUI
+            assert {"POST", "GET", "DELETE"} <= set(
+                preflight.headers["access-control-allow-methods"].split(", ")
+            )
+            assert preflight.headers["access-control-allow-headers"] == asked
+            evil = await http.options(f"{base}{path}", headers={**preflight_headers, "Origin": EVIL})
+            assert evil.status_code == 403 and "access-control-allow-origin" not in evil.headers
+        opened = await http.post(
+            f"{base}/inherit/mcp", json=INIT_REQUEST, headers={**MCP_HEADERS, "Origin": WEBUI}
+        )
+        assert opened.status_code == 200 and opened.headers["mcp-session-id"]
+        assert opened.headers["access-control-allow-origin"] == WEBUI
+        exposed = {
+            name.strip().lower() for name in opened.headers["access-control-expose-headers"].split(",")
+        }
+        assert {"mcp-session-id", "mcp-protocol-version", "www-authenticate"} <= exposed
+        refused = await http.post(
+            f"{base}/inherit/mcp",
+            json=INIT_REQUEST,
+            headers={**MCP_HEADERS, "Origin": WEBUI, "Authorization": "Bearer nope"},
+        )
+        assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+        assert refused.headers["access-control-allow-origin"] == WEBUI
+        # Without an Origin (a CLI or SDK client) nothing changes: no CORS headers at all.
+        plain = await http.post(f"{base}/inherit/mcp", json=INIT_REQUEST, headers=MCP_HEADERS)
+        assert plain.status_code == 200 and "access-control-allow-origin" not in plain.headers
+
+
+@pytest.mark.anyio
+async def test_without_cors_origins_a_preflight_on_an_mcp_route_gets_no_cors() -> None:
+    async with (
+        serve(dataclasses.replace(config(), proxy=dataclasses.replace(config().proxy, cors_origins=()))) as (
+            base,
+            _app,
+        ),
+        http_client("glob-token") as http,
+    ):
+        reply = await http.options(f"{base}/inherit/mcp", headers={"Origin": "http://127.0.0.1:3000"})
+        assert "access-control-allow-origin" not in reply.headers

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 
 from mcp_central.config.model import ALL_GROUP, Config, ServerConfig
-from mcp_central.downstream import sse, streamable_http
+from mcp_central.downstream import cors, sse, streamable_http
 from mcp_central.downstream.admission import Gatekeeper, transport_of
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
@@ -216,6 +216,12 @@ class Gateway(Gatekeeper):
         if route is None:
             await respond(send, 404, b"Not Found")
             return
+        if origins := self.config.proxy.cors_origins:  # browser clients on other origins (CORS)
+            send = cors.with_cors(scope, send, origins, cors.MCP_EXPOSED)
+            if scope["method"] == "OPTIONS":  # a preflight carries no credentials: Origin/Host only
+                if await self._from_here(scope, send):
+                    await cors.preflight(scope, send, cors.MCP_METHODS, cors.MCP_REQUEST_HEADERS)
+                return
         caller = await self.admit(route, scope, send, transport_of(leaf), leaf)
         if caller is None:
             return

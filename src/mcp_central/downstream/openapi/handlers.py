@@ -24,7 +24,6 @@ through the one ``Host.admit`` the MCP routes use (``Origin``/``Host`` 403, then
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -32,9 +31,10 @@ import orjson
 
 from mcp_central import __version__
 from mcp_central.config.model import ALL_GROUP, Config
+from mcp_central.downstream import cors
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.group import GroupRoute
-from mcp_central.downstream.http import BodyTooLarge, header, read_body, respond, respond_json
+from mcp_central.downstream.http import BodyTooLarge, read_body, respond, respond_json
 from mcp_central.downstream.openapi import calls, docs, results
 from mcp_central.downstream.openapi.cache import DocumentCache
 from mcp_central.downstream.openapi.document import Document, build
@@ -45,8 +45,6 @@ from mcp_central.types import Receive, Scope, Send
 JSON_TYPE = b"application/json"
 ALLOWED_METHODS = b"GET, POST, OPTIONS"
 EXPOSED_HEADERS = b"Retry-After, MCP-Progress"
-_HEADER_LIST = re.compile(r"^[A-Za-z0-9-]+(\s*,\s*[A-Za-z0-9-]+)*$")
-PREFLIGHT_MAX_AGE = b"600"
 
 
 class Host(Protocol):
@@ -88,10 +86,10 @@ class OpenAPIBridge:
         if rest[:1] == ["docs"] and method in ("GET", "HEAD"):
             await self._docs(route, prefix, rest[1:], send)
             return
-        send = self._with_cors(scope, send)
+        send = cors.with_cors(scope, send, self.host.config.proxy.cors_origins, EXPOSED_HEADERS)
         if method == "OPTIONS":  # a preflight carries no credentials: the Origin/Host checks only
             if await self.host._from_here(scope, send):
-                await self._preflight(scope, send)
+                await cors.preflight(scope, send, ALLOWED_METHODS, b"Authorization, Content-Type")
             return
         caller = await self.host.admit(route, scope, send)
         if caller is None:
@@ -233,44 +231,3 @@ class OpenAPIBridge:
             return
         cache = [(b"cache-control", b"public, max-age=86400")]
         await respond(send, 200, content, docs.ASSETS[rest[0]], cache)
-
-    def _cors_origin(self, scope: Scope) -> str | None:
-        """The request's ``Origin`` if ``cors.origins`` lets browsers on it read our answers."""
-        origin = header(scope, b"origin")
-        allowed = self.host.config.proxy.cors_origins
-        if origin is None or not allowed:
-            return None
-        if "*" in allowed or origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in allowed}:
-            return origin
-        return None
-
-    def _with_cors(self, scope: Scope, send: Send) -> Send:
-        origin = self._cors_origin(scope)
-        if origin is None:
-            return send
-        extra = [
-            (b"access-control-allow-origin", origin.encode("latin-1")),
-            (b"access-control-expose-headers", EXPOSED_HEADERS),
-            (b"vary", b"Origin"),
-        ]
-
-        async def with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        return with_headers
-
-    async def _preflight(self, scope: Scope, send: Send) -> None:
-        """A CORS preflight: allowed methods and the headers asked for (204 either way; without
-        ``Access-Control-Allow-Origin`` for an origin not in ``cors.origins``, so the browser stops)."""
-        headers = [
-            (b"access-control-allow-methods", ALLOWED_METHODS),
-            (b"access-control-max-age", PREFLIGHT_MAX_AGE),
-        ]
-        asked = header(scope, b"access-control-request-headers")
-        if asked and _HEADER_LIST.match(asked.strip()):
-            headers.append((b"access-control-allow-headers", asked.strip().encode("latin-1")))
-        else:
-            headers.append((b"access-control-allow-headers", b"Authorization, Content-Type"))
-        await respond(send, 204, b"", b"text/plain; charset=utf-8", headers)
