@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURE_SERVER, free_port
+from conftest import ECHO_SERVER, FIXTURE_SERVER, free_port
 from manage_helpers import CLI, cli, operator_env, serving, wait_until  # noqa: F401 - autouse fixture
 
 TOKEN = "live-token"
@@ -153,3 +153,26 @@ def test_remove_test_reports_a_route_that_stays(tmp_path: Path, capsys: pytest.C
     assert run.code == 3
     assert f"http://127.0.0.1:{port}/time/mcp still answers (HTTP 4" in run.err
     assert "SIGHUP" in run.err
+
+
+def test_check_says_how_long_it_waited_for_a_stalled_upstream(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An upstream that takes requests but never answers them (its ``tools/list`` hangs): `check`
+    names the step and the time it waited, on both transports, not an exception's class name."""
+    port = free_port()
+    stalled = {"command": sys.executable, "args": [str(ECHO_SERVER), "--stall", "tools/list"]}
+    document = {
+        "mcpProxy": {"addr": f"127.0.0.1:{port}", "options": {"defaultTimeout": "60s"}},
+        "mcpServers": {"hung": stalled},
+    }
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(document))
+    with serving(config, port):
+        run = cli(capsys, "check", "--url", f"http://127.0.0.1:{port}", "--timeout", "2", "--format", "json")
+    assert run.code == 1, run.out + run.err
+    rows = json.loads(run.out)
+    assert [(row["route"], row["ok"]) for row in rows] == [("hung", False), ("hung", False)]
+    for row in rows:
+        assert row["error"] == "tools/list: no answer within 2 s", row
+    assert "Error" not in run.out  # no exception class names (BrokenResourceError, TimeoutError…)
