@@ -40,7 +40,7 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
                                       identityClaim, identities (config/oauth.py)
     mcpProxy.options.logFormat        "text" (default) or "json" (config/observability.py)
     mcpProxy.options.audit            {file, maxBytes, backups, arguments}: the audit trail (ops/audit.py)
-    mcpProxy.options.cors.origins     browser origins that may read MCP and /openapi/… answers (CORS; "*": any)
+    mcpProxy.options.cors.origins     browser origins that may read MCP and /openapi/… answers ("*": any)
     mcpProxy.options.readiness        what /readyz waits for: "required" (default: the upstreams marked
                                       required), "any" (one upstream ready) or "all" (every upstream)
 
