@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import Connection, call
-from run import StreamableSession, bench_main, cpu_seconds, throughput
+from run import StreamableSession, bench_main, cpu_seconds, throughput, wait_ready
 
 SESSIONS = 32
 
@@ -42,16 +42,7 @@ async def one_run(config: Path, port: int, seconds: float, observers: bool) -> d
         env=env,
     )
     try:
-        while True:
-            try:
-                connection = await Connection.open("127.0.0.1", port)
-                status, _, _ = await connection.request("GET", "/readyz")
-                connection.close()
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            await asyncio.sleep(0.01)
+        await wait_ready(port)
         sessions = [StreamableSession(port, "/echo/mcp") for _ in range(SESSIONS)]
         for session in sessions:
             await session.open()

@@ -27,7 +27,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import Connection, call
-from run import StreamableSession, bench_main, cpu_seconds, latency, throughput
+from run import StreamableSession, bench_main, cpu_seconds, latency, throughput, wait_ready
 
 Caller = Callable[[int], Awaitable[bool]]
 
@@ -90,16 +90,7 @@ async def measure(seconds: float, rounds: int, config: Path, port: int) -> dict[
     )
     report: dict[str, Any] = {"rounds": []}
     try:
-        while True:
-            try:
-                connection = await Connection.open("127.0.0.1", port)
-                status, _, _ = await connection.request("GET", "/readyz")
-                connection.close()
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            await asyncio.sleep(0.01)
+        await wait_ready(port)
         warm = await Connection.open("127.0.0.1", port)  # the document is built once, then kept
         await warm.request("GET", "/openapi/echo/openapi.json")
         warm.close()

@@ -42,6 +42,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def wait_ready(port: int) -> None:
+    """Until ``mcp-central serve`` on ``port`` answers ``/readyz`` with 200 (60 s at most)."""
+    async with asyncio.timeout(60):
+        while True:
+            try:
+                connection = await Connection.open("127.0.0.1", port)
+                status, _, _ = await connection.request("GET", "/readyz")
+                connection.close()
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            await asyncio.sleep(0.05)
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     cuts = quantiles(samples, n=100)
     return {"p50_us": round(cuts[49] * 1e6, 1), "p99_us": round(cuts[98] * 1e6, 1)}
@@ -326,16 +341,7 @@ async def measure(seconds: float, config: Path, port: int) -> dict[str, Any]:
         sys.executable, "-m", "mcp_central", "serve", "--config", str(config), "--log-level", "warning"
     )
     try:
-        while True:
-            try:
-                connection = await Connection.open("127.0.0.1", port)
-                status, _, _ = await connection.request("GET", "/readyz")
-                connection.close()
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            await asyncio.sleep(0.01)
+        await wait_ready(port)
         report["proxy_setup_ms"] = round((time.perf_counter() - started) * 1000, 1)
         report["proxy_idle_rss_mb"] = rss_mb(proxy.pid)
         for kind in ("streamable-http", "stateless", "sse"):

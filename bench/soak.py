@@ -29,7 +29,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import Connection, call
-from run import ROOT, SSESession, StreamableSession, free_port
+from run import ROOT, SSESession, StreamableSession, free_port, wait_ready
 
 ECHO = ROOT / "tests" / "servers" / "echo_server.py"
 FIXTURE = ROOT / "tests" / "servers" / "fixture_server.py"
@@ -128,20 +128,6 @@ async def worker(
             await asyncio.sleep(0.2)
         finally:
             session.close()
-
-
-async def wait_ready(port: int) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            try:
-                connection = await Connection.open("127.0.0.1", port)
-                status, _, _ = await connection.request("GET", "/readyz")
-                connection.close()
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            await asyncio.sleep(0.05)
 
 
 async def status(port: int) -> dict[str, Any]:
