@@ -230,3 +230,29 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def start_fixture(transport: str, name: str, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``tests/servers/fixture_server.py`` over HTTP (``streamable-http`` or ``sse``) on a free
+    loopback port, once it accepts connections; the caller stops it by PID."""
+    port = free_port()
+    command = [sys.executable, str(FIXTURE_SERVER), "--transport", transport, "--port", str(port)]
+    proc = subprocess.Popen(
+        [*command, "--name", name, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(proc, port, f"fixture server ({transport})")
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc, port
+
+
+@contextmanager
+def fixture_over_http(name: str = "fixture", *extra: str) -> Iterator[int]:
+    """The fixture server over streamable HTTP for a ``with`` block: its port; stopped by PID after."""
+    proc, port = start_fixture("streamable-http", name, *extra)
+    try:
+        yield port
+    finally:
+        stop_process(proc)

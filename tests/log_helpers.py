@@ -3,6 +3,7 @@ for in it. Processes are stopped by PID (``conftest.stop_process``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
-from conftest import CLI, FIXTURE_SERVER, free_port, stop_process, wait_for_port
+from conftest import CLI, FIXTURE_SERVER, fixture_over_http, free_port, stop_process
 
 PYTHON = sys.executable
 
@@ -25,20 +26,9 @@ def fixture_entry(name: str, **extra: Any) -> dict[str, Any]:
     return {"command": PYTHON, "args": [str(FIXTURE_SERVER), "--transport", "stdio", "--name", name], **extra}
 
 
-@contextmanager
-def http_fixture() -> Iterator[int]:
+def http_fixture() -> contextlib.AbstractContextManager[int]:
     """The fixture server over streamable HTTP on a free loopback port (yields the port)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [PYTHON, str(FIXTURE_SERVER), "--transport", "streamable-http", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(proc, port, "fixture server (streamable-http)")
-        yield port
-    finally:
-        stop_process(proc)
+    return fixture_over_http()
 
 
 class Served:

@@ -20,10 +20,9 @@ import mcp_types as types
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from conftest import TRANSPORTS, fixture_stdio, make_config, mcp_client, serve, stop_process
+from conftest import TRANSPORTS, fixture_stdio, make_config, mcp_client, serve, start_fixture, stop_process
 from mcp_central.config.model import ServerConfig
 from test_supervision import status_of
-from test_upstream_http import start_fixture
 
 pytestmark = pytest.mark.anyio
 

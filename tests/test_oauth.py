@@ -44,6 +44,7 @@ from conftest import (
     FIXTURE_SERVER,
     INIT_REQUEST,
     TESTS,
+    fixture_over_http,
     free_port,
     running_gateway,
     stop_process,
@@ -75,17 +76,8 @@ def issuer() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def header_upstream() -> Iterator[str]:
     """The SDK fixture server over streamable HTTP: its ``header`` tool reports request headers."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(FIXTURE_SERVER), "--transport", "streamable-http", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(proc, port, "fixture server")
+    with fixture_over_http() as port:
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,11 @@ from conftest import (
     mcp_client,
     route_url,
     serve,
+    start_fixture,
     stop_process,
 )
 from mcp_central.config.model import ServerConfig
 from test_features import Inbox, llm
-from test_upstream_http import start_fixture
 
 pytestmark = pytest.mark.anyio
 

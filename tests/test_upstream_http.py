@@ -6,47 +6,22 @@ The fixture server runs as a real subprocess on a free 127.0.0.1 port and is sto
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
 from conftest import (
-    FIXTURE_SERVER,
-    free_port,
     make_config,
     mcp_client,
     route_url,
     serve,
+    start_fixture,
     stop_process,
-    wait_for_port,
 )
 from mcp_central.config.model import ServerConfig
 
 pytestmark = pytest.mark.anyio
-
-
-def start_fixture(transport: str, name: str, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(FIXTURE_SERVER),
-            "--transport",
-            transport,
-            "--port",
-            str(port),
-            "--name",
-            name,
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(proc, port, f"fixture server ({transport})")
-    return proc, port
 
 
 @pytest.fixture(scope="module")
