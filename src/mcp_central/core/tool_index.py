@@ -14,7 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
+
+from mcp_central.core.tool_vocabulary import everyday_words
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[_\-./:]+")
 
@@ -56,7 +59,25 @@ def document_of(tool: IndexedTool) -> str:
             parts.append(split_words(str(param)))
             if isinstance(spec, dict) and isinstance(spec.get("description"), str):
                 parts.append(spec["description"])
-    return "\n".join(parts)
+    text = "\n".join(parts)
+    return "\n".join([text, *everyday_words(text, _stem_words)])
+
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer  # PyStemmer (Snowball): "commits" and "commit" are one word to BM25
+
+    return Stemmer.Stemmer("english")
+
+
+def _stem_words(words: list[str]) -> list[str]:
+    return list(_stemmer().stemWords(words))
+
+
+def _tokenize(texts: list[str]) -> Any:
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, allow_empty=True)
 
 
 class ToolIndex:
@@ -71,7 +92,7 @@ class ToolIndex:
 
             retriever = bm25s.BM25()
             corpus = [document_of(tool) for tool in self.tools]
-            retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
+            retriever.index(_tokenize(corpus), show_progress=False)
             self._retriever = retriever
 
     def __len__(self) -> int:
@@ -83,9 +104,7 @@ class ToolIndex:
     def search(self, query: str, limit: int) -> list[Match]:
         if self._retriever is None or limit <= 0:
             return []
-        import bm25s
-
-        tokens = bm25s.tokenize([query], stopwords="en", show_progress=False, allow_empty=True)
+        tokens = _tokenize([query])
         k = min(limit, len(self.tools))
         found, scores = self._retriever.retrieve(tokens, k=k, show_progress=False)
         return [
