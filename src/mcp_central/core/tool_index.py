@@ -3,10 +3,14 @@
 ``ToolIndex`` ranks tools against a natural-language query with BM25 (the ``bm25s`` library:
 ranking is not written here). Each tool becomes one document made of its name (split into words:
 ``read_text_file`` → ``read text file``), title, description, and its parameters' names and
-descriptions. The index is immutable: a route builds a new one when a member's list changes.
+descriptions, plus the everyday words for its technical ones (core/tool_vocabulary.py: "folder" for
+"directory"). Words are stemmed (PyStemmer's Snowball English: "commits" is "commit") and English
+stopwords dropped, in documents and queries alike; BM25's parameters are bm25s's defaults (a sweep
+on bench/discovery.py's queries found no consistent gain). The index is
+immutable: a route builds a new one when a member's list changes.
 
-Must not: talk to upstreams, know about routes or sessions, or import ``bm25s`` before the first
-index is built (routes in ``list`` mode never pay for it).
+Must not: talk to upstreams, know about routes or sessions, or import ``bm25s`` or ``Stemmer`` before
+the first index is built (routes in ``list`` mode never pay for them).
 """
 
 from __future__ import annotations
