@@ -46,7 +46,6 @@ EVERYDAY_WORDS: dict[str, str] = {
     # version control
     "repository": "repo project",
     "log": "history recent",
-    "commit": "commits",
     "diff": "changes changed compare difference modifications",
     "stage": "index",
     "unstage": "reset",
@@ -71,7 +70,6 @@ EVERYDAY_WORDS: dict[str, str] = {
     "schema": "structure",
     "query": "question",
     "sql": "select database",
-    "table": "tables",
 }
 
 _WORDS = re.compile(r"[a-z]+")
