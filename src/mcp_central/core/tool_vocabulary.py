@@ -45,7 +45,7 @@ EVERYDAY_WORDS: dict[str, str] = {
     "convert": "translate",
     # version control
     "repository": "repo project",
-    "log": "history recent",
+    "log": "history recent latest last",
     "diff": "changes changed compare difference modifications",
     "stage": "index",
     "unstage": "reset",
