@@ -112,6 +112,22 @@ async def openapi_paths(base: str) -> tuple[set[str], set[str]]:
     return {p for p in server if "weather" in p}, {p for p in everything if "weather" in p}
 
 
+def on_file(pin_path: Path) -> dict[str, Any]:
+    """Server shift's entry in the pin file (empty before the file exists)."""
+    if not pin_path.exists():
+        return {"pinned": {}, "quarantined": {}}
+    return dict(json.loads(pin_path.read_text())["servers"]["shift"])
+
+
+def inode_and_mode(path: Path) -> tuple[int, int]:
+    facts = path.stat()
+    return facts.st_ino, stat.S_IMODE(facts.st_mode)
+
+
+def temporary_files(folder: Path) -> list[str]:
+    return [path.name for path in folder.iterdir() if path.name.endswith(".tmp")]
+
+
 def held_tools(status: dict[str, Any]) -> dict[str, str]:
     return {entry["tool"]: entry["reason"] for entry in status.get("quarantined", [])}
 
@@ -125,14 +141,11 @@ async def test_a_changed_tool_is_held_diffed_and_released_by_accept(
     async with serve(load_config(str(config_path)), watch=False) as (base, _app), clients(base) as sessions:
 
         async def pinned() -> bool:
-            return (
-                pin_path.exists()
-                and "weather" in json.loads(pin_path.read_text())["servers"]["shift"]["pinned"]
-            )
+            return "weather" in on_file(pin_path)["pinned"]
 
         await wait_until(pinned, "the first list pinned")
-        assert stat.S_IMODE(pin_path.stat().st_mode) == 0o640 == stat.S_IMODE(config_path.stat().st_mode)
-        pinned_inode = pin_path.stat().st_ino
+        pinned_inode, mode = inode_and_mode(pin_path)
+        assert mode == 0o640 == inode_and_mode(config_path)[1]
         assert all(names >= {"weather", "rewrite"} for names in await everyone(sessions, tool_names))
         assert await everyone(sessions, call_weather) == ["sunny in Oslo"] * len(sessions)
 
@@ -163,12 +176,12 @@ async def test_a_changed_tool_is_held_diffed_and_released_by_accept(
         assert "id_rsa" not in warnings[0], "the log names the tool, not its new text"
 
         async def file_holds() -> bool:
-            return "weather" in json.loads(pin_path.read_text())["servers"]["shift"]["quarantined"]
+            return "weather" in on_file(pin_path)["quarantined"]
 
         await wait_until(file_holds, "the pin file records the held definition")
-        assert pin_path.stat().st_ino != pinned_inode, "replaced by a rename, not rewritten in place"
-        assert stat.S_IMODE(pin_path.stat().st_mode) == 0o640
-        assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+        inode, mode = inode_and_mode(pin_path)
+        assert inode != pinned_inode, "replaced by a rename, not rewritten in place"
+        assert mode == 0o640 and temporary_files(tmp_path) == []
 
         listing = await asyncio.to_thread(pins_cli, "list", config=config_path)
         assert listing.returncode == 0 and "shift\tweather\theld (changed)" in listing.stdout, listing
@@ -195,9 +208,9 @@ async def test_a_changed_tool_is_held_diffed_and_released_by_accept(
         assert all("weather" in names for names in await everyone(sessions, tool_names))
         assert await everyone(sessions, call_weather) == ["sunny in Oslo"] * len(sessions)
         assert await openapi_paths(base) == ({"/weather"}, {"/shift__weather"})
-        on_file = json.loads(pin_path.read_text())["servers"]["shift"]
-        assert on_file["pinned"]["weather"]["definition"]["description"] == POISONED
-        assert on_file["quarantined"] == {}
+        entry = on_file(pin_path)
+        assert entry["pinned"]["weather"]["definition"]["description"] == POISONED
+        assert entry["quarantined"] == {}
 
 
 async def test_pin_new_quarantine_holds_a_new_tool_until_accepted(tmp_path: Path) -> None:
