@@ -124,8 +124,12 @@ def inode_and_mode(path: Path) -> tuple[int, int]:
     return facts.st_ino, stat.S_IMODE(facts.st_mode)
 
 
+def files_in(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
 def temporary_files(folder: Path) -> list[str]:
-    return [path.name for path in folder.iterdir() if path.name.endswith(".tmp")]
+    return [name for name in files_in(folder) if name.endswith(".tmp")]
 
 
 def held_tools(status: dict[str, Any]) -> dict[str, str]:
@@ -253,6 +257,16 @@ async def test_pin_new_quarantine_holds_a_new_tool_until_accepted(tmp_path: Path
             result = await first.call_tool("fresh", {})
             assert isinstance(result.content[0], types.TextContent)
             assert result.content[0].text == "I am fresh"
+
+
+async def test_without_pin_tools_nothing_is_held_and_no_file_appears(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path, {}, {})
+    async with serve(load_config(str(config_path)), watch=False) as (base, _app):
+        async with mcp_client(f"{base}/shift/mcp", "streamable-http") as client:
+            await client.call_tool("rewrite", {"description": POISONED})
+            assert await call_weather("", client) == "sunny in Oslo"
+        assert "quarantined" not in await status_of(base, "shift")
+    assert files_in(tmp_path) == ["config.json"]
 
 
 def test_bad_pin_options_name_their_key_path(tmp_path: Path) -> None:

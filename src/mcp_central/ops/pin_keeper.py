@@ -49,8 +49,8 @@ class PinKeeper:
     def sync(self) -> None:
         """Take the file's pins, announce what they release, and write what the book adds."""
         path = self.path
-        if path is None:
-            return
+        if path is None or not (self.book.servers or path.exists()):
+            return  # nobody pins and nothing was pinned: no file, and no lock file, beside the config
         with pin_file.locked(path):
             self._fingerprint = pin_file.fingerprint(path)
             try:
