@@ -4,7 +4,7 @@ Verbs: ``serve`` (the default; built-in demo config when no ``--config``), ``val
 (config/schema.py), and the
 operator verbs wired in from their own modules (``server``, ``config``, ``import``: cli/registry.py
 and cli/importer.py; ``check``, ``clients``, ``bridge``: cli/connect.py and cli/bridge.py;
-``stdio``: cli/stdio.py).
+``stdio``: cli/stdio.py; ``pins``: cli/pins.py).
 It also accepts TBXark/mcp-proxy's command line (``-config FILE``, ``-expand-env``, ``-insecure``,
 ``-http-headers``, ``-http-timeout``, ``-version``) so our image drops into the seed's compose
 file. This module stays thin: no protocol or config logic lives here.
@@ -111,9 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         handler=_print_schema
     )
 
-    from mcp_central.cli import bridge, connect, importer, registry, stdio
+    from mcp_central.cli import bridge, connect, importer, pins, registry, stdio
 
-    for module in (registry, importer, connect, bridge, stdio):
+    for module in (registry, importer, connect, bridge, stdio, pins):
         module.register(verbs)
     return parser
 

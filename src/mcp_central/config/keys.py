@@ -221,6 +221,13 @@ OPTIONS = Section(
         Key("disabled", BOOLEAN, "not started nor served", False),
         Key("maxBodyBytes", count(1024), "largest client request body", 4 * 1024 * 1024),
         Key("maxMessageBytes", count(1024), "largest message from an upstream", 32 * 1024 * 1024),
+        Key("pinTools", BOOLEAN, "hold a tool whose definition changed since it was pinned", False),
+        Key(
+            "pinNew",
+            nullable(choice("accept", "quarantine")),
+            "a tool seen for the first time: pinned (accept) or held until accepted",
+            "accept",
+        ),
     )
 )
 """Options a server may set for itself, inheriting the rest from ``mcpProxy.options``."""

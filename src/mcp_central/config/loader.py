@@ -41,6 +41,9 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.logFormat        "text" (default) or "json" (config/observability.py)
     mcpProxy.options.audit            {file, maxBytes, backups, arguments}: the audit trail (ops/audit.py)
     mcpProxy.options.cors.origins     browser origins that may read MCP and /openapi/… answers ("*": any)
+    options.pinTools                  hold a tool whose definition changed since it was pinned, until
+                                      `mcp-central pins accept` (global, per-server override; false)
+    options.pinNew                    "accept" (default: a new tool is pinned) or "quarantine" (held)
     mcpProxy.options.readiness        what /readyz waits for: "required" (default: the upstreams marked
                                       required), "any" (one upstream ready) or "all" (every upstream)
 
@@ -109,6 +112,7 @@ from mcp_central.config.names import name_problem
 from mcp_central.config.oauth import read_oauth
 from mcp_central.config.observability import audit, log_format, resolve_audit_file
 from mcp_central.config.sources import from_v1, parse, read_source
+from mcp_central.core.pins import ACCEPT, PIN_NEW_CHOICES
 from mcp_central.core.stateless import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
 from mcp_central.errors import ConfigError
@@ -301,7 +305,7 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
     options = as_object(raw, path, problems)
     unknown(options, OPTION_KEYS, path, problems)
     out: dict[str, Any] = {}
-    for key in ("logEnabled", "panicIfInvalid", "disabled"):
+    for key in ("logEnabled", "panicIfInvalid", "disabled", "pinTools"):
         if key in options:
             flag = boolean(options, key, path, problems)
             if flag is not None:
@@ -326,6 +330,12 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
             if not text.strip():
                 problems.add(f"{path}.cors.origins[{index}]", "is empty: it would match nothing useful")
         out["cors"] = tuple(origins)
+    if options.get("pinNew") is not None:
+        pin_new = string(options, "pinNew", path, problems)
+        if pin_new in PIN_NEW_CHOICES:
+            out["pinNew"] = str(pin_new)
+        elif pin_new is not None:
+            problems.add(f"{path}.pinNew", f"expected 'accept' or 'quarantine', got {shown(pin_new)}")
     for key in ("toolFilter", "promptFilter", "resourceFilter"):
         if options.get(key) is not None:
             out[key] = _name_filter(options[key], f"{path}.{key}", problems)
@@ -481,4 +491,6 @@ def _server(
         idle_stop=idle_stop,
         max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),
         max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
+        pin_tools=bool(options.get("pinTools", False)),
+        pin_new=options.get("pinNew", ACCEPT),
     )

@@ -104,6 +104,10 @@ class ServerConfig:
     """Largest request body a client may POST to this server's routes."""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     """Largest single message accepted from the upstream (a stdio line, an HTTP body or SSE event)."""
+    pin_tools: bool = False
+    """``pinTools``: hold a tool whose definition changed since it was pinned (``core.pins``)."""
+    pin_new: str = "accept"
+    """``pinNew``: a tool seen for the first time is pinned (``accept``) or held (``quarantine``)."""
     display: str = field(default="", init=False, compare=False)
     """What logs and ``/status`` may show of the upstream: the command line with every part that
     came from a ``${VAR}`` as written (``--api-key=${API_KEY}``), or the URL with userinfo and

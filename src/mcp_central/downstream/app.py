@@ -45,6 +45,7 @@ from mcp_central.ops.audit import AuditTrail
 from mcp_central.ops.call_log import CallLog
 from mcp_central.ops.metrics import CONTENT_TYPE, GatewayMetrics
 from mcp_central.ops.observers import Observers
+from mcp_central.ops.pin_keeper import PinKeeper
 from mcp_central.ops.recent import RecentCalls
 from mcp_central.ops.reload import Reloader
 from mcp_central.types import Receive, Scope, Send
@@ -71,7 +72,10 @@ class Gateway(Gatekeeper):
         self.observers.add(self.audit)
         # The benchmark's switch (bench/run.py --observers-off): links stamp and report no calls.
         observing = not os.environ.get("MCP_CENTRAL_BENCH_NO_OBSERVERS")
-        self.manager = UpstreamManager(config, self.observers if observing else None)
+        self.pins = PinKeeper(config)
+        """Pinned tool definitions (``pinTools``) and their file beside the config."""
+        self.manager = UpstreamManager(config, self.observers if observing else None, self.pins.book)
+        self.pins.announce = self.manager.tools_changed
         self.identities = Identities(config.identities, config.proxy.separator)
         self.base_path = config.proxy.base_path
         self.origins = _origin_policy(config)
@@ -86,6 +90,7 @@ class Gateway(Gatekeeper):
             watched = config.source if watch and config.source and os.path.isfile(config.source) else None
             self.reloader = Reloader(self, load, watched)
         self._watcher: asyncio.Task[None] | None = None
+        self._pin_watcher: asyncio.Task[None] | None = None
         self.draining = False
         self.metrics = GatewayMetrics(self)
         self.observers.add(self.metrics.observer)
@@ -272,6 +277,7 @@ class Gateway(Gatekeeper):
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 self._reaper = asyncio.get_running_loop().create_task(self._expire_idle_sessions())
+                self._pin_watcher = asyncio.get_running_loop().create_task(self.pins.watch())
                 self._start_reloading()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -341,6 +347,9 @@ class Gateway(Gatekeeper):
             self._watcher.cancel()
         if self._reaper is not None:
             self._reaper.cancel()
+        if self._pin_watcher is not None:
+            self._pin_watcher.cancel()
+            self.pins.flush()
         await self.close_sessions()
         self.openapi.documents.close()
         await self.manager.close()

@@ -40,6 +40,7 @@ from mcp_central.core.link.events import (
     TransportLost,
     UpstreamMessage,
 )
+from mcp_central.core.pins import ServerPins
 from mcp_central.core.stateless import STATELESS_VERSIONS
 from mcp_central.core.supervision import Lifecycle, LinkState
 from mcp_central.errors import UpstreamError, UpstreamUnavailable, to_jsonrpc_error
@@ -73,7 +74,9 @@ class UpstreamLink:
         client_name: str = "mcp-central",
         client_capabilities: dict[str, Any] | None = None,
         transport_factory: Callable[[ServerConfig], UpstreamTransport] = create_transport,
+        pins: ServerPins | None = None,
     ) -> None:
+        """``pins``: the server's pinned tool definitions (``pinTools``), shared by its links."""
         self.server = server
         self.lifecycle = Lifecycle(server.restart)
         self.init_result: dict[str, Any] | None = None
@@ -83,6 +86,7 @@ class UpstreamLink:
         declared = SHARED_CLIENT_CAPABILITIES if client_capabilities is None else client_capabilities
         self._client_capabilities = declared
         self.core = LinkCore(server, declared, {"name": client_name, "version": __version__})
+        self.core.pins = pins
         self._transport_factory = transport_factory
         self._transport: UpstreamTransport | None = None
         self._ended: str | None = None
@@ -317,6 +321,10 @@ class UpstreamLink:
     def fail_in_flight(self, reason: str) -> None:
         """Answer every request in flight with an error now (lost connection, stop, shutdown)."""
         self._run_soon(self.core.handle(TransportLost(reason)))
+
+    def tools_changed(self) -> None:
+        """What clients may see of the tools changed here (held tools released): tell them."""
+        self._run_soon(self.core.tools_changed())
 
     # ----------------------------------------------------------------- upstream → downstream
 

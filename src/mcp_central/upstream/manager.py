@@ -13,6 +13,7 @@ from typing import Any
 
 from mcp_central.config.model import Config, ServerConfig
 from mcp_central.core.calls import CallObserver
+from mcp_central.core.pins import PinBook, ServerPins
 from mcp_central.errors import UpstreamError
 from mcp_central.upstream.link import LinkState, UpstreamLink
 from mcp_central.upstream.pool import IsolatedPool
@@ -25,19 +26,23 @@ class StartupFailed(Exception):
 
 
 class UpstreamManager:
-    def __init__(self, config: Config, observer: CallObserver | None = None) -> None:
+    def __init__(
+        self, config: Config, observer: CallObserver | None = None, pins: PinBook | None = None
+    ) -> None:
         self.config = config
         self.observer = observer
         """Told of every client request any link answers (``ops.observers.Observers``)."""
+        self.pins = pins
+        """Pinned tool definitions of the servers with ``pinTools`` (``None``: nobody pins)."""
         servers = config.enabled_servers
         self.links: dict[str, UpstreamLink] = {
-            name: UpstreamLink(server, client_name=config.proxy.name)
+            name: UpstreamLink(server, client_name=config.proxy.name, pins=self._pins_of(server))
             for name, server in servers.items()
             if server.session_mode == "shared"
         }
         """Shared links, started with the gateway."""
         self.pools: dict[str, IsolatedPool] = {
-            name: IsolatedPool(server, client_name=config.proxy.name)
+            name: IsolatedPool(server, client_name=config.proxy.name, pins=self._pins_of(server))
             for name, server in servers.items()
             if server.session_mode == "isolated"
         }
@@ -83,17 +88,31 @@ class UpstreamManager:
 
     def add(self, server: ServerConfig) -> None:
         """Take on a server while running (live reload): its link starts in the background."""
+        pins = self._pins_of(server)
         if server.session_mode == "isolated":
-            pool = self.pools[server.name] = IsolatedPool(server, client_name=self.config.proxy.name)
+            pool = self.pools[server.name] = IsolatedPool(
+                server, client_name=self.config.proxy.name, pins=pins
+            )
             pool.observer = self.observer
             return
-        link = self.links[server.name] = UpstreamLink(server, client_name=self.config.proxy.name)
+        link = self.links[server.name] = UpstreamLink(server, client_name=self.config.proxy.name, pins=pins)
         link.calls.observer = self.observer
         if server.lazy_start:
             return  # started by the first client that needs it
         task = asyncio.get_running_loop().create_task(self._start_all([link]))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def _pins_of(self, server: ServerConfig) -> ServerPins | None:
+        if self.pins is None or not server.pin_tools:
+            return None
+        return self.pins.server(server.name, server.pin_new)
+
+    def tools_changed(self, name: str) -> None:
+        """Held tools of server ``name`` were released: its sessions hear their list changed."""
+        link, pool = self.links.get(name), self.pools.get(name)
+        for each in [*([link] if link is not None else []), *(pool.links if pool is not None else ())]:
+            each.tools_changed()
 
     async def remove(self, name: str) -> None:
         """Stop a server's link (or its isolated pool) and forget it."""
@@ -147,4 +166,8 @@ class UpstreamManager:
     def status(self) -> list[dict[str, Any]]:
         by_name = {name: link.status() for name, link in self.links.items()}
         by_name.update({name: pool.status() for name, pool in self.pools.items()})
+        for name, status in by_name.items():
+            server = self.config.enabled_servers.get(name)
+            if self.pins is not None and server is not None and server.pin_tools:
+                status["quarantined"] = self.pins.status(name) or []
         return [by_name[name] for name in self.config.enabled_servers if name in by_name]

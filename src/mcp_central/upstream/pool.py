@@ -15,6 +15,7 @@ from typing import Any
 
 from mcp_central.config.model import ServerConfig
 from mcp_central.core.calls import CallObserver
+from mcp_central.core.pins import ServerPins
 from mcp_central.errors import UpstreamError, UpstreamUnavailable
 from mcp_central.upstream.link import UpstreamLink
 
@@ -22,8 +23,12 @@ log = logging.getLogger("mcp_central.upstream")
 
 
 class IsolatedPool:
-    def __init__(self, server: ServerConfig, *, client_name: str = "mcp-central") -> None:
+    def __init__(
+        self, server: ServerConfig, *, client_name: str = "mcp-central", pins: ServerPins | None = None
+    ) -> None:
         self.server = server
+        self.pins = pins
+        """The server's pinned tool definitions (``pinTools``), handed to every link it opens."""
         self.client_name = client_name
         self.links: set[UpstreamLink] = set()
         self.last_error: str | None = None
@@ -42,7 +47,7 @@ class IsolatedPool:
         if cap is not None and len(self.links) >= cap:
             raise UpstreamUnavailable(self.name, f"all {cap} isolated sessions are in use (maxSessions)")
         link = UpstreamLink(
-            self.server, client_name=self.client_name, client_capabilities=client_capabilities
+            self.server, client_name=self.client_name, client_capabilities=client_capabilities, pins=self.pins
         )
         link.calls.observer = self.observer
         self.links.add(link)

@@ -3,7 +3,8 @@
 One ``LinkCore`` per link (one upstream MCP session). It remaps request ids and progress tokens
 (``core.requests``), keeps deadlines as timer commands, fans subscriptions and log levels out
 over the sessions sharing the link (``core.fanout``), owns tasks per client (``core.tasks``),
-filters what a server's config and the caller's identity hide (``core.filters``), speaks to
+filters what a server's config and the caller's identity hide (``core.filters``), holds tools
+whose definitions changed since they were pinned (``core.pins``, with ``pinTools``), speaks to
 stateless upstreams (``core.link.stateless``) and — above all — decides who may see what the upstream sends.
 
 Attribution by evidence, never by guess (``core.link.attribution``): an answer, progress or a
@@ -47,6 +48,7 @@ from mcp_central.core.link.events import (
 )
 from mcp_central.core.link.fan_out import FANNED_OUT, QUIET, FanOut
 from mcp_central.core.link.stateless import ANSWERED_HERE, StatelessSide, answer_error, is_round_id
+from mcp_central.core.pins import ServerPins
 from mcp_central.core.requests import Pending, RequestTable
 from mcp_central.core.server_requests import ServerRequests
 from mcp_central.core.tasks import BY_TASK_ID, TaskOwners, creates_task, task_id_of
@@ -84,6 +86,9 @@ class LinkCore(FanOut):
         self.log_levels: LogLevels[Owner] = LogLevels()
         self.tasks: TaskOwners[Owner] = TaskOwners()
         self.filters = ServerFilters(server.tool_filter, server.prompt_filter, server.resource_filter)
+        self.pins: ServerPins | None = None
+        """With ``pinTools``: the server's pins, shared by its links (set by whoever makes the link).
+        Applied to the upstream's own definitions, before anything renames or rewrites them."""
         self.attribution = Attribution(self.name, self.table)
         self.stateless: StatelessSide | None = None
         """Set while the upstream speaks only the stateless 2026-07-28 revision."""
@@ -139,7 +144,11 @@ class LinkCore(FanOut):
             )
             return [Deliver(owner, error, request_id)]
         if (refused := self.filters.refusal(method, params)) is not None or (
-            method == "tools/call" and (refused := identity_refusal(owner, self.name, params)) is not None
+            method == "tools/call"
+            and (
+                (refused := identity_refusal(owner, self.name, params)) is not None
+                or (self.pins is not None and (refused := self.pins.refusal(params)) is not None)
+            )
         ):
             return [Deliver(owner, jsonrpc.error_response(request_id, INVALID_PARAMS, refused), request_id)]
         return self._send(owner, message, own=own)
@@ -241,6 +250,8 @@ class LinkCore(FanOut):
         if isinstance(result, dict):
             self.filters.apply(pending.method, result)
             if pending.method == "tools/list":
+                if self.pins is not None:
+                    commands += self._pin_review(result)
                 identity_narrow(pending.owner, self.name, result)
         if pending.method == "resources/subscribe" and "error" in message:
             self.subscriptions.unsubscribe(pending.owner, str(pending.context))  # it did not take
@@ -279,6 +290,19 @@ class LinkCore(FanOut):
         if method == "notifications/tools/list_changed":
             commands.append(ToolsChanged())
         return commands
+
+    def _pin_review(self, result: dict[str, Any]) -> list[Command]:
+        """Hold the listed tools whose definitions are not pinned (``pinTools``); when that changes
+        what clients may see, every session is told its list changed."""
+        assert self.pins is not None
+        warnings, changed = self.pins.narrow(result)
+        commands: list[Command] = [Log(logging.WARNING, text) for text in warnings]
+        return commands + (self.tools_changed() if changed else [])
+
+    def tools_changed(self) -> list[Command]:
+        """Tell every session its tool list changed, and count the tools again."""
+        notice = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+        return [*(Deliver(owner, dict(notice), None) for owner in list(self.sessions)), ToolsChanged()]
 
     def _task_status(self, message: Message, params: dict[str, Any], related: int | None) -> list[Command]:
         task_id = task_id_of(params)
