@@ -41,6 +41,8 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.logFormat        "text" (default) or "json" (config/observability.py)
     mcpProxy.options.audit            {file, maxBytes, backups, arguments}: the audit trail (ops/audit.py)
     mcpProxy.options.cors.origins     browser origins that may read MCP and /openapi/… answers ("*": any)
+    mcpProxy.options.sessionStore     "memory" (default) or "redis://[:password@]host:port/db" (rediss://
+                                      too): replicas share sessions through Redis (config/session_store.py)
     mcpProxy.options.readiness        what /readyz waits for: "required" (default: the upstreams marked
                                       required), "any" (one upstream ready) or "all" (every upstream)
 
@@ -108,6 +110,7 @@ from mcp_central.config.model import (
 from mcp_central.config.names import name_problem
 from mcp_central.config.oauth import read_oauth
 from mcp_central.config.observability import audit, log_format, resolve_audit_file
+from mcp_central.config.session_store import session_store
 from mcp_central.config.sources import from_v1, parse, read_source
 from mcp_central.core.stateless import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
@@ -274,6 +277,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         audit=global_only.get("audit"),
         cors_origins=global_only.get("cors", ()),
         readiness=global_only.get("readiness", "required"),
+        session_store=global_only.get("sessionStore"),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -354,6 +358,8 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
             problems.add(f"{path}.readiness", f"expected one of {expected}, got {shown(policy)}")
     if options.get("audit") is not None:
         out["audit"] = audit(options["audit"], f"{path}.audit", problems)
+    if "sessionStore" in options:
+        out["sessionStore"] = session_store(options, path, problems)
     return out
 
 
