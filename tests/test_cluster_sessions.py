@@ -17,6 +17,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import orjson
 import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
@@ -24,8 +25,10 @@ from mcp.client.streamable_http import streamable_http_client
 
 from cluster_helpers import RedisProcess, RoundRobin, redis_server
 from conftest import fixture_over_http, http_client, make_config, serve
+from mcp_central.config.loader import load_config_text
 from mcp_central.config.model import ServerConfig
 from mcp_central.downstream.app import Gateway
+from mcp_central.errors import ConfigError
 from test_attribution import CALLS, TOOLS, Witness, call
 
 pytestmark = pytest.mark.anyio
@@ -223,3 +226,26 @@ async def test_redis_outage_keeps_held_sessions_and_refuses_new_ones(
                 assert (await client.call_tool("echo", {"text": "after"})).content[0].text == "after"
     finally:
         redis.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("http://cache:6379", 'expected "memory" or redis://host:port/db'),
+        ("redis://:hunter2-secret@cache:6379/x", "the database must be a number"),
+        (42, 'expected "memory" or a redis:// URL, got int'),
+    ],
+)
+def test_a_bad_session_store_is_a_key_path_error_without_its_password(value: object, problem: str) -> None:
+    text = orjson.dumps({"mcpProxy": {"options": {"sessionStore": value}}, "mcpServers": {}}).decode()
+    with pytest.raises(ConfigError) as raised:
+        load_config_text(text, "config.json")
+    message = str(raised.value)
+    assert "mcpProxy.options.sessionStore" in message and problem in message, message
+    assert "hunter2-secret" not in message
+
+
+def test_memory_and_redis_urls_are_accepted() -> None:
+    for value, expected in (("memory", None), ("rediss://:pw@cache:6380/2", "rediss://:pw@cache:6380/2")):
+        text = orjson.dumps({"mcpProxy": {"options": {"sessionStore": value}}, "mcpServers": {}}).decode()
+        assert load_config_text(text, "config.json").proxy.session_store == expected

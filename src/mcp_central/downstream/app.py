@@ -29,10 +29,8 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from mcp_central.cluster import upkeep
-from mcp_central.cluster.bus import Bus
-from mcp_central.cluster.store import RedisShare
 from mcp_central.config.model import ALL_GROUP, Config, ServerConfig
 from mcp_central.downstream import cors, sse, streamable_http
 from mcp_central.downstream.admission import Gatekeeper, transport_of
@@ -54,6 +52,9 @@ from mcp_central.types import Receive, Scope, Send
 from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.manager import UpstreamManager
 from mcp_central.upstream.pool import IsolatedPool
+
+if TYPE_CHECKING:
+    from mcp_central.cluster.store import RedisShare
 
 log = logging.getLogger("mcp_central")
 
@@ -96,6 +97,10 @@ class Gateway(Gatekeeper):
         self.share: RedisShare | None = None
         """``sessionStore`` in Redis: the store and bus this replica shares sessions through."""
         if config.proxy.session_store is not None:
+            # Imported here: a gateway without a shared store never loads the Redis client.
+            from mcp_central.cluster.bus import Bus
+            from mcp_central.cluster.store import RedisShare
+
             self.share = RedisShare(config.proxy.session_store, Bus(self.route_by_label).handle)
         self._upkeep: asyncio.Task[None] | None = None
         self.apply_limits()
@@ -290,6 +295,8 @@ class Gateway(Gatekeeper):
                     return
                 self._reaper = asyncio.get_running_loop().create_task(self._expire_idle_sessions())
                 if self.share is not None:
+                    from mcp_central.cluster import upkeep
+
                     self.share.start()
                     self._upkeep = asyncio.get_running_loop().create_task(
                         upkeep.refresh_forever(self.share, self.all_routes)
