@@ -3,9 +3,10 @@
     CentralError
     ├── ConfigError        the configuration is invalid (carries every problem found)
     ├── LimitExceeded      a configured limit refuses this (maxSessions per route or per upstream)
-    └── UpstreamError      an upstream cannot be reached or answered wrongly
-        ├── UpstreamUnavailable   not connected (starting, failed, stopped)
-        └── UpstreamTimeout       no answer within the server's ``timeout``
+    ├── UpstreamError      an upstream cannot be reached or answered wrongly
+    │   ├── UpstreamUnavailable   not connected (starting, failed, stopped)
+    │   └── UpstreamTimeout       no answer within the server's ``timeout``
+    └── StoreUnavailable   the shared session store (``sessionStore``) did not answer
 
 Only ``to_jsonrpc_error`` turns them into wire errors; no other module builds error codes for them.
 """
@@ -72,6 +73,15 @@ class UpstreamTimeout(UpstreamError):
     pass
 
 
+class StoreUnavailable(CentralError):
+    """Replicas share sessions through a store that did not answer: new sessions (and sessions
+    new to this replica) are refused with 503 until it does; sessions held here carry on."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"the session store is unavailable ({detail}): retry shortly")
+
+
 def to_jsonrpc_error(exc: BaseException) -> dict[str, Any]:
     """The JSON-RPC ``error`` object a downstream client receives for ``exc``."""
     if isinstance(exc, LimitExceeded):
@@ -82,6 +92,8 @@ def to_jsonrpc_error(exc: BaseException) -> dict[str, Any]:
         return {"code": UPSTREAM_UNAVAILABLE, "message": str(exc)}
     if isinstance(exc, UpstreamError):
         return {"code": INTERNAL_ERROR, "message": str(exc)}
+    if isinstance(exc, StoreUnavailable):
+        return {"code": UPSTREAM_UNAVAILABLE, "message": str(exc)}
     return {"code": INTERNAL_ERROR, "message": f"internal error: {type(exc).__name__}"}
 
 

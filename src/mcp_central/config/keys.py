@@ -252,6 +252,12 @@ GLOBAL_ONLY = Section(
         Key("audit", nullable(section_schema(AUDIT)), "the audit trail of calls"),
         Key("cors", section_schema(CORS), "CORS for the OpenAPI bridge"),
         Key(
+            "sessionStore",
+            {"type": ["string", "null"], "pattern": r"^memory$|^rediss?://|\$\{"},
+            "where sessions live: memory (one replica) or redis://host:port/db (replicas share them)",
+            "memory",
+        ),
+        Key(
             "readiness",
             choice(*READINESS_POLICIES),
             "when /readyz is 200: required (every required upstream ready), any, all",

@@ -44,6 +44,8 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     options.pinTools                  hold a tool whose definition changed since it was pinned, until
                                       `mcp-central pins accept` (global, per-server override; false)
     options.pinNew                    "accept" (default: a new tool is pinned) or "quarantine" (held)
+    mcpProxy.options.sessionStore     "memory" (default) or "redis://[:password@]host:port/db" (rediss://
+                                      too): replicas share sessions through Redis (config/session_store.py)
     mcpProxy.options.readiness        what /readyz waits for: "required" (default: the upstreams marked
                                       required), "any" (one upstream ready) or "all" (every upstream)
 
@@ -111,6 +113,7 @@ from mcp_central.config.model import (
 from mcp_central.config.names import name_problem
 from mcp_central.config.oauth import read_oauth
 from mcp_central.config.observability import audit, log_format, resolve_audit_file
+from mcp_central.config.session_store import session_store
 from mcp_central.config.sources import from_v1, parse, read_source
 from mcp_central.core.pins import ACCEPT, PIN_NEW_CHOICES
 from mcp_central.core.stateless import ALL_VERSIONS
@@ -278,6 +281,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         audit=global_only.get("audit"),
         cors_origins=global_only.get("cors", ()),
         readiness=global_only.get("readiness", "required"),
+        session_store=global_only.get("sessionStore"),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -364,6 +368,8 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
             problems.add(f"{path}.readiness", f"expected one of {expected}, got {shown(policy)}")
     if options.get("audit") is not None:
         out["audit"] = audit(options["audit"], f"{path}.audit", problems)
+    if "sessionStore" in options:
+        out["sessionStore"] = session_store(options, path, problems)
     return out
 
 

@@ -200,6 +200,8 @@ class ProxyConfig:
     """``audit``: the audit trail; ``None``: none."""
     readiness: Readiness = "required"
     """``readiness``: what ``/readyz`` waits for: the ``required`` upstreams, ``any`` one, or ``all``."""
+    session_store: str | None = None
+    """``sessionStore``: a ``redis://`` URL replicas share sessions through; ``None``: memory."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mcp_central.config.model import ALL_GROUP, Config, ServerConfig
 from mcp_central.downstream import cors, sse, streamable_http
@@ -52,6 +53,9 @@ from mcp_central.types import Receive, Scope, Send
 from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.manager import UpstreamManager
 from mcp_central.upstream.pool import IsolatedPool
+
+if TYPE_CHECKING:
+    from mcp_central.cluster.store import RedisShare
 
 log = logging.getLogger("mcp_central")
 
@@ -83,7 +87,6 @@ class Gateway(Gatekeeper):
         self.groups = {name: self._group_route(name) for name in config.group_names}
         self.oauth: ResourceServer | None = None
         """``mcpProxy.options.oauth``: access tokens, resource metadata (``None``: static tokens only)."""
-        self.apply_limits()
         self._reaper: asyncio.Task[None] | None = None
         self.reloader: Reloader | None = None
         if load is not None:
@@ -96,6 +99,16 @@ class Gateway(Gatekeeper):
         self.observers.add(self.metrics.observer)
         self.openapi = OpenAPIBridge(self)
         """``/openapi/…``: every route as REST endpoints with an OpenAPI document."""
+        self.share: RedisShare | None = None
+        """``sessionStore`` in Redis: the store and bus this replica shares sessions through."""
+        if config.proxy.session_store is not None:
+            # Imported here: a gateway without a shared store never loads the Redis client.
+            from mcp_central.cluster.bus import Bus
+            from mcp_central.cluster.store import RedisShare
+
+            self.share = RedisShare(config.proxy.session_store, Bus(self.route_by_label).handle)
+        self._upkeep: asyncio.Task[None] | None = None
+        self.apply_limits()
 
     def server_route(self, server: ServerConfig) -> ServerRoute:
         """The route ``/{name}/…`` of ``server`` over its link or pool (which must exist)."""
@@ -120,8 +133,17 @@ class Gateway(Gatekeeper):
             route.max_sessions_per_client = proxy.max_sessions_per_client
             route.max_queued_messages = proxy.max_queued_messages
             route.observers = self.observers
+            route.share = self.share
             for session in route.sessions.values():
                 session.outbox.limit = proxy.max_queued_messages
+
+    def route_by_label(self, label: str) -> Route | None:
+        """The route a label names (``NAME``, ``groups/NAME``, ``all``), as replicas name them."""
+        if label == ALL_GROUP:
+            return self.groups.get(ALL_GROUP)
+        if label.startswith("groups/"):
+            return self.groups.get(label[len("groups/") :])
+        return self.routes.get(label)
 
     def _group_route(self, name: str) -> GroupRoute:
         group = self.config.group(name)
@@ -278,6 +300,13 @@ class Gateway(Gatekeeper):
                     return
                 self._reaper = asyncio.get_running_loop().create_task(self._expire_idle_sessions())
                 self._pin_watcher = asyncio.get_running_loop().create_task(self.pins.watch())
+                if self.share is not None:
+                    from mcp_central.cluster import upkeep
+
+                    self.share.start()
+                    self._upkeep = asyncio.get_running_loop().create_task(
+                        upkeep.refresh_forever(self.share, self.all_routes)
+                    )
                 self._start_reloading()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -350,7 +379,11 @@ class Gateway(Gatekeeper):
         if self._pin_watcher is not None:
             self._pin_watcher.cancel()
             self.pins.flush()
+        if self._upkeep is not None:
+            self._upkeep.cancel()
         await self.close_sessions()
+        if self.share is not None:
+            await self.share.close()
         self.openapi.documents.close()
         await self.manager.close()
         self.audit.close()

@@ -66,13 +66,23 @@ class ResumableStream:
 class StreamRegistry:
     """A session's event log and resumable streams, created on first use (most calls never stream)."""
 
-    __slots__ = ("_log", "priming", "streams")
+    __slots__ = ("_log", "priming", "streams", "tag")
 
-    def __init__(self, priming: bool) -> None:
+    def __init__(self, priming: bool, tag: str = "") -> None:
         self._log: EventLog | None = None
         self.streams: dict[str, ResumableStream] = {}
         self.priming = priming
         """Send an id-only event first (2025-11-25): older clients may choke on an empty ``data``."""
+        self.tag = tag
+        """Prefixes every stream name (``r1b2.s3``) where replicas share sessions, so an event id
+        from another replica's stream never matches one of ours."""
+
+    def kind(self, name: str) -> str | None:
+        """``s`` (a reply) or ``g`` (a GET stream) for a stream name of this registry; ``None`` for
+        another replica's."""
+        if not name.startswith(self.tag):
+            return None
+        return name[len(self.tag) : len(self.tag) + 1]
 
     @property
     def log(self) -> EventLog:
@@ -81,7 +91,7 @@ class StreamRegistry:
         return self._log
 
     def open(self, channel: Channel, request_id: RequestId | None, prefix: str = "s") -> ResumableStream:
-        stream = ResumableStream(self.log.new_stream(prefix), channel, request_id)
+        stream = ResumableStream(self.log.new_stream(self.tag + prefix), channel, request_id)
         self.streams[stream.name] = stream
         return stream
 

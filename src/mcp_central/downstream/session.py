@@ -31,6 +31,7 @@ from mcp_central.core.calls import CallContext, CallObserver, CallRecord
 from mcp_central.core.filters import ToolCheck
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
+from mcp_central.downstream.sharing import SessionShare
 from mcp_central.errors import (
     INVALID_REQUEST,
     LIMIT_EXCEEDED,
@@ -70,6 +71,8 @@ class Route:
     stateless_refusal = "this route needs a session: connect with initialize (protocol 2025-11-25 or earlier)"
     observers: CallObserver | None = None
     """Where refusals made before any link are reported (the gateway's ``Observers``)."""
+    share: SessionShare | None = None
+    """The store replicas share sessions through (``sessionStore``); ``None``: this process only."""
 
     def __init__(
         self,

@@ -12,10 +12,11 @@ Auth and Origin checks happen before this module.
 from __future__ import annotations
 
 import logging
+import time
 
 from mcp_central.core import jsonrpc, protocol
 from mcp_central.core.stateless import is_stateless
-from mcp_central.downstream import resumable
+from mcp_central.downstream import replicated, resumable
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, ChannelClosed
 from mcp_central.downstream.http import (
@@ -30,10 +31,18 @@ from mcp_central.downstream.http import (
 from mcp_central.downstream.resumable import StreamRegistry
 from mcp_central.downstream.session import Route, Session, initialize_problem
 from mcp_central.downstream.stateless import post as stateless_post
-from mcp_central.errors import INVALID_REQUEST, error_response, to_jsonrpc_error
+from mcp_central.errors import (
+    INVALID_REQUEST,
+    LimitExceeded,
+    StoreUnavailable,
+    UpstreamError,
+    error_response,
+    to_jsonrpc_error,
+)
 from mcp_central.types import Message, Receive, RequestId, Scope, Send
 
 log = logging.getLogger("mcp_central.downstream")
+store_log = logging.getLogger("mcp_central.cluster")
 
 SESSION_HEADER = b"mcp-session-id"
 PRIMING_SINCE = "2025-11-25"
@@ -103,6 +112,34 @@ class StreamableSession(Session):
             self.standalone.close()
 
 
+class SharedStreamableSession(StreamableSession):
+    """A session of a route whose replicas share sessions (``sessionStore``): the ids and state that
+    must cross replicas pass through ``replicated``. Notifications tied to no request go out only
+    on the replica holding the session's GET stream (each replica's links send their own copy)."""
+
+    def __init__(self, route: Route, session_id: str, caller: Caller) -> None:
+        super().__init__(route, session_id, caller)
+        assert route.share is not None
+        self.share = route.share
+        self.resumable.tag = f"{self.share.replica}."
+
+    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
+        outgoing = replicated.outgoing(self.share.replica, message)
+        if outgoing is None:
+            return
+        if related_request_id is None and self.standalone is None and "id" not in outgoing:
+            return  # a notification for the GET stream, which another replica holds (or none does)
+        super().deliver(outgoing, related_request_id)
+
+    async def submit(self, message: Message) -> None:
+        incoming = replicated.incoming(self, self.share, message)
+        if incoming is None:
+            self.last_active = time.monotonic()
+            return
+        await super().submit(incoming)
+        replicated.note_state(self, self.share, incoming)
+
+
 async def handle(route: Route, caller: Caller, scope: Scope, receive: Receive, send: Send) -> None:
     method = scope["method"]
     if method == "POST":
@@ -139,10 +176,27 @@ async def _find_session(route: Route, caller: Caller, scope: Scope, send: Send) 
         await _rpc_error(send, 400, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
         return None
     session = route.sessions.get(session_id)
+    if session is None and route.share is not None:
+        try:
+            session = await replicated.adopt(route, route.share, caller, session_id, SharedStreamableSession)
+        except (StoreUnavailable, LimitExceeded, UpstreamError) as exc:
+            await _unavailable(route, caller, send, exc)
+            return None
+        if session is not None:
+            session.negotiated(session.protocol_version or protocol.LATEST_VERSION)
     if not isinstance(session, StreamableSession) or not session.caller.same_caller(caller):
         await _rpc_error(send, 404, INVALID_REQUEST, "Session not found: initialize a new session")
         return None
     return session
+
+
+async def _unavailable(route: Route, caller: Caller, send: Send, exc: Exception) -> None:
+    """503 for a session this replica cannot take on now (the store or the upstream is down, a
+    limit): the client retries later, its session intact."""
+    if isinstance(exc, StoreUnavailable):
+        store_log.warning("route '%s': %s", route.name, exc)
+    route.record_refusal(caller, "http", str(exc), "streamable-http")
+    await respond_json(send, 503, error_response(None, to_jsonrpc_error(exc)), [(b"retry-after", b"2")])
 
 
 async def _post(route: Route, caller: Caller, scope: Scope, receive: Receive, send: Send) -> None:
@@ -209,13 +263,22 @@ async def _initialize(route: Route, caller: Caller, message: Message, send: Send
         answer = error_response(message["id"], to_jsonrpc_error(refusal))
         await respond_json(send, 503, answer, [(b"retry-after", b"5")])
         return
-    session = StreamableSession(route, route.new_session_id(), caller)
+    share = route.share
+    kind = StreamableSession if share is None else SharedStreamableSession
+    session = kind(route, route.new_session_id(), caller)
     answer = await session.initialize(message)
     if "error" in answer:
         session.close()
         await respond_json(send, 200, answer)
         return
     session.negotiated(answer["result"]["protocolVersion"])
+    if share is not None:
+        try:  # stored before the client learns the id: its next request may reach another replica
+            await share.created(session.id, replicated.describe(session), replicated.record_ttl(route))
+        except StoreUnavailable as exc:
+            session.close()
+            await _unavailable(route, caller, send, exc)
+            return
     await respond_json(send, 200, answer, [(SESSION_HEADER, session.id.encode())])
 
 
@@ -294,6 +357,22 @@ async def _serve_standalone(
 
 async def _resume(session: StreamableSession, last_event_id: str, receive: Receive, send: Send) -> None:
     """``GET`` with ``Last-Event-ID``: replay what the client missed on that stream, then continue it."""
+    name = last_event_id.rpartition("-")[0]
+    if (
+        session.resumable.kind(name) is None
+    ):  # another replica's stream (it stopped, or the balancer moved us)
+        if name.partition(".")[2].startswith("g") and session.standalone is None:
+            # What that stream had not delivered is lost with it; the session's GET stream goes on here.
+            fresh = session.resumable.open(session.channel(), None, prefix="g")
+            await _serve_standalone(session, fresh, receive, send)
+            return
+        await _rpc_error(
+            send,
+            404,
+            INVALID_REQUEST,
+            "that stream was on a replica that no longer serves it: retry the request",
+        )
+        return
     found = session.resumable.log.after(last_event_id)
     if found is None:
         await _rpc_error(
@@ -302,7 +381,7 @@ async def _resume(session: StreamableSession, last_event_id: str, receive: Recei
         return
     name, missed = found
     stream = session.resumable.streams.get(name)
-    if name.startswith("g"):
+    if session.resumable.kind(name) == "g":
         if session.standalone is not None and stream is None:
             await _rpc_error(
                 send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream open"
@@ -329,4 +408,6 @@ async def _delete(route: Route, caller: Caller, scope: Scope, send: Send) -> Non
     if session is None:
         return
     session.close()
+    if route.share is not None:
+        route.share.ended(route.label, session.id)
     await respond(send, 200)

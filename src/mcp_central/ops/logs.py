@@ -86,6 +86,8 @@ def _secrets_of(config: Config) -> Iterator[str]:
         if server.url:
             yield from _url_secrets(server.url)
     yield from proxy.metrics_tokens or ()
+    if proxy.session_store:
+        yield from _url_secrets(proxy.session_store)
     for identity in config.identities.values():
         yield from identity.tokens
 
