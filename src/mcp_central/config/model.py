@@ -13,6 +13,7 @@ from typing import Literal
 
 from mcp_central.config.oauth import OAuthConfig
 from mcp_central.config.redact import upstream as describe_upstream
+from mcp_central.config.tool_overrides import ToolOverride
 from mcp_central.core.supervision import RestartPolicy
 
 TransportKind = Literal["stdio", "sse", "streamable-http"]
@@ -104,6 +105,8 @@ class ServerConfig:
     """Largest request body a client may POST to this server's routes."""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     """Largest single message accepted from the upstream (a stdio line, an HTTP body or SSE event)."""
+    tool_overrides: tuple[ToolOverride, ...] = ()
+    """``toolOverrides``: what clients see of its tools instead (``core.tool_overrides`` applies them)."""
     display: str = field(default="", init=False, compare=False)
     """What logs and ``/status`` may show of the upstream: the command line with every part that
     came from a ``${VAR}`` as written (``--api-key=${API_KEY}``), or the URL with userinfo and

@@ -95,6 +95,14 @@ class UpstreamManager:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def set_tool_overrides(self, server: ServerConfig) -> None:
+        """Serve a server's changed ``toolOverrides`` without restarting it (live reload)."""
+        link, pool = self.links.get(server.name), self.pools.get(server.name)
+        if link is not None:
+            link.set_tool_overrides(server)
+        if pool is not None:
+            pool.set_tool_overrides(server)
+
     async def remove(self, name: str) -> None:
         """Stop a server's link (or its isolated pool) and forget it."""
         link, pool = self.links.pop(name, None), self.pools.pop(name, None)
