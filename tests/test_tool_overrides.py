@@ -26,6 +26,8 @@ from mcp.shared.exceptions import MCPError
 from conftest import http_client, mcp_client, serve
 from manage_helpers import cli, operator_env  # noqa: F401 - autouse fixture
 from mcp_central.config.loader import load_config, load_config_text
+from mcp_central.config.tool_overrides import ToolOverride
+from mcp_central.core.tool_overrides import ToolOverrides, override_problems
 from mcp_central.errors import ConfigError
 
 pytestmark = pytest.mark.anyio
@@ -253,3 +255,22 @@ def test_validate_reports_bad_overrides_and_overrides_are_per_server(
     assert run.code != 0
     assert "mcpServers.time.toolOverrides.get_current_time.name" in run.err
     assert "mcpProxy.options.toolOverrides: unknown key" in run.err
+
+
+def test_two_tools_can_swap_names_and_a_hidden_upstream_tool_is_reported() -> None:
+    # Sans-IO: the rewriting the link applies (core/tool_overrides.py), on lists and calls.
+    overrides = ToolOverrides(
+        (ToolOverride("a", name="b"), ToolOverride("b", name="a"), ToolOverride("c", name="d"))
+    )
+    listed = {"tools": [{"name": "a", "description": "A"}, {"name": "b"}, {"name": "c"}, {"name": "d"}]}
+    overrides.rewrite_list(listed)
+    # c is now called d; the upstream's own d would be a second "d": left out, and reported.
+    assert listed["tools"] == [{"name": "b", "description": "A"}, {"name": "a"}, {"name": "d"}]
+    assert overrides.upstream_call({"name": "b", "arguments": {}}) == ({"name": "a", "arguments": {}}, None)
+    assert overrides.upstream_call({"name": "a"}) == ({"name": "b"}, None)
+    assert overrides.upstream_call({"name": "c"}) == (None, "Unknown tool: c")
+    assert overrides.upstream_call({"name": "other"}) == ({"name": "other"}, None)
+    assert overrides.exposed_names({"a", "b", "c", "d"}) == {"a", "b", "d"}
+    assert override_problems("s", overrides.overrides, {"a", "b", "c", "d"}) == [
+        "mcpServers.s.toolOverrides.c.name: the server already has a tool 'd' (it is left out of lists)"
+    ]

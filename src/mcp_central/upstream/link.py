@@ -95,10 +95,7 @@ class UpstreamLink:
         self._last_activity = time.monotonic()
         self.tools = ToolCount(self._upstream_call, server.tool_filter, server.timeout, server.name)
         """How many tools the upstream offers (``/status``), counted again on ``list_changed``."""
-        self.tools.overrides = self.core.overrides
-        self.tools.counted = self._report_override_problems
-        self._reported: set[str] = set()
-        """``toolOverrides`` problems already logged by this link (each is logged once)."""
+        self.tools.use(self.core.overrides)
         self.closed = False
         self.supervisor = Supervisor(self)
         self.calls = ObservedCalls(server.name)
@@ -263,19 +260,13 @@ class UpstreamLink:
         """Serve ``server``'s ``toolOverrides`` from now on (live reload, in place): every session
         hears that its tool list changed, and the tools are counted and checked again."""
         self.server = server
-        self.core.overrides = self.tools.overrides = ToolOverrides(server.tool_overrides)
-        self._reported.clear()
+        self.core.overrides = ToolOverrides(server.tool_overrides)
+        self.tools.use(self.core.overrides)
         changed: Message = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
         for owner in list(self.core.sessions):
             owner.deliver(dict(changed), None)
         if self.lifecycle.serving:
             self.tools.refresh(self._spawn)
-
-    def _report_override_problems(self) -> None:
-        for problem in self.tools.problems:
-            if problem not in self._reported:
-                self._reported.add(problem)
-                log.warning("upstream '%s': %s", self.name, problem)
 
     # ----------------------------------------------------------------- downstream → upstream
 

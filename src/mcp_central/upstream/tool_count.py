@@ -11,6 +11,7 @@ those clients see. It only asks through the link's own-request function; it rout
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -20,6 +21,8 @@ from mcp_central.core.filters import filter_listed
 from mcp_central.core.tool_overrides import ToolOverrides, override_problems
 from mcp_central.errors import UpstreamError
 from mcp_central.types import Message
+
+log = logging.getLogger("mcp_central.upstream")
 
 Ask = Callable[[str, dict[str, Any]], Awaitable[Message]]
 MAX_PAGES = 100
@@ -37,9 +40,8 @@ class ToolCount:
         self.overrides = ToolOverrides()
         """The server's ``toolOverrides`` (the link swaps them on reload, then counts again)."""
         self.problems: list[str] = []
-        """``override_problems`` of the last walk (``/status``, the log, ``check``)."""
-        self.counted: Callable[[], None] | None = None
-        """Told after each finished walk (the link logs new problems)."""
+        """``override_problems`` of the last walk (``/status``, ``check``); each logged once."""
+        self._logged: set[str] = set()
         self._ask = ask
         self._filter = tool_filter
         self._timeout = timeout
@@ -86,5 +88,12 @@ class ToolCount:
         self.names = frozenset(self.overrides.exposed_names(names))
         self.value = count - (len(names) - len(self.names))  # less the tools a new name hides
         self.problems = override_problems(self._server, self.overrides.overrides, names)
-        if self.counted is not None:
-            self.counted()
+        for problem in self.problems:
+            if problem not in self._logged:
+                self._logged.add(problem)
+                log.warning("upstream '%s': %s", self._server, problem)
+
+    def use(self, overrides: ToolOverrides) -> None:
+        """Count and check with these overrides from the next walk on (their problems logged anew)."""
+        self.overrides = overrides
+        self._logged.clear()
