@@ -241,7 +241,7 @@ def run_check(args: argparse.Namespace) -> int:
                 progress.line(f"  [{done}/{total}] {result.name} {result.transport}: {status}")
                 show()
 
-            return await check.check_all(
+            results = await check.check_all(
                 base,
                 names,
                 lambda name: token_for(args.token, config, name),
@@ -250,11 +250,16 @@ def run_check(args: argparse.Namespace) -> int:
                 progress=finished,
                 started=started,
             )
+        problems.extend(await check.override_problems(base, token_for(args.token, None), args.timeout))
+        return results
 
+    problems: list[str] = []
     outcome = asyncio.run(main())
     if isinstance(outcome, str):
         print(f"mcp-central: {outcome}", file=sys.stderr)
         return 1
+    for problem in problems:
+        print(f"mcp-central: toolOverrides: {problem}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps([r.as_json() for r in outcome], indent=2))
     else:
@@ -263,7 +268,7 @@ def run_check(args: argparse.Namespace) -> int:
     if failed:
         print(f"mcp-central: {len(failed)} of {len(outcome)} route(s) failed", file=sys.stderr)
         return 1
-    return 0
+    return 1 if problems else 0
 
 
 def _table(results: list[RouteCheck]) -> str:

@@ -303,6 +303,47 @@ PROXY = Section(
     )
 )
 
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+"""A tool name clients accept (``config.tool_overrides.TOOL_NAME_PATTERN`` checks the same)."""
+ANNOTATIONS = Section(
+    (
+        Key("title", STRING, "a human-readable title (null: remove)"),
+        Key("readOnlyHint", BOOLEAN, "the tool changes nothing (null: remove)"),
+        Key("destructiveHint", BOOLEAN, "it may destroy or overwrite (null: remove)"),
+        Key("idempotentHint", BOOLEAN, "calling it twice does no more than once (null: remove)"),
+        Key("openWorldHint", BOOLEAN, "it reaches outside systems (null: remove)"),
+    )
+)
+TOOL_OVERRIDE = Section(
+    (
+        Key(
+            "name",
+            {"anyOf": [{"type": "string", "pattern": TOOL_NAME_PATTERN}, VARIABLE, {"type": "null"}]},
+            "the name clients see and call (1-64 of A-Z a-z 0-9 _ - .)",
+        ),
+        Key("title", STRING, "replaces the tool's title"),
+        Key("description", STRING, "replaces the tool's description"),
+        Key(
+            "annotations",
+            nullable(section_schema(ANNOTATIONS)),
+            "merged into the tool's annotations, key by key",
+        ),
+    ),
+    extra={"minProperties": 1},
+)
+TOOL_OVERRIDES: dict[str, Any] = nullable(
+    {
+        "type": "object",
+        "additionalProperties": section_schema(TOOL_OVERRIDE, "what clients see of this tool"),
+    }
+)
+"""``toolOverrides``: upstream tool name → its override (``config.tool_overrides``)."""
+SERVER_OPTIONS = OPTIONS.plus(
+    Key("toolOverrides", TOOL_OVERRIDES, "like mcpServers.NAME.toolOverrides (set it in one place)")
+)
+"""A server's ``options``: the inheritable ones, and its own ``toolOverrides`` (TBXark files keep
+per-server settings there)."""
+
 _HARMLESS = "carried by Claude Desktop, VS Code and Cursor files"
 SERVER = Section(
     (
@@ -323,7 +364,7 @@ SERVER = Section(
         Key("url", HTTP_URL, "the URL of an SSE or streamable-HTTP server"),
         Key("headers", STRING_MAP, "HTTP headers sent to it"),
         Key("timeout", DURATION, "a request to it may take this long (default: defaultTimeout)"),
-        Key("options", section_schema(OPTIONS), "this server's options (others inherited)"),
+        Key("options", section_schema(SERVER_OPTIONS), "this server's options (others inherited)"),
         Key("required", BOOLEAN, "/readyz waits for this upstream", False),
         Key(
             "sessionMode",
@@ -337,6 +378,7 @@ SERVER = Section(
         Key("lazyStart", BOOLEAN, "start on first use", False),
         Key("idleStop", DURATION, "stop the upstream after this long without traffic"),
         Key("protocolVersion", nullable(choice(*ALL_VERSIONS)), "the MCP revision to speak upstream"),
+        Key("toolOverrides", TOOL_OVERRIDES, "rename tools, rewrite their title, description, annotations"),
         Key("description", {}, _HARMLESS),
         Key("disabled", {}, f"{_HARMLESS} (true: not served)"),
         Key("enabled", {}, f"{_HARMLESS} (false: not served)"),

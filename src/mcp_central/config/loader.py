@@ -48,6 +48,9 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
                                       too): replicas share sessions through Redis (config/session_store.py)
     mcpProxy.options.readiness        what /readyz waits for: "required" (default: the upstreams marked
                                       required), "any" (one upstream ready) or "all" (every upstream)
+    mcpServers.NAME.toolOverrides     {TOOL: {name, title, description, annotations}}: what clients see of
+                                      the upstream's TOOL instead (also accepted in the server's options;
+                                      default none; config/tool_overrides.py)
 
 Strictness beyond TBXark's (configs that would validate but do something else are refused):
 duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings without
@@ -115,6 +118,7 @@ from mcp_central.config.oauth import read_oauth
 from mcp_central.config.observability import audit, log_format, resolve_audit_file
 from mcp_central.config.session_store import session_store
 from mcp_central.config.sources import from_v1, parse, read_source
+from mcp_central.config.tool_overrides import read_tool_overrides
 from mcp_central.core.pins import ACCEPT, PIN_NEW_CHOICES
 from mcp_central.core.stateless import ALL_VERSIONS
 from mcp_central.core.supervision import RestartPolicy
@@ -426,7 +430,11 @@ def _server(
         problems.add(path, name_error)
     entry = as_object(raw, path, problems)
     unknown(entry, SERVER_KEYS, path, problems)
-    own = _options(entry.get("options", {}), options_path, problems)
+    raw_options = entry.get("options", {})
+    in_options = isinstance(raw_options, dict) and "toolOverrides" in raw_options
+    if in_options:  # a server's own, never inherited: read here, not with the inheritable options
+        raw_options = {key: value for key, value in raw_options.items() if key != "toolOverrides"}
+    own = _options(raw_options, options_path, problems)
     for key in sorted(GLOBAL_ONLY_OPTIONS & own.keys()):
         problems.add(f"{options_path}.{key}", "is a proxy-wide option: set it in mcpProxy.options")
     options = {**inherited, **own}
@@ -470,6 +478,12 @@ def _server(
         problems.add(f"{path}.sessionMode", f"expected 'shared' or 'isolated', got {shown(session_mode)}")
         session_mode = "shared"
     args = tuple(string_list(entry, "args", path, problems))
+    overrides = read_tool_overrides(entry.get("toolOverrides"), f"{path}.toolOverrides", problems)
+    if in_options:
+        if entry.get("toolOverrides") is not None:
+            problems.add(f"{options_path}.toolOverrides", f"is also set in {path}.toolOverrides: keep one")
+        path_in_options = f"{options_path}.toolOverrides"
+        overrides = read_tool_overrides(entry["options"]["toolOverrides"], path_in_options, problems)
     return ServerConfig(
         name=name,
         transport=transport,
@@ -499,4 +513,5 @@ def _server(
         max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
         pin_tools=bool(options.get("pinTools", False)),
         pin_new=options.get("pinNew", ACCEPT),
+        tool_overrides=overrides,
     )

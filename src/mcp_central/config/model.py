@@ -13,6 +13,7 @@ from typing import Literal
 
 from mcp_central.config.oauth import OAuthConfig
 from mcp_central.config.redact import upstream as describe_upstream
+from mcp_central.config.tool_overrides import ToolOverride
 from mcp_central.core.supervision import RestartPolicy
 
 TransportKind = Literal["stdio", "sse", "streamable-http"]
@@ -108,6 +109,8 @@ class ServerConfig:
     """``pinTools``: hold a tool whose definition changed since it was pinned (``core.pins``)."""
     pin_new: str = "accept"
     """``pinNew``: a tool seen for the first time is pinned (``accept``) or held (``quarantine``)."""
+    tool_overrides: tuple[ToolOverride, ...] = ()
+    """``toolOverrides``: what clients see of its tools instead (``core.tool_overrides`` applies them)."""
     display: str = field(default="", init=False, compare=False)
     """What logs and ``/status`` may show of the upstream: the command line with every part that
     came from a ``${VAR}`` as written (``--api-key=${API_KEY}``), or the URL with userinfo and

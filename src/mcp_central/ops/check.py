@@ -83,6 +83,19 @@ async def route_names_from_status(base_url: str, token: str | None, time_limit: 
         raise StatusUnavailable(f"{url} did not answer with mcp-central's status JSON") from None
 
 
+async def override_problems(base_url: str, token: str | None, time_limit: float) -> list[str]:
+    """What ``/status`` says is wrong with the servers' ``toolOverrides`` now that their tools are
+    known (an override of a tool a server does not have, a new name it already has); ``[]`` when
+    ``/status`` cannot be read (the routes' own checks say why)."""
+    try:
+        async with httpx.AsyncClient(timeout=time_limit, headers=_auth(token)) as http:
+            response = await http.get(f"{base_url.rstrip('/')}/status")
+        upstreams = response.json()["upstreams"] if response.status_code == 200 else []
+        return [str(problem) for item in upstreams for problem in item.get("toolOverrideProblems") or []]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
 async def check_route(
     name: str, url: str, transport: str, token: str | None, time_limit: float
 ) -> RouteCheck:

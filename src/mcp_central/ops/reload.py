@@ -3,7 +3,8 @@
 The new file is validated first; an invalid one is logged, shown in ``/status`` and ignored — the
 running config keeps serving. A valid one is applied as a difference: added upstreams start,
 removed ones stop (their sessions end), changed ones restart, groups take their new members, and
-every other session is left alone. A change of only a server's tokens swaps them in place.
+every other session is left alone. A change of only a server's tokens swaps them in place, and
+so does a change of its ``toolOverrides`` (its sessions hear ``notifications/tools/list_changed``).
 Identities change in place too: sessions of a removed identity, or on a route it may no longer
 use, end; the others hear that their lists changed when the identity's grants did.
 
@@ -41,23 +42,32 @@ class ServerChanges:
     removed: list[str]
     restarted: list[str]
     retokened: list[str]
+    reoverridden: list[str] = dataclasses.field(default_factory=list)
+    """Servers whose ``toolOverrides`` changed (and nothing else but tokens): swapped in place."""
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.restarted or self.retokened)
+        return bool(self.added or self.removed or self.restarted or self.retokened or self.reoverridden)
 
 
 def server_changes(old: dict[str, ServerConfig], new: dict[str, ServerConfig]) -> ServerChanges:
     """What a reload does to the enabled servers. Pure."""
     added = [name for name in new if name not in old]
     removed = [name for name in old if name not in new]
-    restarted, retokened = [], []
+    restarted, retokened, reoverridden = [], [], []
     for name in new:
         if name in old and new[name] != old[name]:
-            if dataclasses.replace(old[name], auth_tokens=new[name].auth_tokens) == new[name]:
-                retokened.append(name)
-            else:
+            before, after = old[name], new[name]
+            in_place = dataclasses.replace(
+                before, auth_tokens=after.auth_tokens, tool_overrides=after.tool_overrides
+            )
+            if in_place != after:
                 restarted.append(name)
-    return ServerChanges(added, removed, restarted, retokened)
+                continue
+            if before.auth_tokens != after.auth_tokens:
+                retokened.append(name)
+            if before.tool_overrides != after.tool_overrides:
+                reoverridden.append(name)
+    return ServerChanges(added, removed, restarted, retokened, reoverridden)
 
 
 class Gateway(Protocol):
@@ -169,6 +179,8 @@ async def apply(gateway: Gateway, new: Config) -> str:
         gateway.routes[name] = gateway.server_route(server)
     for name in changes.retokened:
         gateway.routes[name].auth_tokens = new.enabled_servers[name].auth_tokens
+    for name in changes.reoverridden:
+        manager.set_tool_overrides(new.enabled_servers[name])  # sessions hear list_changed
     gateway.apply_identities()  # before groups: their members are then judged by the new grants
     gateway.update_groups()
     gateway.apply_limits()
@@ -179,6 +191,7 @@ async def apply(gateway: Gateway, new: Config) -> str:
     parts = [f"{label} {', '.join(names)}" for label, names in (
         ("added", changes.added), ("removed", changes.removed),
         ("restarted", changes.restarted), ("new tokens for", changes.retokened),
+        ("new tool overrides for", changes.reoverridden),
     ) if names]  # fmt: skip
     return "; ".join(parts) or "no upstream changed"
 

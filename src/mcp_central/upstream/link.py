@@ -43,6 +43,7 @@ from mcp_central.core.link.events import (
 from mcp_central.core.pins import ServerPins
 from mcp_central.core.stateless import STATELESS_VERSIONS
 from mcp_central.core.supervision import Lifecycle, LinkState
+from mcp_central.core.tool_overrides import ToolOverrides
 from mcp_central.errors import UpstreamError, UpstreamUnavailable, to_jsonrpc_error
 from mcp_central.types import Message
 from mcp_central.upstream.base import UpstreamTransport
@@ -96,8 +97,9 @@ class UpstreamLink:
         self._start_lock = asyncio.Lock()
         self._tasks = OwnedTasks(log, f"upstream '{server.name}'")
         self._last_activity = time.monotonic()
-        self.tools = ToolCount(self._call, server.tool_filter, server.timeout)
+        self.tools = ToolCount(self._upstream_call, server.tool_filter, server.timeout, server.name)
         """How many tools the upstream offers (``/status``), counted again on ``list_changed``."""
+        self.tools.use(self.core.overrides)
         self.closed = False
         self.supervisor = Supervisor(self)
         self.calls = ObservedCalls(server.name)
@@ -255,7 +257,20 @@ class UpstreamLink:
             "inFlight": len(self.core.table),
             "sessions": len(self.core.sessions),
             **self.core.status(),
+            "toolOverrideProblems": self.tools.problems,
         }
+
+    def set_tool_overrides(self, server: ServerConfig) -> None:
+        """Serve ``server``'s ``toolOverrides`` from now on (live reload, in place): every session
+        hears that its tool list changed, and the tools are counted and checked again."""
+        self.server = server
+        self.core.overrides = ToolOverrides(server.tool_overrides)
+        self.tools.use(self.core.overrides)
+        changed: Message = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+        for owner in list(self.core.sessions):
+            owner.deliver(dict(changed), None)
+        if self.lifecycle.serving:
+            self.tools.refresh(self._spawn)
 
     # ----------------------------------------------------------------- downstream → upstream
 
@@ -425,11 +440,22 @@ class UpstreamLink:
             params["protocolVersion"] = self.server.protocol_version
         return params
 
-    async def _call(self, method: str, params: dict[str, Any], deadline: float | None = None) -> Message:
+    async def _upstream_call(self, method: str, params: dict[str, Any]) -> Message:
+        """``_call``, seeing tools by the upstream's own names (the tool count checks the overrides)."""
+        return await self._call(method, params, upstream_names=True)
+
+    async def _call(
+        self,
+        method: str,
+        params: dict[str, Any],
+        deadline: float | None = None,
+        *,
+        upstream_names: bool = False,
+    ) -> Message:
         """A request of the link's own; answered with an error past ``deadline`` (default: ``timeout``)."""
         if self._transport is None:
             raise UpstreamUnavailable(self.name, self._ended or "not connected")
-        waiter = Waiter()
+        waiter = Waiter(upstream_names=upstream_names)
         message: Message = {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
         seconds = self.server.timeout if deadline is None else deadline
         try:

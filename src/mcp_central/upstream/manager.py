@@ -114,6 +114,14 @@ class UpstreamManager:
         for each in [*([link] if link is not None else []), *(pool.links if pool is not None else ())]:
             each.tools_changed()
 
+    def set_tool_overrides(self, server: ServerConfig) -> None:
+        """Serve a server's changed ``toolOverrides`` without restarting it (live reload)."""
+        link, pool = self.links.get(server.name), self.pools.get(server.name)
+        if link is not None:
+            link.set_tool_overrides(server)
+        if pool is not None:
+            pool.set_tool_overrides(server)
+
     async def remove(self, name: str) -> None:
         """Stop a server's link (or its isolated pool) and forget it."""
         link, pool = self.links.pop(name, None), self.pools.pop(name, None)

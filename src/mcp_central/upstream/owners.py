@@ -21,8 +21,10 @@ class Waiter:
 
     client_capabilities: dict[str, Any] = {}
 
-    def __init__(self) -> None:
+    def __init__(self, *, upstream_names: bool = False) -> None:
         self.future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self.upstream_names = upstream_names
+        """Its ``tools/list`` answers keep the upstream's own names (``toolOverrides`` not applied)."""
 
     def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
         if "method" not in message and not self.future.done():

@@ -97,6 +97,12 @@ class IsolatedPool:
             self._close_soon(link)
         await asyncio.gather(*list(self._closing), return_exceptions=True)  # failures: see _closed
 
+    def set_tool_overrides(self, server: ServerConfig) -> None:
+        """``server``'s ``toolOverrides`` for the links open now and those opened later (in place)."""
+        self.server = server
+        for link in self.links:
+            link.set_tool_overrides(server)
+
     def status(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -113,6 +119,9 @@ class IsolatedPool:
             "sessions": len(self.links),
             "inFlight": sum(link.status()["inFlight"] for link in self.links),
             "tools": next((link.tool_count for link in self.links if link.tool_count is not None), None),
+            "toolOverrideProblems": next(
+                (link.tools.problems for link in self.links if link.tools.problems), []
+            ),
         }
 
 

@@ -1,32 +1,47 @@
 """How many tools an upstream has (for ``/status``) and their names (the tool labels metrics may
-use), counted again when it says its list changed.
+use), counted again when it says its list changed; and what is wrong with its ``toolOverrides``
+given those tools.
 
 A walk over every ``tools/list`` page (the server's ``toolFilter`` applied), at most one at a time:
 however many ``list_changed`` arrive during a walk, one more walk follows it (``core.coalesce``).
-It only asks through the link's own-request function; it routes nothing.
+The walk sees the upstream's own names (``ask`` must not apply the overrides); the names kept are
+those clients see. It only asks through the link's own-request function; it routes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from mcp_central.config.model import NameFilter
 from mcp_central.core.coalesce import Coalesced
 from mcp_central.core.filters import filter_listed
+from mcp_central.core.tool_overrides import ToolOverrides, override_problems
 from mcp_central.errors import UpstreamError
 from mcp_central.types import Message
+
+log = logging.getLogger("mcp_central.upstream")
 
 Ask = Callable[[str, dict[str, Any]], Awaitable[Message]]
 MAX_PAGES = 100
 
 
 class ToolCount:
-    def __init__(self, ask: Ask, tool_filter: NameFilter | None, timeout: float) -> None:
+    def __init__(self, ask: Ask, tool_filter: NameFilter | None, timeout: float, server: str = "") -> None:
+        self._server = server
         self.value: int | None = None
         self.names: frozenset[str] = frozenset()
-        """The listed tools' names (after ``toolFilter``): what a metric may name, never more."""
+        """The listed tools' names as clients see them (after ``toolFilter`` and ``toolOverrides``):
+        what a metric may name, never more."""
+        self.upstream_names: frozenset[str] | None = None
+        """The upstream's own names of those tools; ``None`` until a walk finished."""
+        self.overrides = ToolOverrides()
+        """The server's ``toolOverrides`` (the link swaps them on reload, then counts again)."""
+        self.problems: list[str] = []
+        """``override_problems`` of the last walk (``/status``, ``check``); each logged once."""
+        self._logged: set[str] = set()
         self._ask = ask
         self._filter = tool_filter
         self._timeout = timeout
@@ -69,5 +84,16 @@ class ToolCount:
                         break
         except (TimeoutError, UpstreamError):
             return
-        self.value = count
-        self.names = frozenset(names)
+        self.upstream_names = frozenset(names)
+        self.names = frozenset(self.overrides.exposed_names(names))
+        self.value = count - (len(names) - len(self.names))  # less the tools a new name hides
+        self.problems = override_problems(self._server, self.overrides.overrides, names)
+        for problem in self.problems:
+            if problem not in self._logged:
+                self._logged.add(problem)
+                log.warning("upstream '%s': %s", self._server, problem)
+
+    def use(self, overrides: ToolOverrides) -> None:
+        """Count and check with these overrides from the next walk on (their problems logged anew)."""
+        self.overrides = overrides
+        self._logged.clear()

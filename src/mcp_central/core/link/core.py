@@ -4,7 +4,8 @@ One ``LinkCore`` per link (one upstream MCP session). It remaps request ids and 
 (``core.requests``), keeps deadlines as timer commands, fans subscriptions and log levels out
 over the sessions sharing the link (``core.fanout``), owns tasks per client (``core.tasks``),
 filters what a server's config and the caller's identity hide (``core.filters``), holds tools
-whose definitions changed since they were pinned (``core.pins``, with ``pinTools``), speaks to
+whose definitions changed since they were pinned (``core.pins``, with ``pinTools``), renames and
+rewrites tools as the server's ``toolOverrides`` say (``core.tool_overrides``), speaks to
 stateless upstreams (``core.link.stateless``) and — above all — decides who may see what the upstream sends.
 
 Attribution by evidence, never by guess (``core.link.attribution``): an answer, progress or a
@@ -52,6 +53,7 @@ from mcp_central.core.pins import ServerPins
 from mcp_central.core.requests import Pending, RequestTable
 from mcp_central.core.server_requests import ServerRequests
 from mcp_central.core.tasks import BY_TASK_ID, TaskOwners, creates_task, task_id_of
+from mcp_central.core.tool_overrides import ToolOverrides
 from mcp_central.errors import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -89,6 +91,8 @@ class LinkCore(FanOut):
         self.pins: ServerPins | None = None
         """With ``pinTools``: the server's pins, shared by its links (set by whoever makes the link).
         Applied to the upstream's own definitions, before anything renames or rewrites them."""
+        self.overrides = ToolOverrides(server.tool_overrides)
+        """Renames and rewrites of tools (after the filters; swapped in place on reload)."""
         self.attribution = Attribution(self.name, self.table)
         self.stateless: StatelessSide | None = None
         """Set while the upstream speaks only the stateless 2026-07-28 revision."""
@@ -143,13 +147,22 @@ class LinkCore(FanOut):
                 request_id, INVALID_PARAMS, f"Unknown task: {params.get('taskId')}"
             )
             return [Deliver(owner, error, request_id)]
-        if (refused := self.filters.refusal(method, params)) is not None or (
-            method == "tools/call"
-            and (
-                (refused := identity_refusal(owner, self.name, params)) is not None
-                or (self.pins is not None and (refused := self.pins.refusal(params)) is not None)
-            )
-        ):
+        refused = None
+        if method == "tools/call":
+            # The caller's identity judges the name it sees; pins and toolFilter the upstream's own.
+            refused = identity_refusal(owner, self.name, params)
+            if refused is None and self.overrides:
+                called = params.get("name")
+                upstream_params, refused = self.overrides.upstream_call(params)
+                if upstream_params is not None and upstream_params is not params:
+                    message, params = {**message, "params": upstream_params}, upstream_params
+                    if self.filters.refusal(method, params) is not None:
+                        refused = f"Unknown tool: {called}"  # by the name it was called, not the original
+            if refused is None and self.pins is not None:
+                refused = self.pins.refusal(params)
+        if refused is None:
+            refused = self.filters.refusal(method, params)
+        if refused is not None:
             return [Deliver(owner, jsonrpc.error_response(request_id, INVALID_PARAMS, refused), request_id)]
         return self._send(owner, message, own=own)
 
@@ -250,8 +263,10 @@ class LinkCore(FanOut):
         if isinstance(result, dict):
             self.filters.apply(pending.method, result)
             if pending.method == "tools/list":
-                if self.pins is not None:
+                if self.pins is not None:  # on the upstream's own definitions, before overrides
                     commands += self._pin_review(result)
+                if not getattr(pending.owner, "upstream_names", False):
+                    self.overrides.rewrite_list(result)
                 identity_narrow(pending.owner, self.name, result)
         if pending.method == "resources/subscribe" and "error" in message:
             self.subscriptions.unsubscribe(pending.owner, str(pending.context))  # it did not take
