@@ -43,6 +43,10 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.cors.origins     browser origins that may read MCP and /openapi/… answers ("*": any)
     mcpProxy.options.readiness        what /readyz waits for: "required" (default: the upstreams marked
                                       required), "any" (one upstream ready) or "all" (every upstream)
+    mcpProxy.options.toolDiscovery    aggregated routes: "list" (default) every tool, or "search": three
+                                      meta-tools (search_tools, describe_tool, call_tool); groups.NAME too
+    mcpProxy.options.alwaysList       search mode: globs of tools still listed directly (default []);
+                                      groups.NAME too (config/discovery.py)
 
 Strictness beyond TBXark's (configs that would validate but do something else are refused):
 duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings without
@@ -81,6 +85,7 @@ from mcp_central.config.fields import (
     token_list,
     unknown,
 )
+from mcp_central.config.discovery import read_discovery
 from mcp_central.config.groups import read_groups
 from mcp_central.config.identities import anonymous_tokens, read_identities
 from mcp_central.config.model import (
@@ -103,6 +108,7 @@ from mcp_central.config.model import (
     NameFilter,
     ProxyConfig,
     ServerConfig,
+    ToolDiscovery,
     TransportKind,
 )
 from mcp_central.config.names import name_problem
@@ -274,6 +280,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         audit=global_only.get("audit"),
         cors_origins=global_only.get("cors", ()),
         readiness=global_only.get("readiness", "required"),
+        tool_discovery=global_only.get("toolDiscovery") or global_only.get("alwaysList") or ToolDiscovery(),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -354,6 +361,10 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
             problems.add(f"{path}.readiness", f"expected one of {expected}, got {shown(policy)}")
     if options.get("audit") is not None:
         out["audit"] = audit(options["audit"], f"{path}.audit", problems)
+    if (discovery := read_discovery(options, path, problems)) is not None:
+        for key in ("toolDiscovery", "alwaysList"):  # read together; each named if a server sets it
+            if key in options:
+                out[key] = discovery
     return out
 
 
