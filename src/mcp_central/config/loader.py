@@ -71,6 +71,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcp_central.config import keys, redact
+from mcp_central.config.discovery import read_discovery
 from mcp_central.config.expand import expand
 from mcp_central.config.fields import (
     Problems,
@@ -85,7 +86,6 @@ from mcp_central.config.fields import (
     token_list,
     unknown,
 )
-from mcp_central.config.discovery import read_discovery
 from mcp_central.config.groups import read_groups
 from mcp_central.config.identities import anonymous_tokens, read_identities
 from mcp_central.config.model import (
