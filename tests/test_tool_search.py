@@ -12,13 +12,15 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import mcp_types as types
 import pytest
 
-from conftest import TESTS, free_port, mcp_client, running_gateway
+from conftest import FIXTURE_SERVER, TESTS, free_port, mcp_client, running_gateway
 from test_inspector import INSPECTOR, NODE22
 from test_node_peers import EVERYTHING
 
@@ -220,3 +222,61 @@ async def test_several_clients_search_and_call_at_once(search_url: str) -> None:
     for n, (found, echoed) in enumerate(outcomes):
         assert queries[list(queries)[n % len(queries)]] in found
         assert echoed.endswith(f"client-{n}")
+
+
+def upstream_state(port: int, name: str) -> str:
+    status = httpx.get(f"http://127.0.0.1:{port}/status", timeout=10).json()
+    return str(next(entry["state"] for entry in status["upstreams"] if entry["name"] == name))
+
+
+async def test_a_lazy_member_is_found_from_its_last_list_without_starting_and_started_by_call_tool(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.json"
+    known = tmp_path / "config.json.tools.json"
+
+    def configure(port: int) -> None:
+        clock = {
+            "command": sys.executable,
+            "args": ["-m", "mcp_server_time"],
+            "timeout": "60s",
+            "lazyStart": True,
+        }
+        config = {
+            "mcpProxy": {"addr": f"127.0.0.1:{port}"},
+            "mcpServers": {"fx": {"command": sys.executable, "args": [str(FIXTURE_SERVER)]}, "clock": clock},
+            "groups": {"g": {"servers": ["fx", "clock"], "toolDiscovery": "search"}},
+        }
+        path.write_text(json.dumps(config))
+        path.chmod(0o640)
+
+    # First run: no list known yet, so the first search starts the lazy member once to learn it.
+    port = free_port()
+    configure(port)
+    with running_gateway(["serve", "--config", str(path), "--no-watch"], port, ready="/readyz"):
+        assert upstream_state(port, "clock") == "stopped"
+        async with mcp_client(f"http://127.0.0.1:{port}/groups/g/mcp", "streamable-http") as client:
+            assert "clock__get_current_time" in await search(client, "current time in a timezone")
+        assert upstream_state(port, "clock") == "ready"
+    assert known.stat().st_mode & 0o777 == 0o640
+    kept = json.loads(known.read_text())["servers"]
+    assert set(kept) == {"clock"}  # only members that sleep are kept
+    assert "get_current_time" in {tool["name"] for tool in kept["clock"]["tools"]}
+
+    # Second run: its list comes from the file; searching and describing leave it asleep.
+    port = free_port()
+    configure(port)
+    with running_gateway(["serve", "--config", str(path), "--no-watch"], port, ready="/readyz"):
+        url = f"http://127.0.0.1:{port}/groups/g/mcp"
+        async with mcp_client(url, "streamable-http") as one, mcp_client(url, "streamable-http") as two:
+            found = await asyncio.gather(*(search(c, "convert a time between timezones") for c in (one, two)))
+            assert all("clock__convert_time" in names for names in found)
+            described = await one.call_tool("describe_tool", {"name": "clock__get_current_time"})
+            assert described.structured_content is not None
+            assert "timezone" in described.structured_content["inputSchema"]["properties"]
+            assert upstream_state(port, "clock") == "stopped"
+            called = await two.call_tool(
+                "call_tool", {"name": "clock__get_current_time", "arguments": {"timezone": "UTC"}}
+            )
+            assert not called.is_error and "UTC" in text_of(called)
+            assert upstream_state(port, "clock") == "ready"
