@@ -28,7 +28,7 @@ from mcp_central.config.loader import load_config
 from mcp_central.config.model import Config, GroupConfig, IdentityConfig, NameFilter, ToolDiscovery
 from mcp_central.downstream.app import Gateway
 from mcp_central.errors import ConfigError
-from test_features import Inbox
+from test_features import Inbox, llm
 from test_reload import TIME, fixture_entry, last_reload_after, write
 
 pytestmark = pytest.mark.anyio
@@ -201,3 +201,50 @@ def test_bad_discovery_settings_are_refused_with_their_key_paths(tmp_path: Path)
         "groups.g.alwaysList[2]",
     }
     assert any("'find'" in message for _where, message in problems)
+
+
+async def test_cancelling_a_call_tool_cancels_the_members_call(gateway: tuple[str, Gateway]) -> None:
+    async with mcp_client(f"{gateway[0]}/groups/find/mcp", "streamable-http", BOB) as client:
+        waiting = asyncio.Event()
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            waiting.set()
+
+        call = asyncio.create_task(
+            client.call_tool(
+                "call_tool",
+                {"name": "fx__gated", "arguments": {"gate": "search-cancel"}},
+                progress_callback=on_progress,
+            )
+        )
+        with anyio.fail_after(20):
+            await waiting.wait()  # the member is waiting at its gate: progress came through call_tool
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        with anyio.fail_after(20):
+            while True:
+                gates = await client.call_tool("call_tool", {"name": "fx__cancelled_gates"})
+                if "search-cancel" in (gates.structured_content or {}).get("result", []):
+                    break
+                await asyncio.sleep(0.05)  # the member records the cancellation as it handles it
+        after = await client.call_tool("call_tool", {"name": "fx__echo", "arguments": {"text": "after"}})
+        assert text_of(after) == "after"
+
+
+async def test_sampling_reaches_the_client_that_called_through_call_tool(
+    gateway: tuple[str, Gateway],
+) -> None:
+    url = f"{gateway[0]}/groups/find/mcp"
+    calls: list[str] = []
+    async with (
+        mcp_client(url, "streamable-http", BOB, sampling_callback=llm("from A", calls)) as a,
+        mcp_client(url, "streamable-http", BOB, sampling_callback=llm("from B", calls)) as b,
+    ):
+        asked = {"name": "fx__ask_llm", "arguments": {"prompt": "hi"}}
+        # One after the other: a shared stdio member's sampling request says nothing of whose call
+        # it serves, so the gateway attributes it only while one client has calls in flight there.
+        result_a = await a.call_tool("call_tool", asked)
+        result_b = await b.call_tool("call_tool", asked)
+    assert (text_of(result_a), text_of(result_b)) == ("from A", "from B")
+    assert calls == ["from A", "from B"]
