@@ -6,7 +6,8 @@
       "all": {"toolFilter": {...}}          // the default group served at /mcp; servers default to all
     }
 
-A group's ``authTokens`` default to the global ones; filters (``toolFilter``, ``promptFilter``,
+A group's ``authTokens`` default to the global ones, its ``toolDiscovery``/``alwaysList`` to
+``mcpProxy.options``' (config/discovery.py); filters (``toolFilter``, ``promptFilter``,
 ``resourceFilter``) come on top of each member's own. This module only validates and builds
 ``GroupConfig``s; the loader calls it with the servers already read.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mcp_central.config.discovery import read_discovery
 from mcp_central.config.fields import Problems, shown, token_list
 from mcp_central.config.keys import GROUP
 from mcp_central.config.model import ALL_GROUP, GroupConfig, NameFilter
@@ -69,6 +71,7 @@ def read_groups(
             filters["toolFilter"],
             filters["promptFilter"],
             filters["resourceFilter"],
+            read_discovery(entry, path, problems),
         )
     return groups
 

@@ -130,6 +130,24 @@ def by_name(value: dict[str, Any], name_pattern: str, description: str, **names:
     }
 
 
+TOOL_DISCOVERY_MODES = ("list", "search")
+DISCOVERY_KEYS = (
+    Key(
+        "toolDiscovery",
+        nullable(choice(*TOOL_DISCOVERY_MODES)),
+        'aggregated routes: "list" every tool, or "search": search_tools, describe_tool, call_tool',
+        "list",
+    ),
+    Key(
+        "alwaysList",
+        NON_EMPTY_LIST,
+        "search mode: globs of tools still listed directly (exposed or the server's own name)",
+        [],
+    ),
+)
+"""A group's, or ``mcpProxy.options``' for every group that sets none (``config.discovery``)."""
+
+
 FILTER = Section(
     (
         Key(
@@ -263,6 +281,7 @@ GLOBAL_ONLY = Section(
             "when /readyz is 200: required (every required upstream ready), any, all",
             "required",
         ),
+        *DISCOVERY_KEYS,
     )
 )
 """Options only ``mcpProxy.options`` may set: they are the whole gateway's."""
@@ -399,6 +418,7 @@ GROUP = Section(
         Key("toolFilter", FILTER_SCHEMA, "on top of each member's own"),
         Key("promptFilter", FILTER_SCHEMA, "on top of each member's own"),
         Key("resourceFilter", FILTER_SCHEMA, "on top of each member's own"),
+        *DISCOVERY_KEYS,
         Key("description", {}, "free text"),
     )
 )

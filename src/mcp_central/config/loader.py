@@ -51,6 +51,10 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpServers.NAME.toolOverrides     {TOOL: {name, title, description, annotations}}: what clients see of
                                       the upstream's TOOL instead (also accepted in the server's options;
                                       default none; config/tool_overrides.py)
+    mcpProxy.options.toolDiscovery    aggregated routes: "list" (default) every tool, or "search": three
+                                      meta-tools (search_tools, describe_tool, call_tool); groups.NAME too
+    mcpProxy.options.alwaysList       search mode: globs of tools still listed directly (default []);
+                                      groups.NAME too (config/discovery.py)
 
 Strictness beyond TBXark's (configs that would validate but do something else are refused):
 duplicate keys anywhere, ``authTokens`` that are not a list of non-empty strings without
@@ -75,6 +79,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcp_central.config import keys, redact
+from mcp_central.config.discovery import read_discovery
 from mcp_central.config.expand import expand
 from mcp_central.config.fields import (
     Problems,
@@ -111,6 +116,7 @@ from mcp_central.config.model import (
     NameFilter,
     ProxyConfig,
     ServerConfig,
+    ToolDiscovery,
     TransportKind,
 )
 from mcp_central.config.names import name_problem
@@ -286,6 +292,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         cors_origins=global_only.get("cors", ()),
         readiness=global_only.get("readiness", "required"),
         session_store=global_only.get("sessionStore"),
+        tool_discovery=global_only.get("toolDiscovery") or global_only.get("alwaysList") or ToolDiscovery(),
     )
     # Servers inherit the options and the default timeout, not the proxy-wide limits.
     return config, {**options, "defaultTimeout": config.default_timeout}
@@ -374,6 +381,10 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
         out["audit"] = audit(options["audit"], f"{path}.audit", problems)
     if "sessionStore" in options:
         out["sessionStore"] = session_store(options, path, problems)
+    if (discovery := read_discovery(options, path, problems)) is not None:
+        for key in ("toolDiscovery", "alwaysList"):  # read together; each named if a server sets it
+            if key in options:
+                out[key] = discovery
     return out
 
 

@@ -143,6 +143,21 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class ToolDiscovery:
+    """``toolDiscovery`` + ``alwaysList`` of an aggregated route (``core.discovery``)."""
+
+    mode: Literal["list", "search"] = "list"
+    """``list``: ``tools/list`` shows every tool; ``search``: three meta-tools that search, describe
+    and call them."""
+    always_list: tuple[str, ...] = ()
+    """Globs of tools a search-mode route still lists directly (exposed or the member's own name)."""
+
+    @property
+    def search(self) -> bool:
+        return self.mode == "search"
+
+
+@dataclass(frozen=True)
 class ProxyConfig:
     """``mcpProxy``: where and how mcp-central itself serves."""
 
@@ -205,6 +220,8 @@ class ProxyConfig:
     """``readiness``: what ``/readyz`` waits for: the ``required`` upstreams, ``any`` one, or ``all``."""
     session_store: str | None = None
     """``sessionStore``: a ``redis://`` URL replicas share sessions through; ``None``: memory."""
+    tool_discovery: ToolDiscovery = field(default_factory=ToolDiscovery)
+    """``toolDiscovery``/``alwaysList`` of every group that sets none (``/mcp`` included)."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +237,8 @@ class GroupConfig:
     prompt_filter: NameFilter | None = None
     resource_filter: NameFilter | None = None
     """Matched against the members' own resource URIs."""
+    discovery: ToolDiscovery | None = None
+    """Its own ``toolDiscovery``/``alwaysList``; ``None``: ``mcpProxy.options``' (``Config.group``)."""
 
 
 @dataclass(frozen=True)
@@ -267,7 +286,9 @@ class Config:
         if group is None:
             if name != ALL_GROUP:
                 return None
-            return GroupConfig(ALL_GROUP, tuple(enabled), self.proxy.auth_tokens)
+            return GroupConfig(
+                ALL_GROUP, tuple(enabled), self.proxy.auth_tokens, discovery=self.proxy.tool_discovery
+            )
         members = tuple(server for server in group.servers if server in enabled)
         return GroupConfig(
             group.name,
@@ -276,6 +297,7 @@ class Config:
             group.tool_filter,
             group.prompt_filter,
             group.resource_filter,
+            discovery=group.discovery or self.proxy.tool_discovery,
         )
 
     @property

@@ -50,6 +50,7 @@ from mcp_central.ops.pin_keeper import PinKeeper
 from mcp_central.ops.recent import RecentCalls
 from mcp_central.ops.reload import Reloader
 from mcp_central.types import Receive, Scope, Send
+from mcp_central.upstream.known_tools import KnownTools
 from mcp_central.upstream.link import UpstreamLink
 from mcp_central.upstream.manager import UpstreamManager
 from mcp_central.upstream.pool import IsolatedPool
@@ -84,6 +85,8 @@ class Gateway(Gatekeeper):
         self.base_path = config.proxy.base_path
         self.origins = _origin_policy(config)
         self.routes = {name: self.server_route(server) for name, server in config.enabled_servers.items()}
+        self.known_tools = KnownTools.beside(config.source)
+        """The last tool lists of upstreams, for search-mode groups (``<config>.tools.json``)."""
         self.groups = {name: self._group_route(name) for name in config.group_names}
         self.oauth: ResourceServer | None = None
         """``mcpProxy.options.oauth``: access tokens, resource metadata (``None``: static tokens only)."""
@@ -148,7 +151,8 @@ class Gateway(Gatekeeper):
     def _group_route(self, name: str) -> GroupRoute:
         group = self.config.group(name)
         assert group is not None
-        return GroupRoute(group, {member: self.routes[member] for member in group.servers}, self.config.proxy)
+        members = {member: self.routes[member] for member in group.servers}
+        return GroupRoute(group, members, self.config.proxy, self.known_tools)
 
     def update_groups(self) -> None:
         """After a reload: groups take their new members; removed groups end, new ones appear."""
@@ -164,7 +168,7 @@ class Gateway(Gatekeeper):
             if name in self.groups:
                 self.groups[name].update(group, members, self.config.proxy)
             else:
-                self.groups[name] = GroupRoute(group, members, self.config.proxy)
+                self.groups[name] = GroupRoute(group, members, self.config.proxy, self.known_tools)
 
     def apply_identities(self) -> None:
         """After a reload, before groups update: identities take their new grants in place. Sessions

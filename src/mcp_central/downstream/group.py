@@ -12,6 +12,9 @@ its token (``GroupRoute.visible_members``), so an aggregated route never serves 
 that member's ``/{name}/mcp`` would refuse. The others are absent, as filtered tools are. An
 identity's ``tools`` filter narrows tools further, matching a tool's own name or its group name.
 
+With ``toolDiscovery: "search"`` the route's ``Discovery`` (``downstream.discovery``) answers
+``tools/list`` and the meta-tools (``serve_request``); calls still go through ``route_request``.
+
 Routing only: transports (``streamable_http``, ``sse``) and upstream links do the I/O.
 """
 
@@ -24,10 +27,11 @@ from typing import Any
 
 from mcp_central import __version__
 from mcp_central.config.model import ALL_GROUP, GroupConfig, ProxyConfig
-from mcp_central.core import aggregate, jsonrpc, protocol
+from mcp_central.core import aggregate, discovery, jsonrpc, protocol
 from mcp_central.core.filters import allows, filter_listed
 from mcp_central.core.tasks import task_id_of
 from mcp_central.downstream.auth import Access, Caller
+from mcp_central.downstream.discovery import Discovery
 from mcp_central.downstream.relay import Client, Relay, call_member, list_all
 from mcp_central.downstream.session import Route, ServerRoute, Session
 from mcp_central.errors import (
@@ -38,6 +42,7 @@ from mcp_central.errors import (
     to_jsonrpc_error,
 )
 from mcp_central.types import Message, RequestId
+from mcp_central.upstream.known_tools import KnownTools
 from mcp_central.upstream.link import UpstreamLink
 
 log = logging.getLogger("mcp_central.downstream")
@@ -139,7 +144,13 @@ class GroupSession:
 
 
 class GroupRoute(Route):
-    def __init__(self, group: GroupConfig, members: dict[str, ServerRoute], proxy: ProxyConfig) -> None:
+    def __init__(
+        self,
+        group: GroupConfig,
+        members: dict[str, ServerRoute],
+        proxy: ProxyConfig,
+        known_tools: KnownTools | None = None,
+    ) -> None:
         idle = min((route.idle_timeout for route in members.values()), default=1800.0)
         path = "" if group.name == ALL_GROUP else f"/groups/{group.name}"
         super().__init__(f"group {group.name}", path, group.auth_tokens, idle, proxy.max_sessions)
@@ -152,6 +163,8 @@ class GroupRoute(Route):
         self.skipped: dict[str, dict[str, Any]] = {}
         """Members left out of the last aggregated answer, with why and when (for ``/status``)."""
         self._states: dict[Session, GroupSession] = {}
+        self.discovery = Discovery(self, known_tools or KnownTools(None))
+        """``toolDiscovery: "search"``: the meta-tools, over the caller's own catalogue."""
 
     # ------------------------------------------------------------------ session lifecycle
 
@@ -185,7 +198,10 @@ class GroupRoute(Route):
             "serverInfo": {"name": f"{self.proxy.name} ({self.group.name})", "version": __version__},
         }
         by_member = {member: init.get("instructions") for member, init in ready.items()}
-        if instructions := aggregate.merge_instructions(by_member, self.proxy.separator):
+        instructions = aggregate.merge_instructions(by_member, self.proxy.separator)
+        if self.discovery.active:
+            instructions = "\n\n".join(filter(None, [discovery.INSTRUCTIONS, instructions]))
+        if instructions:
             described["instructions"] = instructions
         return described
 
@@ -199,7 +215,11 @@ class GroupRoute(Route):
                 self.skip(member, exc.detail)
 
         visible = self.visible_members(state.caller)
-        shared = [name for name, route in visible.items() if route.link is not None]
+        shared = [
+            name
+            for name, route in visible.items()
+            if route.link is not None and not (self.discovery.active and self.discovery.asleep(name))
+        ]  # search mode indexes sleeping members from their last list: connecting would start them
         tasks = [asyncio.ensure_future(connect(member)) for member in shared]
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=self.proxy.aggregate_timeout)
@@ -231,7 +251,8 @@ class GroupRoute(Route):
             # Members it may no longer use (their tokens changed) go like members that left.
             state.forget(gone + [name for name in state.relays if not state.visible(name)])
             for name in fresh:
-                if members[name].link is not None and state.visible(name):  # shared: listen now
+                asleep = self.discovery.active and self.discovery.asleep(name)
+                if members[name].link is not None and state.visible(name) and not asleep:  # listen now
                     state.connect_soon(name)
             if changed:
                 for kind in ("tools", "prompts", "resources"):
@@ -253,11 +274,18 @@ class GroupRoute(Route):
             await self._notification(state, message)
             return
         try:
-            answer = await self.route_request(state, message)
+            answer = await self.serve_request(state, message)
         except (UpstreamError, LimitExceeded) as exc:
             answer = {"jsonrpc": "2.0", "id": message["id"], "error": to_jsonrpc_error(exc)}
         if answer is not None:
             session.deliver(answer, message["id"])
+
+    async def serve_request(self, state: GroupSession, message: Message) -> Message | None:
+        """A client's request: ``route_request``, except what search mode answers itself (``tools/list``
+        and the meta-tools). The OpenAPI bridge calls ``route_request``: it keeps every tool."""
+        if self.discovery.handles(message):
+            return await self.discovery.answer(state, message)
+        return await self.route_request(state, message)
 
     async def route_request(self, state: GroupSession, message: Message) -> Message | None:
         """Route one request; the answer if the group gives it itself, ``None`` if a member will."""
@@ -297,8 +325,11 @@ class GroupRoute(Route):
             names = self.tool_names if kind == "tool" else self.prompt_names
             exposed = params.get("name")
             found = names.resolve(exposed, members)
-            if found is None:
-                await self._merged_list(state, "tools/list" if kind == "tool" else "prompts/list")
+            if found is None:  # a shortened name the table does not know yet: list (sleepers stay asleep)
+                if kind == "tool" and self.discovery.active:
+                    await self.discovery.catalogue(state)
+                else:
+                    await self._merged_list(state, "tools/list" if kind == "tool" else "prompts/list")
                 found = names.resolve(exposed, members)
             group_filter = self.group.tool_filter if kind == "tool" else self.group.prompt_filter
             if found is None or not allows(str(exposed), group_filter):
@@ -358,7 +389,16 @@ class GroupRoute(Route):
     # ------------------------------------------------------------------ fan-out
 
     async def _merged_list(self, state: GroupSession, method: str) -> dict[str, Any]:
-        results = await self._everywhere(state, method, {})
+        return self.merge_list(state, method, await self._everywhere(state, method, {}))
+
+    async def gather(self, state: GroupSession, method: str, members: list[str]) -> dict[str, dict[str, Any]]:
+        """``method``'s result from each of ``members`` that answered in time, as they sent it."""
+        return await self._everywhere(state, method, {}, members)
+
+    def merge_list(
+        self, state: GroupSession, method: str, results: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The members' ``results`` (renamed in place) as one list, filtered for ``state``'s caller."""
         merged_parts = []
         for member, result in results.items():
             if method == "tasks/list":
@@ -397,9 +437,10 @@ class GroupRoute(Route):
         merged["tools"] = kept
 
     async def _everywhere(
-        self, state: GroupSession, method: str, params: dict[str, Any]
+        self, state: GroupSession, method: str, params: dict[str, Any], only: list[str] | None = None
     ) -> dict[str, dict[str, Any]]:
-        """Ask every member at once; the results of those that answered within the deadline."""
+        """Ask every member (or those in ``only``) at once; the results of those that answered
+        within the deadline."""
 
         async def ask(member: str) -> dict[str, Any]:
             relay = await state.relay(member)
@@ -410,7 +451,7 @@ class GroupRoute(Route):
                 return {}
             return await call_member(relay.link, method, params)
 
-        members = list(self.visible_members(state.caller))
+        members = [name for name in self.visible_members(state.caller) if only is None or name in only]
         tasks = {member: asyncio.ensure_future(ask(member)) for member in members}
         if not tasks:
             return {}

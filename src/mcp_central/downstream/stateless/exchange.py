@@ -155,7 +155,7 @@ class GroupTarget:
         if log_level is not None:
             state.log_level = log_level
         try:
-            answer = await self.route.route_request(state, message)
+            answer = await self.route.serve_request(state, message)
         except (UpstreamError, LimitExceeded) as exc:
             answer = error_response(message["id"], to_jsonrpc_error(exc))
         if answer is not None:
