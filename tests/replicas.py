@@ -92,8 +92,10 @@ def running_redis(directory: Path) -> Iterator[str]:
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "redis.log").open("wb") as log:
         proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory)]
-            + ["--save", "", "--appendonly", "no"],
+            [
+                *("redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory)),
+                *("--save", "", "--appendonly", "no"),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )

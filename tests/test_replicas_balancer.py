@@ -99,7 +99,7 @@ async def kill_the_holder_mid_call(cluster: Cluster, client: Client) -> tuple[Ba
             await call
     except TimeoutError:
         raise AssertionError(f"the call hung: no answer {DEADLINE} s after its replica died") from None
-    except BaseException as exc:  # noqa: BLE001 - what the client saw is the result
+    except BaseException as exc:  # what the client saw is the result
         outcome = exc
     return outcome, time.monotonic() - started
 
@@ -176,7 +176,7 @@ async def test_without_httpclose_the_kill_takes_the_whole_sdk_client_down(tmp_pa
             async with sdk_client(cluster.balancer_url) as client:
                 outcome, _took = await kill_the_holder_mid_call(cluster, client)
                 await client.call_tool("echo", {"text": "after"})
-        except BaseException as exc:  # noqa: BLE001 - the client's end is what this test is about
+        except BaseException as exc:  # the client's end is what this test is about
             outcome = exc
     assert outcome is not None, "the client survived the kill without option httpclose"
     assert not isinstance(outcome, MCPError), "the call got an answer; the connection was not cut"
