@@ -3,6 +3,7 @@ limits of ``cli.edge``)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import logging
@@ -18,6 +19,8 @@ from mcp_central.config import redact
 from mcp_central.config.model import Config
 from mcp_central.downstream.app import Gateway
 from mcp_central.ops import logs, tracing
+
+log = logging.getLogger("mcp_central")
 
 KEEP_ALIVE_SECONDS = 75
 """Idle client connections stay open this long: longer than the usual load-balancer idle timeout
@@ -35,6 +38,13 @@ class GatewayServer(uvicorn.Server):
         self.gateway = app
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        delay = self.gateway.config.proxy.drain_delay
+        if delay > 0:
+            # Still serving everything; only /readyz fails, so the balancer stops sending here
+            # before the port closes (a connection waiting in the backlog then would get no answer).
+            self.gateway.leaving = True
+            log.info("shutdown: /readyz answers 503 for %gs (drainDelay) before the port closes", delay)
+            await asyncio.sleep(delay)
         for server in self.servers:
             server.close()  # no new connections; uvicorn closes them again, harmlessly
         await self.gateway.drain(self.gateway.config.proxy.shutdown_grace)

@@ -262,6 +262,7 @@ GLOBAL_ONLY = Section(
         Key("unusedSessionTimeout", DURATION, "a session with no request after initialize ends", "60s"),
         Key("maxQueuedMessages", count(1), "messages waiting for one session", 5000),
         Key("shutdownGrace", DURATION, "time in-flight requests get on SIGTERM", "5s"),
+        Key("drainDelay", DURATION, "on SIGTERM, /readyz answers 503 this long before the port closes", "0s"),
         Key("maxHeaderBytes", count(1024), "largest request line + headers (else 431)", 65536),
         Key("headerTimeout", DURATION, "a request's headers must arrive within this long", "10s"),
         Key("maxConnections", count(1), "client connections open at once (else 503)", 2000),

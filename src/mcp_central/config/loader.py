@@ -27,6 +27,8 @@ Keys we add to TBXark's schema (new keys only, never new meanings):
     mcpProxy.options.defaultTimeout   the timeout of servers that set none (default "60s")
     mcpProxy.options.maxSessions      cap on concurrent client sessions per route (default 1000)
     mcpProxy.options.shutdownGrace    time in-flight requests get to finish on SIGTERM (default "5s")
+    mcpProxy.options.drainDelay       on SIGTERM, /readyz answers 503 this long first, while everything else
+                                      is still served, so a balancer stops sending here (default "0s")
     mcpProxy.options.adminTokens      tokens for /status (default: the global authTokens)
     mcpProxy.options.metricsTokens    tokens for /metrics besides the admins' ([]: open; default: as /status)
     mcpProxy.options.allowedHosts     Host names served besides loopback, IP literals and baseURL's
@@ -274,6 +276,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
         default_timeout=global_only.get("defaultTimeout", DEFAULT_TIMEOUT_SECONDS),
         max_sessions=global_only.get("maxSessions", DEFAULT_ROUTE_MAX_SESSIONS),
         shutdown_grace=global_only.get("shutdownGrace", DEFAULT_SHUTDOWN_GRACE_SECONDS),
+        drain_delay=global_only.get("drainDelay", 0.0),
         admin_tokens=admin_tokens,
         metrics_tokens=metrics_tokens,
         allowed_hosts=global_only.get("allowedHosts", ()),
@@ -366,6 +369,8 @@ def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
     for key in ("defaultTimeout", "shutdownGrace", "unusedSessionTimeout", "headerTimeout"):
         if key in options:
             out[key] = duration(options, key, path, problems, 1.0)
+    if "drainDelay" in options:
+        out["drainDelay"] = duration(options, "drainDelay", path, problems, 0.0)
     if "oauth" in options:
         out["oauth"] = options["oauth"]  # as written: read by config/oauth.py, once the rest is known
     if "logFormat" in options:

@@ -187,6 +187,9 @@ class ProxyConfig:
     max_sessions: int = DEFAULT_ROUTE_MAX_SESSIONS
     """At most this many client sessions on one route at once."""
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
+    drain_delay: float = 0.0
+    """``drainDelay``: on SIGTERM, keep serving everything but ``/readyz`` (503) this long, so a load
+    balancer's health check takes the replica out before its port closes."""
     """On SIGTERM/SIGINT, how long requests in flight may take to finish before streams are closed."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES

@@ -98,6 +98,8 @@ class Gateway(Gatekeeper):
         self._watcher: asyncio.Task[None] | None = None
         self._pin_watcher: asyncio.Task[None] | None = None
         self.draining = False
+        self.leaving = False
+        """SIGTERM arrived and ``drainDelay`` runs: only ``/readyz`` says so (503)."""
         self.metrics = GatewayMetrics(self)
         self.observers.add(self.metrics.observer)
         self.openapi = OpenAPIBridge(self)
@@ -272,6 +274,11 @@ class Gateway(Gatekeeper):
         if name == "healthz":
             await health.healthz(send)
         elif name == "readyz":
+            if self.leaving:  # SIGTERM with drainDelay: the balancer must stop sending here
+                await respond_json(
+                    send, 503, {"status": "draining", "reasons": ["mcp-central is shutting down"]}
+                )
+                return
             await health.readyz(self.manager, send)
         elif name == "status":
             # Status names upstreams, internal URLs and errors: admins only, wherever tokens exist.
