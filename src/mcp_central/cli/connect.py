@@ -31,7 +31,11 @@ def register(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "check", help="connect to every route of a running proxy: initialize, tools/list, ping"
     )
     check.add_argument(
-        "--url", help="base URL of the proxy (default: from --config, else http://127.0.0.1:9090)"
+        "--url",
+        action="append",
+        default=[],
+        help="base URL of the proxy (default: from --config, else http://127.0.0.1:9090); "
+        "repeat to check each replica directly",
     )
     check.add_argument("--token", help=f"bearer token (default: ${TOKEN_ENV}, else the config's tokens)")
     check.add_argument(
@@ -205,10 +209,13 @@ def run_check(args: argparse.Namespace) -> int:
         chosen = _names(args.server, config) if config is not None or args.server else None
     except ConfigError as exc:
         return report(exc)
-    base = proxy_url(args.url, config)
+    # A URL given twice is one replica, checked once.
+    bases = list(dict.fromkeys(proxy_url(url, config) for url in args.url)) or [proxy_url(None, config)]
+    unreachable: list[str] = []
+    problems: list[str] = []
     transports = check.TRANSPORTS if args.transport == "both" else (args.transport,)
 
-    async def main() -> list[RouteCheck] | str:
+    async def one_proxy(base: str) -> list[RouteCheck] | str:
         if not await _reachable(base, args.timeout):
             return f"cannot reach the proxy at {base} (is it running? --url sets where)"
         if chosen is not None:
@@ -253,7 +260,21 @@ def run_check(args: argparse.Namespace) -> int:
         problems.extend(await check.override_problems(base, token_for(args.token, None), args.timeout))
         return results
 
-    problems: list[str] = []
+    async def main() -> list[RouteCheck] | str:
+        # Replicas one after the other: each is checked on its own routes, as a client would.
+        results: list[RouteCheck] = []
+        for base in bases:
+            outcome = await one_proxy(base)
+            if isinstance(outcome, str):
+                unreachable.append(outcome)
+            else:
+                results += outcome
+        if unreachable and (len(bases) == 1 or not results):
+            return "; ".join(unreachable)
+        for problem in unreachable:
+            print(f"mcp-central: {problem}", file=sys.stderr)
+        return results
+
     outcome = asyncio.run(main())
     if isinstance(outcome, str):
         print(f"mcp-central: {outcome}", file=sys.stderr)
@@ -263,19 +284,20 @@ def run_check(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps([r.as_json() for r in outcome], indent=2))
     else:
-        sys.stdout.write(_table(outcome))
+        sys.stdout.write(_table(outcome, whole_urls=len(bases) > 1))
     failed = [r for r in outcome if not r.ok]
     if failed:
         print(f"mcp-central: {len(failed)} of {len(outcome)} route(s) failed", file=sys.stderr)
         return 1
-    return 1 if problems else 0
+    return 1 if problems or unreachable else 0
 
 
-def _table(results: list[RouteCheck]) -> str:
+def _table(results: list[RouteCheck], *, whole_urls: bool = False) -> str:
+    """One row per route; ``whole_urls`` (several replicas) keeps the host in the ROUTE column."""
     rows = [("ROUTE", "TRANSPORT", "LATENCY", "TOOLS", "STATUS")]
     for r in results:
         path = r.url.split("://", 1)[-1]
-        route = path[path.find("/") :] if "/" in path else r.url
+        route = r.url if whole_urls else path[path.find("/") :] if "/" in path else r.url
         latency = f"{r.latency_ms:.0f}ms" if r.latency_ms is not None else "-"
         tools = str(r.tools) if r.tools is not None else "-"
         rows.append((route, r.transport, latency, tools, "ok" if r.ok else f"FAIL {r.error}"))
