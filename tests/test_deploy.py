@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import configparser
 import fnmatch
-import json
 import shlex
 import subprocess
 from pathlib import Path
@@ -20,7 +19,6 @@ import yaml
 
 from deploy_helpers import cli_args, load_yaml, only, parse_dockerfile
 from mcp_central.config import jsonc
-from mcp_central.config.keys import PROXY_OPTIONS
 from mcp_central.config.loader import load_config, load_config_text
 from mcp_central.config.model import Config
 
@@ -181,12 +179,6 @@ def gateway_config(
     raw = jsonc.loads(text)
     for variable in ("MCP_PROXY_TOKEN", "REDIS_PASSWORD"):
         monkeypatch.setenv(variable, "x")
-    # Until the session store lands (mcpProxy.options.sessionStore, the lead's part) the loader
-    # does not know the key; then this stand-in goes and the whole file is loaded.
-    if "sessionStore" not in {key.name for key in PROXY_OPTIONS.keys}:
-        loadable = json.loads(json.dumps(raw))
-        del loadable["mcpProxy"]["options"]["sessionStore"]
-        text = json.dumps(loadable)
     return raw, load_config_text(text, "config.json")
 
 
