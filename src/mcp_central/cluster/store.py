@@ -27,10 +27,12 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from mcp_central.cluster.forward import Forwarder
 from mcp_central.config import redact
 from mcp_central.core.session_record import SessionRecord
+from mcp_central.downstream.auth import Caller
 from mcp_central.errors import StoreUnavailable
-from mcp_central.types import Message
+from mcp_central.types import Message, Receive, Scope, Send
 
 log = logging.getLogger("mcp_central.cluster")
 
@@ -79,6 +81,7 @@ class RedisShare:
         """When Redis stopped answering (``None``: it answers)."""
         self.listening = asyncio.Event()
         """Set while this replica is subscribed to its channels."""
+        self.forwarder = Forwarder(self.replica, self._publish_to)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -140,6 +143,26 @@ class RedisShare:
     def answer_elsewhere(self, replica: str, route: str, session_id: str, message: Message) -> None:
         event = self._event("answer", route, session_id, message=message)
         self._spawn(self._redis.publish(replica_channel(replica), event), "pass an answer on")
+
+    async def forward(
+        self,
+        replica: str,
+        route: str,
+        caller: Caller,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+    ) -> bool:
+        return await self.forwarder.forward(replica, route, caller, scope, body, receive, send)
+
+    async def _publish_to(self, replica: str, event: dict[str, Any]) -> int:
+        async with self._guard("forward a request"):
+            return int(
+                await self._redis.publish(
+                    replica_channel(replica), orjson.dumps({"from": self.replica, **event})
+                )
+            )
 
     async def relay(self, holder: str, route: str, session_id: str, message: Message) -> bool:
         event = self._event("post", route, session_id, message=message)
@@ -237,7 +260,14 @@ class RedisShare:
                         event = orjson.loads(item["data"])
                     except orjson.JSONDecodeError:
                         continue
-                    if isinstance(event, dict) and event.get("from") != self.replica:
+                    if not isinstance(event, dict) or event.get("from") == self.replica:
+                        continue
+                    kind = event.get("kind")
+                    if kind in ("http-out", "http-end"):
+                        self.forwarder.answered(event)  # here, not in a task: they must stay in order
+                    elif kind == "http-gone":
+                        self.forwarder.client_gone(event)
+                    else:
                         self._dispatch(event)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._down("listen to the other replicas", exc)

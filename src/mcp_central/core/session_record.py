@@ -86,11 +86,26 @@ class SessionRecord:
 
     def restore_requests(self) -> list[Message]:
         """The requests that put this session's state on a replica's links (level first)."""
-        ordered = sorted(self.state.items(), key=lambda item: item[0] != "level")
+        restorable = (
+            (key, params) for key, params in self.state.items() if key == "level" or key.startswith("sub:")
+        )
+        ordered = sorted(restorable, key=lambda item: item[0] != "level")
         return [
             {"jsonrpc": "2.0", "method": _method_of(key), "params": params, "id": f"mcpc-restore-{n}"}
             for n, (key, params) in enumerate(ordered)
         ]
+
+    def task_homes(self) -> dict[str, str]:
+        """The replica whose upstream holds each of the session's tasks, by task id."""
+        return {
+            key[5:]: str(params.get("replica"))
+            for key, params in self.state.items()
+            if key.startswith("task:") and isinstance(params.get("replica"), str)
+        }
+
+
+def task_key(task_id: str) -> str:
+    return f"task:{task_id}"
 
 
 def state_key(message: Message) -> tuple[str, bool] | None:

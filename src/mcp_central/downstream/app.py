@@ -29,15 +29,16 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mcp_central.config.model import ALL_GROUP, Config, ServerConfig
 from mcp_central.downstream import cors, sse, streamable_http
 from mcp_central.downstream.admission import Gatekeeper, transport_of
+from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.identities import Identities
-from mcp_central.downstream.oauth.gate import ResourceServer
+from mcp_central.downstream.oauth.gate import OAuthCaller, ResourceServer
 from mcp_central.downstream.openapi.handlers import OpenAPIBridge
 from mcp_central.downstream.origin import OriginPolicy
 from mcp_central.downstream.session import Route, ServerRoute
@@ -111,7 +112,9 @@ class Gateway(Gatekeeper):
             from mcp_central.cluster.bus import Bus
             from mcp_central.cluster.store import RedisShare
 
-            self.share = RedisShare(config.proxy.session_store, Bus(self.route_by_label).handle)
+            bus = Bus(self.route_by_label, self.caller_from)
+            self.share = share = RedisShare(config.proxy.session_store, bus.handle)
+            bus.forwarder = share.forwarder
         self._upkeep: asyncio.Task[None] | None = None
         self.apply_limits()
 
@@ -141,6 +144,18 @@ class Gateway(Gatekeeper):
             route.share = self.share
             for session in route.sessions.values():
                 session.outbox.limit = proxy.max_queued_messages
+
+    def caller_from(self, who: dict[str, Any]) -> Caller | None:
+        """The caller another replica admitted, as it forwarded it (``cluster.forward``): the same
+        identity (with this replica's grants for it), or the same anonymous token digest."""
+        digest = bytes.fromhex(who["digest"]) if isinstance(who.get("digest"), str) else None
+        address = str(who.get("address") or "")
+        name = who.get("identity")
+        if not isinstance(name, str):
+            return Caller(digest, address)
+        if (caller := self.identities.caller_for(name, digest or b"", address)) is not None:
+            return caller
+        return OAuthCaller(digest, address, name) if who.get("kind") == "OAuthCaller" else None
 
     def route_by_label(self, label: str) -> Route | None:
         """The route a label names (``NAME``, ``groups/NAME``, ``all``), as replicas name them."""

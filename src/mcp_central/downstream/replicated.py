@@ -20,7 +20,8 @@ import asyncio
 from typing import TypeVar, cast
 
 from mcp_central.core.replica_ids import RESTORE_PREFIX, is_restore, tag, untag
-from mcp_central.core.session_record import SessionRecord, state_key
+from mcp_central.core.session_record import SessionRecord, state_key, task_key
+from mcp_central.core.tasks import BY_TASK_ID, task_id_of
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.session import Route, Session
 from mcp_central.downstream.sharing import SessionShare
@@ -112,9 +113,39 @@ async def _adopt(
         session.close()
         raise UpstreamUnavailable(route.name, str(answer["error"].get("message")))
     session.used = True
+    homes = getattr(session, "task_homes", None)
+    if isinstance(homes, dict):
+        homes.update(record.task_homes())
     for request in record.restore_requests():
         await session.submit(request)
     return session
+
+
+def note_task(session: Session, share: SessionShare, homes: dict[str, str], message: Message) -> None:
+    """An answer creating a task (``CreateTaskResult``) leaves here: the task lives on this
+    replica's upstream, so the session's requests about it, wherever they land, are served here."""
+    task_id = task_id_of(message.get("result"))
+    if task_id is None or task_id in homes:
+        return
+    homes[task_id] = share.replica
+    share.changed(
+        session.route.label,
+        session.id,
+        task_key(task_id),
+        {"replica": share.replica},
+        record_ttl(session.route),
+    )
+
+
+def task_home(share: SessionShare, homes: dict[str, str], message: Message) -> str | None:
+    """The other replica holding the task a ``tasks/get|result|cancel`` names (``None``: here, or
+    not a task request)."""
+    if message.get("method") not in BY_TASK_ID:
+        return None
+    params = message.get("params")
+    task_id = params.get("taskId") if isinstance(params, dict) else None
+    home = homes.get(task_id) if isinstance(task_id, str) else None
+    return home if home is not None and home != share.replica else None
 
 
 def outgoing(replica: str, message: Message) -> Message | None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from mcp_central.core.session_record import SessionRecord
-from mcp_central.types import Message
+from mcp_central.downstream.auth import Caller
+from mcp_central.types import Message, Receive, Scope, Send
 
 
 class SessionShare(Protocol):
@@ -39,6 +40,21 @@ class SessionShare(Protocol):
 
     def answer_elsewhere(self, replica: str, route: str, session_id: str, message: Message) -> None:
         """The client's answer to a server→client request that ``replica`` asked: send it there."""
+        ...
+
+    async def forward(
+        self,
+        replica: str,
+        route: str,
+        caller: Caller,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+    ) -> bool:
+        """Serve this HTTP request on ``replica``, which holds what it needs (a task, a parked
+        stateless round, a reply stream), writing its answer here; ``False`` when that replica is
+        gone (nothing was sent). The caller travels as who it is, never as its token."""
         ...
 
     async def relay(self, holder: str, route: str, session_id: str, message: Message) -> bool:

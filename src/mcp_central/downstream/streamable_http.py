@@ -12,13 +12,12 @@ Auth and Origin checks happen before this module.
 from __future__ import annotations
 
 import logging
-import time
 
 from mcp_central.core import jsonrpc, protocol
 from mcp_central.core.stateless import is_stateless
 from mcp_central.downstream import replicated, resumable
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.channel import Channel, ChannelClosed
+from mcp_central.downstream.channel import ChannelClosed
 from mcp_central.downstream.http import (
     JSON,
     BodyTooLarge,
@@ -28,9 +27,9 @@ from mcp_central.downstream.http import (
     respond,
     respond_json,
 )
-from mcp_central.downstream.resumable import StreamRegistry
-from mcp_central.downstream.session import Route, Session, initialize_problem
+from mcp_central.downstream.session import Route, initialize_problem
 from mcp_central.downstream.stateless import post as stateless_post
+from mcp_central.downstream.streamable_session import SharedStreamableSession, StreamableSession
 from mcp_central.errors import (
     INVALID_REQUEST,
     LimitExceeded,
@@ -39,105 +38,12 @@ from mcp_central.errors import (
     error_response,
     to_jsonrpc_error,
 )
-from mcp_central.types import Message, Receive, RequestId, Scope, Send
+from mcp_central.types import Message, Receive, Scope, Send
 
 log = logging.getLogger("mcp_central.downstream")
 store_log = logging.getLogger("mcp_central.cluster")
 
 SESSION_HEADER = b"mcp-session-id"
-PRIMING_SINCE = "2025-11-25"
-"""From this revision on, an SSE stream starts with an id-only event so the client can always resume."""
-
-
-class StreamableSession(Session):
-    transport_name = "streamable-http"
-
-    def __init__(self, route: Route, session_id: str, caller: Caller) -> None:
-        super().__init__(route, session_id, caller)
-        self.request_streams: dict[RequestId, Channel] = {}
-        """Open (or dropped but resumable) reply streams, by the client's request id."""
-        self.standalone: Channel | None = None
-        self.resumable = StreamRegistry(priming=False)
-
-    def negotiated(self, version: str) -> None:
-        self.protocol_version = version
-        self.resumable.priming = version >= PRIMING_SINCE
-
-    def expire_detached(self, now: float) -> None:
-        """Forget reply streams whose client left and never came back for them."""
-        for stream in self.resumable.expire(now):
-            if (
-                stream.request_id is not None
-                and self.request_streams.get(stream.request_id) is stream.channel
-            ):
-                del self.request_streams[stream.request_id]
-            stream.channel.discard()
-
-    def end_stream(self, request_id: RequestId, channel: Channel) -> None:
-        """A reply stream is over (answered, or its client gone for good): forget it, and drop what
-        still waits in it (messages that came after the answer), which frees its share of ``outbox``."""
-        if self.request_streams.get(request_id) is channel:
-            del self.request_streams[request_id]
-        channel.discard()
-
-    @property
-    def busy(self) -> bool:
-        return super().busy or bool(self.request_streams) or self.standalone is not None
-
-    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
-        if related_request_id is not None:
-            stream = self.request_streams.get(related_request_id)
-            if stream is not None:
-                stream.put(message)
-                return
-        if "method" not in message:
-            return  # an answer whose request stream is gone: never send answers on the GET stream
-        if self.standalone is not None:
-            self.standalone.put(message)
-        elif self.request_streams:
-            # No GET stream: the newest open request stream is the only way left to reach the client.
-            next(reversed(self.request_streams.values())).put(message)
-
-    def discard_queues(self) -> None:
-        for stream in self.request_streams.values():
-            stream.discard()
-        if self.standalone is not None:
-            self.standalone.discard()
-
-    def close(self) -> None:
-        super().close()
-        for stream in self.request_streams.values():
-            stream.close()
-        if self.standalone is not None:
-            self.standalone.close()
-
-
-class SharedStreamableSession(StreamableSession):
-    """A session of a route whose replicas share sessions (``sessionStore``): the ids and state that
-    must cross replicas pass through ``replicated``. Notifications tied to no request go out only
-    on the replica holding the session's GET stream (each replica's links send their own copy)."""
-
-    def __init__(self, route: Route, session_id: str, caller: Caller) -> None:
-        super().__init__(route, session_id, caller)
-        assert route.share is not None
-        self.share = route.share
-        self.resumable.tag = f"{self.share.replica}."
-
-    def deliver(self, message: Message, related_request_id: RequestId | None) -> None:
-        outgoing = replicated.outgoing(self.share.replica, message)
-        if outgoing is None:
-            return
-        if related_request_id is None and self.standalone is None and "id" not in outgoing:
-            return  # a notification for the GET stream, which another replica holds (or none does)
-        super().deliver(outgoing, related_request_id)
-
-    async def submit(self, message: Message) -> None:
-        incoming = replicated.incoming(self, self.share, message)
-        if incoming is None:
-            self.last_active = time.monotonic()
-            return
-        await super().submit(incoming)
-        replicated.note_state(self, self.share, incoming)
 
 
 async def handle(route: Route, caller: Caller, scope: Scope, receive: Receive, send: Send) -> None:
@@ -248,7 +154,29 @@ async def _post(route: Route, caller: Caller, scope: Scope, receive: Receive, se
         await session.submit(message)
         await respond(send, 202)
         return
+    if isinstance(session, SharedStreamableSession) and await _forwarded_task(
+        session, caller, message, scope, receive, send
+    ):
+        return
     await _answer_request(session, message, receive, send)
+
+
+async def _forwarded_task(
+    session: SharedStreamableSession,
+    caller: Caller,
+    message: Message,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> bool:
+    """A request about a task that lives on another replica's upstream: that replica answers it
+    (through this one). ``False`` when the task is here, or its replica is gone."""
+    home = replicated.task_home(session.share, session.task_homes, message)
+    if home is None:
+        return False
+    return await session.share.forward(
+        home, session.route.label, caller, scope, jsonrpc.dumps(message), receive, send
+    )
 
 
 async def _initialize(route: Route, caller: Caller, message: Message, send: Send) -> None:
@@ -322,7 +250,7 @@ async def _get(route: Route, caller: Caller, scope: Scope, receive: Receive, sen
     session.used = True
     last_event_id = header(scope, b"last-event-id")
     if last_event_id is not None:
-        await _resume(session, last_event_id, receive, send)
+        await _resume(session, last_event_id, scope, receive, send)
         return
     if session.standalone is not None:
         await _rpc_error(send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
@@ -355,12 +283,19 @@ async def _serve_standalone(
             stream.channel.discard()
 
 
-async def _resume(session: StreamableSession, last_event_id: str, receive: Receive, send: Send) -> None:
+async def _resume(
+    session: StreamableSession, last_event_id: str, scope: Scope, receive: Receive, send: Send
+) -> None:
     """``GET`` with ``Last-Event-ID``: replay what the client missed on that stream, then continue it."""
     name = last_event_id.rpartition("-")[0]
     if (
         session.resumable.kind(name) is None
-    ):  # another replica's stream (it stopped, or the balancer moved us)
+    ):  # another replica's stream (the balancer moved us, or it stopped)
+        replica = name.partition(".")[0]
+        if isinstance(session, SharedStreamableSession) and await session.share.forward(
+            replica, session.route.label, session.caller, scope, b"", receive, send
+        ):
+            return  # that replica is alive: it replays what the client missed and goes on
         if name.partition(".")[2].startswith("g") and session.standalone is None:
             # What that stream had not delivered is lost with it; the session's GET stream goes on here.
             fresh = session.resumable.open(session.channel(), None, prefix="g")

@@ -78,7 +78,7 @@ async def handle(
         else:
             await listen.serve_group(target.route, caller, message, receive, send)
     else:
-        await _exchange(route, target, message, envelope, caller, receive, send)
+        await _exchange(route, target, message, envelope, caller, scope, receive, send)
 
 
 def _target(route: Route, caller: Caller) -> Target | None:
@@ -102,11 +102,20 @@ async def _exchange(
     message: Message,
     envelope: stateless.Envelope,
     caller: Caller,
+    scope: Scope,
     receive: Receive,
     send: Send,
 ) -> None:
     params = message.get("params") or {}
     state = params.get("requestState")
+    share = route.share
+    if share is not None and isinstance(state, str) and state not in route.parked:
+        home = state.partition(".")[0]
+        # Parked on another replica (the balancer sent the retry here): that one answers it.
+        if home != share.replica and await share.forward(
+            home, route.label, caller, scope, jsonrpc.dumps(message), receive, send
+        ):
+            return
     if state is not None:
         parked = route.parked.pop(state, None) if isinstance(state, str) else None
         exchange = parked if isinstance(parked, Exchange) else None
@@ -194,6 +203,8 @@ def _final(exchange: Exchange, answer: Message, reply_id: RequestId) -> Message:
 def _park(route: Route, exchange: Exchange, reply_id: RequestId) -> Message:
     """Keep the exchange for the client's retry; the ``InputRequiredResult`` that asks for its inputs."""
     token = secrets.token_urlsafe(24)
+    if route.share is not None:  # names its replica: a retry reaching another one is sent here
+        token = f"{route.share.replica}.{token}"
     route.parked[token] = exchange
     exchange.parked = True
 
