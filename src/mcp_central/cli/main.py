@@ -158,9 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     if verb == "validate":
-        from mcp_central.config.commands import missing_commands
-
         from mcp_central.cli.overrides import override_warnings
+        from mcp_central.config.commands import missing_commands
 
         # Warnings: the gateway may run elsewhere, and a tool list is only as fresh as its last run.
         for line in missing_commands(config) + override_warnings(config):
