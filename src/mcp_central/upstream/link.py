@@ -104,6 +104,8 @@ class UpstreamLink:
         self.tools = ToolCount(self._upstream_call, server.tool_filter, server.timeout, server.name)
         """How many tools the upstream offers (``/status``), counted again on ``list_changed``."""
         self.tools.use(self.core.overrides)
+        if pins is not None:
+            self.tools.held = pins.held.keys
         if known_tools is not None:
             self.tools.on_listed = functools.partial(known_tools.remember, server.name)
         self.closed = False

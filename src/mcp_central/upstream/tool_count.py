@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from mcp_central.config.model import NameFilter
@@ -48,6 +48,8 @@ class ToolCount:
         self._filter = tool_filter
         self._timeout = timeout
         self._refresh = Coalesced()
+        self.held: Callable[[], Iterable[str]] = tuple
+        """The upstream's tools held by ``pinTools`` (left out of lists, yet the server has them)."""
         self.on_listed: Callable[[list[dict[str, Any]]], None] | None = None
         """Told every finished walk's tools (all pages, the upstream's own names and definitions)."""
 
@@ -94,7 +96,8 @@ class ToolCount:
             self.on_listed(listed)
         self.names = frozenset(self.overrides.exposed_names(names))
         self.value = count - (len(names) - len(self.names))  # less the tools a new name hides
-        self.problems = override_problems(self._server, self.overrides.overrides, names)
+        # A held tool is left out of the list, but an override of it is no mistake.
+        self.problems = override_problems(self._server, self.overrides.overrides, names | set(self.held()))
         for problem in self.problems:
             if problem not in self._logged:
                 self._logged.add(problem)
