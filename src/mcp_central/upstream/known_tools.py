@@ -41,6 +41,7 @@ class KnownTools:
         self._like = like
         self._lists: dict[str, list[dict[str, Any]]] = {}
         self._loaded = path is None
+        self._write_failed = False
 
     @classmethod
     def beside(cls, config_source: str | None) -> KnownTools:
@@ -111,5 +112,8 @@ class KnownTools:
                 os.close(fd)
             os.replace(temporary, self.path)
         except OSError as exc:
-            log.warning("known tool lists: cannot write %s (%s): kept in memory only", self.path, exc)
+            # Once: a read-only config folder (a mounted file) would otherwise warn per server.
+            level = logging.DEBUG if self._write_failed else logging.WARNING
+            self._write_failed = True
+            log.log(level, "known tool lists: cannot write %s (%s): kept in memory only", self.path, exc)
             temporary.unlink(missing_ok=True)
