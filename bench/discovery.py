@@ -10,10 +10,11 @@ behind one ``mcp-central serve`` process, reads the aggregated route's ``tools/l
 
 - recall@1 and recall@5 of ``ToolIndex`` (core/tool_index.py) over those tools for the queries in
   ``bench/discovery_queries.json`` (each written as a user would ask, with the tool expected);
+- the same recall through a second ``serve`` process in search mode (``"toolDiscovery": "search"``
+  on ``mcpProxy.options``), each query asked of its real ``search_tools`` meta-tool (limit 5): what
+  a client gets, vocabulary and caller's catalogue included;
 - the size of ``tools/list`` in bytes and estimated tokens (bytes / 4: no tokenizer is installed),
-  in list mode and in search mode (``"toolDiscovery": "search"``). When this build's config does not
-  know that key yet, search mode's size is computed from three placeholder meta-tool definitions
-  and the report says it is an estimate.
+  in list mode and in search mode, both as that route sends it.
 
 Everything runs on 127.0.0.1 in a temporary directory; every process started is stopped by PID. Not
 part of the test suite: the figures are written down in bench/README.md, never asserted.
@@ -29,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,46 +48,6 @@ ROOT = Path(__file__).resolve().parent.parent
 QUERIES = Path(__file__).parent / "discovery_queries.json"
 NPM = ROOT / "node_modules" / "@modelcontextprotocol"
 CLI = [sys.executable, "-m", "mcp_central"]
-
-# What search mode is expected to list when this build cannot serve it yet (see module docstring).
-PLACEHOLDER_META_TOOLS: list[dict[str, Any]] = [
-    {
-        "name": "search_tools",
-        "description": "Search the tools of this endpoint by what you want to do. Returns the best "
-        "matches (name, title, short description, server); call describe_tool for a full definition.",
-        "inputSchema": {
-            "type": "object",
-            "properties": {
-                "query": {"type": "string", "description": "What you want to do, in a few words"},
-                "limit": {"type": "integer", "description": "How many matches (default 10)"},
-            },
-            "required": ["query"],
-        },
-    },
-    {
-        "name": "describe_tool",
-        "description": "The full definition of one tool found with search_tools: its input schema, "
-        "output schema and annotations.",
-        "inputSchema": {
-            "type": "object",
-            "properties": {"name": {"type": "string", "description": "The tool's name"}},
-            "required": ["name"],
-        },
-    },
-    {
-        "name": "call_tool",
-        "description": "Call a tool found with search_tools, with arguments matching its input schema.",
-        "inputSchema": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "description": "The tool's name"},
-                "arguments": {"type": "object", "description": "The tool's arguments"},
-            },
-            "required": ["name"],
-        },
-    },
-]
-
 
 # --------------------------------------------------------------------------- the upstreams
 
@@ -163,9 +125,10 @@ def upstreams(tmp: Path, postgres_uri: str | None) -> tuple[dict[str, Any], list
 
 
 async def route_tools(
-    tmp: Path, servers: dict[str, Any], options: dict[str, Any]
-) -> list[dict[str, Any]] | str:
-    """The aggregated route's tools/list through ``mcp-central serve``, or why serve did not start."""
+    tmp: Path, servers: dict[str, Any], options: dict[str, Any], queries: list[str] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]] | str:
+    """The aggregated route's tools/list through ``mcp-central serve``, and what its ``search_tools``
+    answers (the first five names) to each of ``queries``; or why serve did not start."""
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
@@ -196,6 +159,7 @@ async def route_tools(
         exited.cancel()
         await ready
         tools: list[dict[str, Any]] = []
+        found: dict[str, list[str]] = {}
         async with Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp"), mode="legacy") as client:
             cursor: str | None = None
             while True:
@@ -205,7 +169,13 @@ async def route_tools(
                 ]
                 cursor = page.next_cursor
                 if not cursor:
-                    return tools
+                    break
+            for query in queries or []:
+                result = await client.call_tool("search_tools", {"query": query, "limit": 5})
+                if result.is_error or result.structured_content is None:
+                    raise SystemExit(f"search_tools refused {query!r}: {result.content}")
+                found[query] = [tool["name"] for tool in result.structured_content["tools"]]
+        return tools, found
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -225,8 +195,17 @@ def list_size(tools: list[dict[str, Any]]) -> dict[str, int]:
     return {"tools": len(tools), "bytes": size, "tokens_estimated": size // 4}
 
 
-def recall(tools: list[dict[str, Any]], queries: list[dict[str, Any]]) -> dict[str, Any]:
+Ranking = Callable[[str], list[str]]
+"""The first five tool names for a query."""
+
+
+def local_ranking(tools: list[dict[str, Any]]) -> Ranking:
+    """``ToolIndex`` over the list-mode tools, in this process."""
     index = ToolIndex([IndexedTool(tool["name"], tool["name"].split("__")[0], tool) for tool in tools])
+    return lambda query: [match.tool.name for match in index.search(query, 5)]
+
+
+def recall(tools: list[dict[str, Any]], queries: list[dict[str, Any]], ranking: Ranking) -> dict[str, Any]:
     known = {tool["name"] for tool in tools}
     hits_at_1 = hits_at_5 = 0
     counted = 0
@@ -239,7 +218,7 @@ def recall(tools: list[dict[str, Any]], queries: list[dict[str, Any]]) -> dict[s
             unknown.append(expected)  # its server did not start here: not counted
             continue
         counted += 1
-        found = [match.tool.name for match in index.search(entry["query"], 5)]
+        found = ranking(entry["query"])[:5]
         ranks = [rank for rank, name in enumerate(found, 1) if name in accepted]
         hits_at_1 += ranks[:1] == [1]
         hits_at_5 += bool(ranks)
@@ -256,47 +235,55 @@ def recall(tools: list[dict[str, Any]], queries: list[dict[str, Any]]) -> dict[s
 
 
 async def collect(
-    tmp: Path, postgres_uri: str | None, saved: list[dict[str, Any]] | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | str, list[str]]:
-    """The route's tools in list mode (or ``saved``), in search mode (or why not), and skipped servers."""
+    tmp: Path, postgres_uri: str | None, saved: list[dict[str, Any]] | None, queries: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None, dict[str, list[str]] | None, list[str]]:
+    """The route's tools in list mode (or ``saved``); in search mode its tools/list and each query's
+    ``search_tools`` answer (``None`` with ``saved``: nothing is started); skipped servers."""
+    if saved is not None:
+        return saved, None, None, []
     servers, skipped = upstreams(tmp, postgres_uri)
-    tools = saved if saved is not None else await route_tools(tmp, servers, {})
-    if isinstance(tools, str):
-        raise SystemExit(f"mcp-central serve did not start:\n{tools}")
-    return tools, await route_tools(tmp, servers, {"toolDiscovery": "search"}), skipped
+    listed = await route_tools(tmp, servers, {})
+    searched = await route_tools(tmp, servers, {"toolDiscovery": "search"}, queries)
+    for outcome in (listed, searched):
+        if isinstance(outcome, str):
+            raise SystemExit(f"mcp-central serve did not start:\n{outcome}")
+    assert not isinstance(listed, str) and not isinstance(searched, str)
+    return listed[0], searched[0], searched[1], skipped
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     written = json.loads(QUERIES.read_text())
     saved = json.loads(Path(args.tools).read_text()) if args.tools else None
+    queries = [entry["query"] for part in ("queries", "held_out") for entry in written[part]]
     with tempfile.TemporaryDirectory() as tmp_name:
-        tools, searched, skipped = asyncio.run(collect(Path(tmp_name), args.postgres, saved))
+        tools, search_list, answers, skipped = asyncio.run(
+            collect(Path(tmp_name), args.postgres, saved, queries)
+        )
     if args.save_tools:
         Path(args.save_tools).write_text(json.dumps(tools, indent=1) + "\n")
-    if isinstance(searched, str):
-        search_mode = {
-            **list_size(PLACEHOLDER_META_TOOLS),
-            "estimate": True,
-            "why": "serve refused toolDiscovery: " + searched.splitlines()[-1][:300],
-        }
-    else:
-        search_mode = {**list_size(searched), "estimate": False}
     list_mode = list_size(tools)
     by_server: dict[str, int] = {}
     for tool in tools:
         by_server[tool["name"].split("__")[0]] = by_server.get(tool["name"].split("__")[0], 0) + 1
-    report = {
+    local = local_ranking(tools)
+    report: dict[str, Any] = {
         "servers": by_server,
         "not_started": skipped,
         "list_mode": list_mode,
-        "search_mode": search_mode,
-        "search_over_list": round(search_mode["bytes"] / list_mode["bytes"], 4),
-        "recall": recall(tools, written["queries"]),
-        "recall_held_out": recall(tools, written["held_out"]),
+        "recall": recall(tools, written["queries"], local),
+        "recall_held_out": recall(tools, written["held_out"], local),
     }
+    if search_list is not None and answers is not None:
+        search_mode = list_size(search_list)
+        served = answers.__getitem__
+        report["search_mode"] = search_mode
+        report["search_over_list"] = round(search_mode["bytes"] / list_mode["bytes"], 4)
+        report["served_recall"] = recall(tools, written["queries"], served)
+        report["served_recall_held_out"] = recall(tools, written["held_out"], served)
     if not args.misses:
-        report["recall"].pop("misses")
-        report["recall_held_out"].pop("misses")
+        for key in ("recall", "recall_held_out", "served_recall", "served_recall_held_out"):
+            if key in report:
+                report[key].pop("misses")
     return report
 
 

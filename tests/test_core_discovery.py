@@ -88,24 +88,41 @@ def test_indexes_are_reused_for_the_same_tools_and_rebuilt_for_changed_ones() ->
     assert [match.tool.name for match in cache.index(changed).search("timezone", 5)] == ["time__now"]
 
 
-def test_known_tools_survive_a_restart_in_a_file_with_the_configs_mode(tmp_path: Path) -> None:
+def test_known_tools_of_every_server_survive_a_restart_in_a_file_with_the_configs_mode(
+    tmp_path: Path,
+) -> None:
     config = tmp_path / "config.json"
     config.write_text("{}")
     config.chmod(0o640)
     store = KnownTools.beside(str(config))
-    store.remember("eager", [{"name": "a"}], keep=False)
-    store.remember("lazy", [{"name": "b"}], keep=True)
+    store.remember("eager", [{"name": "a"}])
+    store.remember("lazy", [{"name": "b"}])
     path = tmp_path / "config.json.tools.json"
     assert path.stat().st_mode & 0o777 == 0o640
-    assert set(orjson.loads(path.read_bytes())["servers"]) == {"lazy"}
+    assert set(orjson.loads(path.read_bytes())["servers"]) == {"eager", "lazy"}
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
     written = os.stat(path).st_mtime_ns
-    store.remember("lazy", [{"name": "b"}], keep=True)
-    assert os.stat(path).st_mtime_ns == written  # unchanged list: not written again
+    os.utime(path, ns=(written - 10**9, written - 10**9))
+    store.remember("lazy", [{"name": "b"}])
+    assert os.stat(path).st_mtime_ns == written - 10**9  # unchanged list: not written again
 
     again = KnownTools.beside(str(config))
     assert again.tools_of("lazy") == [{"name": "b"}]
-    assert again.tools_of("eager") is None
+    assert again.tools_of("eager") == [{"name": "a"}]
+    again.remember("eager", [{"name": "a"}])  # as the file says: not written
+    assert os.stat(path).st_mtime_ns == written - 10**9
+    again.remember("eager", [{"name": "a"}, {"name": "c"}])
+    assert os.stat(path).st_mtime_ns != written - 10**9
+    assert KnownTools.beside(str(config)).tools_of("eager") == [{"name": "a"}, {"name": "c"}]
+
+
+def test_a_tools_file_of_the_first_format_is_not_read(tmp_path: Path) -> None:
+    """Version 1 kept lists in the names clients saw: read now, they would be renamed twice."""
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    old = {"version": 1, "servers": {"lazy": {"tools": [{"name": "now"}]}}}
+    (tmp_path / "config.json.tools.json").write_bytes(orjson.dumps(old))
+    assert KnownTools.beside(str(config)).tools_of("lazy") is None
 
 
 def test_a_broken_tools_file_is_an_empty_memory_not_a_failure(

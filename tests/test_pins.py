@@ -266,7 +266,7 @@ async def test_without_pin_tools_nothing_is_held_and_no_file_appears(tmp_path: P
             await client.call_tool("rewrite", {"description": POISONED})
             assert await call_weather("", client) == "sunny in Oslo"
         assert "quarantined" not in await status_of(base, "shift")
-    assert files_in(tmp_path) == ["config.json"]
+    assert files_in(tmp_path) == ["config.json", "config.json.tools.json"]  # no pin file
 
 
 def test_bad_pin_options_name_their_key_path(tmp_path: Path) -> None:

@@ -260,7 +260,7 @@ async def test_a_lazy_member_is_found_from_its_last_list_without_starting_and_st
         assert upstream_state(port, "clock") == "ready"
     assert known.stat().st_mode & 0o777 == 0o640
     kept = json.loads(known.read_text())["servers"]
-    assert set(kept) == {"clock"}  # only members that sleep are kept
+    assert set(kept) == {"fx", "clock"}  # every server's last list, for validate too
     assert "get_current_time" in {tool["name"] for tool in kept["clock"]["tools"]}
 
     # Second run: its list comes from the file; searching and describing leave it asleep.

@@ -158,9 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     if verb == "validate":
+        from mcp_central.cli.overrides import override_warnings
         from mcp_central.config.commands import missing_commands
 
-        for line in missing_commands(config):  # a warning: the gateway may run elsewhere
+        # Warnings: the gateway may run elsewhere, and a tool list is only as fresh as its last run.
+        for line in missing_commands(config) + override_warnings(config):
             print(f"mcp-central: warning: {redact.url(config.source or '')}: {line}", file=sys.stderr)
         names = ", ".join(config.servers) or "none"
         print(f"OK: {redact.url(config.source or '')}: {len(config.servers)} server(s): {names}")

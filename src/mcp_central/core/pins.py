@@ -105,13 +105,16 @@ def review(
     return verdict
 
 
-def refusal_text(server: str, tool: str, reason: HeldReason) -> str:
-    """What a caller of a held tool is told (and the log says when it is held)."""
+def refusal_text(server: str, tool: str, reason: HeldReason, called: str | None = None) -> str:
+    """What a caller of a held tool is told (and the log says when it is held). ``tool`` is the
+    upstream's own name (what ``pins accept`` takes); ``called``, the name the caller used when
+    ``toolOverrides`` renamed it: the caller is told of the tool it knows, and of the upstream's."""
     accept = f"`mcp-central pins accept {server} {tool}`"
+    named = f"tool '{tool}'" if called in (None, tool) else f"tool '{called}' (upstream tool '{tool}')"
     if reason == "new":
-        return f"tool '{tool}' of server '{server}' is new and held until an operator runs {accept}"
+        return f"{named} of server '{server}' is new and held until an operator runs {accept}"
     return (
-        f"tool '{tool}' of server '{server}' changed its definition since it was pinned; "
+        f"{named} of server '{server}' changed its definition since it was pinned; "
         f"an operator must run {accept}"
     )
 
@@ -150,11 +153,12 @@ class ServerPins:
         ]
         return warnings, bool(verdict.hold or verdict.release)
 
-    def refusal(self, params: Mapping[str, Any]) -> str | None:
-        """Why a ``tools/call`` may not go upstream (its tool is held); ``None`` if it may."""
+    def refusal(self, params: Mapping[str, Any], called: str | None = None) -> str | None:
+        """Why a ``tools/call`` (``params`` in the upstream's names) may not go upstream (its tool
+        is held); ``None`` if it may. ``called``: the name the client used, if an override renamed it."""
         name = params.get("name")
         held = self.held.get(name) if isinstance(name, str) else None
-        return None if held is None else refusal_text(self.server, str(name), held.reason)
+        return None if held is None else refusal_text(self.server, str(name), held.reason, called)
 
     def absorb(self, pins: Mapping[str, Pin]) -> bool:
         """Take the pins of the file (the operator's accepts win); whether a held tool was released."""

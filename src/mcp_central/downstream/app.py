@@ -80,14 +80,17 @@ class Gateway(Gatekeeper):
         observing = not os.environ.get("MCP_CENTRAL_BENCH_NO_OBSERVERS")
         self.pins = PinKeeper(config)
         """Pinned tool definitions (``pinTools``) and their file beside the config."""
-        self.manager = UpstreamManager(config, self.observers if observing else None, self.pins.book)
+        self.known_tools = KnownTools.beside(config.source)
+        """The last tool list of every upstream (``<config>.tools.json``): search mode's stand-in
+        for sleeping members, ``validate``'s check of ``toolOverrides``."""
+        self.manager = UpstreamManager(
+            config, self.observers if observing else None, self.pins.book, self.known_tools
+        )
         self.pins.announce = self.manager.tools_changed
         self.identities = Identities(config.identities, config.proxy.separator)
         self.base_path = config.proxy.base_path
         self.origins = _origin_policy(config)
         self.routes = {name: self.server_route(server) for name, server in config.enabled_servers.items()}
-        self.known_tools = KnownTools.beside(config.source)
-        """The last tool lists of upstreams, for search-mode groups (``<config>.tools.json``)."""
         self.groups = {name: self._group_route(name) for name in config.group_names}
         self.oauth: ResourceServer | None = None
         """``mcpProxy.options.oauth``: access tokens, resource metadata (``None``: static tokens only)."""

@@ -10,7 +10,9 @@ exactly as a list-mode ``tools/list`` is (members the caller may use, the group'
 the identity's ``tools``), so a search never shows a tool the caller could not call. Members that
 sleep (``lazyStart`` not started, ``idleStop`` stopped) are not asked: their last known list
 (``upstream.known_tools``) stands in, so searching does not start them. One that never listed
-(no list in memory nor in the file) is started once to learn it. ``call_tool`` hands the route a
+(no list in memory nor in the file) is started once to learn it. Known lists are in the
+upstream's own names (every link's tool count keeps them): the member's ``toolFilter`` and current
+``toolOverrides`` are applied when one is read. ``call_tool`` hands the route a
 ``tools/call`` under the client's own request id, so the call takes the direct path: visibility,
 filters, tokens, progress, cancellation, sampling and elicitation, and the result comes back as
 the member sent it.
@@ -28,6 +30,7 @@ import orjson
 
 from mcp_central.config.model import GroupConfig, ToolDiscovery
 from mcp_central.core import aggregate, discovery, jsonrpc
+from mcp_central.core.filters import filter_listed
 from mcp_central.core.supervision import LinkState
 from mcp_central.core.tool_index import IndexedTool
 from mcp_central.downstream.auth import Caller
@@ -35,6 +38,7 @@ from mcp_central.downstream.session import ServerRoute
 from mcp_central.errors import INVALID_PARAMS
 from mcp_central.types import Message
 from mcp_central.upstream.known_tools import KnownTools
+from mcp_central.upstream.link import UpstreamLink
 
 log = logging.getLogger("mcp_central.downstream")
 
@@ -151,25 +155,20 @@ class Discovery:
         """The tools ``state``'s caller may see on this route, and each one's own name upstream."""
         route = self.route
         visible = route.visible_members(state.caller)
-        remembered: dict[str, list[dict[str, Any]]] = {}
+        remembered: dict[str, dict[str, Any]] = {}
         for member in visible:
-            if self.asleep(member):
+            link = route.members[member].link
+            if link is not None and self.asleep(member):
                 tools = self.known.tools_of(member)
                 if tools is not None:
-                    remembered[member] = tools
+                    remembered[member] = as_listed(link, tools)
                 else:
                     log.info("group '%s': starting '%s' once to learn its tools", route.group.name, member)
+        # Members that run list as usual; their links keep the known lists (``ToolCount``).
         results = await route.gather(
             state, "tools/list", [name for name in visible if name not in remembered]
         )
-        for member, result in results.items():
-            listed = result.get("tools")
-            if isinstance(listed, list):
-                server = route.members[member].server
-                keep = server.lazy_start or server.idle_stop is not None
-                self.known.remember(member, _copy(listed), keep=keep)
-        for member, tools in remembered.items():
-            results[member] = {"tools": _copy(tools)}
+        results.update(remembered)
         ordered = {member: results[member] for member in visible if member in results}
         merged = route.merge_list(state, "tools/list", ordered)
         catalogue, own = [], {}
@@ -183,7 +182,11 @@ class Discovery:
         return catalogue, own
 
 
-def _copy(tools: list[Any]) -> list[dict[str, Any]]:
-    """A copy the group may rename in place while the stored list stays as the member gave it."""
-    copied: list[dict[str, Any]] = orjson.loads(orjson.dumps(tools))
-    return copied
+def as_listed(link: UpstreamLink, tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """A sleeping member's last known list (in its own names) as its link would list it now: its
+    ``toolFilter`` and the ``toolOverrides`` in force (a reload may have changed them since).
+    A copy: the group renames it in place while the stored list stays as the upstream gave it."""
+    result: dict[str, Any] = {"tools": orjson.loads(orjson.dumps(tools))}
+    filter_listed(result, "tools", link.server.tool_filter)
+    link.core.overrides.rewrite_list(result)
+    return result

@@ -1,11 +1,16 @@
 """The last tool list each upstream gave this gateway, so a search-mode route can index an upstream
-that is not running (``lazyStart`` not started yet, ``idleStop`` stopped) without starting it.
+that is not running (``lazyStart`` not started yet, ``idleStop`` stopped) without starting it, and
+``mcp-central validate`` can check ``toolOverrides`` against the tools a server really has.
 
-Lists live in memory, and those of upstreams that sleep are also kept in a small JSON file beside
-the config (``<config>.tools.json``) so they survive a restart. The file is replaced atomically
-(a temporary file created with the config file's mode from its first byte, flushed, renamed) and
-read lazily: a gateway without search-mode routes never touches it. A missing, unreadable or
-malformed file is an empty memory, never a failed start.
+Lists are stored as the upstream gave them: its own names and definitions (after its
+``toolFilter`` and held pinned tools, before ``toolOverrides``), so whoever reads a list applies
+the overrides in force then, and a reload that changes them never leaves old names behind. Every
+server's list is kept in memory and in a small JSON file beside the config
+(``<config>.tools.json``) so it survives a restart. The file is replaced atomically (a temporary
+file created with the config file's mode from its first byte, flushed, renamed), and only when a
+list actually changed; it is read lazily, on the first list remembered or asked for. A missing,
+unreadable or malformed file (or one an older version wrote in clients' names) is an empty
+memory, never a failed start.
 
 Must not: start or ask upstreams (callers hand it what they listed), or keep anything but tool
 definitions (no arguments, results or secrets pass through here).
@@ -23,7 +28,8 @@ import orjson
 log = logging.getLogger("mcp_central.upstream")
 
 SUFFIX = ".tools.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 1 stored some lists in the names clients saw (after ``toolOverrides``): not read."""
 NEW_FILE_MODE = 0o600
 """The file's mode when the config's cannot be read (the config came from a URL)."""
 
@@ -35,8 +41,7 @@ class KnownTools:
         self._like = like
         self._lists: dict[str, list[dict[str, Any]]] = {}
         self._loaded = path is None
-        self._kept: set[str] = set()
-        """Servers whose lists belong in the file (loaded from it, or remembered with ``keep``)."""
+        self._write_failed = False
 
     @classmethod
     def beside(cls, config_source: str | None) -> KnownTools:
@@ -47,18 +52,19 @@ class KnownTools:
         return cls(None)
 
     def tools_of(self, server: str) -> list[dict[str, Any]] | None:
-        """The last list ``server`` gave (as stored: copy before changing it), or ``None``."""
+        """The last list ``server`` gave, in its own names (as stored: copy before changing it),
+        or ``None``."""
         self._load()
         return self._lists.get(server)
 
-    def remember(self, server: str, tools: list[dict[str, Any]], *, keep: bool) -> None:
-        """``server`` listed ``tools``; ``keep``: it may sleep, so its list goes to the file too."""
+    def remember(self, server: str, tools: list[dict[str, Any]]) -> None:
+        """``server`` listed ``tools`` (every page, its own names); the file is written only when
+        that differs from what was known."""
         self._load()
-        changed = self._lists.get(server) != tools
+        if self._lists.get(server) == tools:
+            return
         self._lists[server] = tools
-        if keep and (changed or server not in self._kept):
-            self._kept.add(server)
-            self._write()
+        self._write()
 
     def _load(self) -> None:
         if self._loaded:
@@ -72,6 +78,9 @@ class KnownTools:
         except (OSError, orjson.JSONDecodeError) as exc:
             log.warning("known tool lists: cannot read %s (%s): starting without them", self.path, exc)
             return
+        if isinstance(data, dict) and data.get("version") != FORMAT_VERSION:
+            log.info("known tool lists: %s is from another version: starting without it", self.path)
+            return
         servers = data.get("servers") if isinstance(data, dict) else None
         if not isinstance(servers, dict):
             log.warning("known tool lists: %s is not a tool list file: starting without it", self.path)
@@ -80,16 +89,14 @@ class KnownTools:
             tools = entry.get("tools") if isinstance(entry, dict) else None
             if isinstance(tools, list):
                 self._lists[server] = [tool for tool in tools if isinstance(tool, dict)]
-                self._kept.add(server)
 
     def _write(self) -> None:
-        """Replace the file with the kept lists. Small and written only when a sleeping upstream's
-        list changes, so it is written in place on the event loop."""
+        """Replace the file with the known lists. Small and written only when an upstream's list
+        changes (its first start, an upgrade, a ``list_changed`` that changed something), so it is
+        written in place on the event loop."""
         if self.path is None:
             return
-        kept = {
-            server: {"tools": self._lists[server]} for server in sorted(self._kept) if server in self._lists
-        }
+        kept = {server: {"tools": self._lists[server]} for server in sorted(self._lists)}
         data = orjson.dumps({"version": FORMAT_VERSION, "servers": kept}, option=orjson.OPT_INDENT_2)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
@@ -105,5 +112,8 @@ class KnownTools:
                 os.close(fd)
             os.replace(temporary, self.path)
         except OSError as exc:
-            log.warning("known tool lists: cannot write %s (%s): kept in memory only", self.path, exc)
+            # Once: a read-only config folder (a mounted file) would otherwise warn per server.
+            level = logging.DEBUG if self._write_failed else logging.WARNING
+            self._write_failed = True
+            log.log(level, "known tool lists: cannot write %s (%s): kept in memory only", self.path, exc)
             temporary.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ It must not know about HTTP or any downstream transport: sessions are reached on
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -48,6 +49,7 @@ from mcp_central.errors import UpstreamError, UpstreamUnavailable, to_jsonrpc_er
 from mcp_central.types import Message
 from mcp_central.upstream.base import UpstreamTransport
 from mcp_central.upstream.factory import create_transport
+from mcp_central.upstream.known_tools import KnownTools
 from mcp_central.upstream.observed import ObservedCalls
 from mcp_central.upstream.owners import Downstream, Waiter
 from mcp_central.upstream.supervisor import Supervisor, describe_failure
@@ -76,8 +78,10 @@ class UpstreamLink:
         client_capabilities: dict[str, Any] | None = None,
         transport_factory: Callable[[ServerConfig], UpstreamTransport] = create_transport,
         pins: ServerPins | None = None,
+        known_tools: KnownTools | None = None,
     ) -> None:
-        """``pins``: the server's pinned tool definitions (``pinTools``), shared by its links."""
+        """``pins``: the server's pinned tool definitions (``pinTools``), shared by its links;
+        ``known_tools``: where each full list the tool count walks is remembered."""
         self.server = server
         self.lifecycle = Lifecycle(server.restart)
         self.init_result: dict[str, Any] | None = None
@@ -100,6 +104,10 @@ class UpstreamLink:
         self.tools = ToolCount(self._upstream_call, server.tool_filter, server.timeout, server.name)
         """How many tools the upstream offers (``/status``), counted again on ``list_changed``."""
         self.tools.use(self.core.overrides)
+        if pins is not None:
+            self.tools.held = pins.held.keys
+        if known_tools is not None:
+            self.tools.on_listed = functools.partial(known_tools.remember, server.name)
         self.closed = False
         self.supervisor = Supervisor(self)
         self.calls = ObservedCalls(server.name)

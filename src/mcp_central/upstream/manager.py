@@ -15,6 +15,7 @@ from mcp_central.config.model import Config, ServerConfig
 from mcp_central.core.calls import CallObserver
 from mcp_central.core.pins import PinBook, ServerPins
 from mcp_central.errors import UpstreamError
+from mcp_central.upstream.known_tools import KnownTools
 from mcp_central.upstream.link import LinkState, UpstreamLink
 from mcp_central.upstream.pool import IsolatedPool
 
@@ -27,22 +28,28 @@ class StartupFailed(Exception):
 
 class UpstreamManager:
     def __init__(
-        self, config: Config, observer: CallObserver | None = None, pins: PinBook | None = None
+        self,
+        config: Config,
+        observer: CallObserver | None = None,
+        pins: PinBook | None = None,
+        known_tools: KnownTools | None = None,
     ) -> None:
         self.config = config
+        self.known_tools = known_tools
+        """The last tool list of every server (``<config>.tools.json``), kept by each link."""
         self.observer = observer
         """Told of every client request any link answers (``ops.observers.Observers``)."""
         self.pins = pins
         """Pinned tool definitions of the servers with ``pinTools`` (``None``: nobody pins)."""
         servers = config.enabled_servers
         self.links: dict[str, UpstreamLink] = {
-            name: UpstreamLink(server, client_name=config.proxy.name, pins=self._pins_of(server))
+            name: UpstreamLink(server, **self._extras(server))
             for name, server in servers.items()
             if server.session_mode == "shared"
         }
         """Shared links, started with the gateway."""
         self.pools: dict[str, IsolatedPool] = {
-            name: IsolatedPool(server, client_name=config.proxy.name, pins=self._pins_of(server))
+            name: IsolatedPool(server, **self._extras(server))
             for name, server in servers.items()
             if server.session_mode == "isolated"
         }
@@ -88,20 +95,26 @@ class UpstreamManager:
 
     def add(self, server: ServerConfig) -> None:
         """Take on a server while running (live reload): its link starts in the background."""
-        pins = self._pins_of(server)
+        extras = self._extras(server)
         if server.session_mode == "isolated":
-            pool = self.pools[server.name] = IsolatedPool(
-                server, client_name=self.config.proxy.name, pins=pins
-            )
+            pool = self.pools[server.name] = IsolatedPool(server, **extras)
             pool.observer = self.observer
             return
-        link = self.links[server.name] = UpstreamLink(server, client_name=self.config.proxy.name, pins=pins)
+        link = self.links[server.name] = UpstreamLink(server, **extras)
         link.calls.observer = self.observer
         if server.lazy_start:
             return  # started by the first client that needs it
         task = asyncio.get_running_loop().create_task(self._start_all([link]))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def _extras(self, server: ServerConfig) -> dict[str, Any]:
+        """What every link of ``server`` is made with besides its config."""
+        return {
+            "client_name": self.config.proxy.name,
+            "pins": self._pins_of(server),
+            "known_tools": self.known_tools,
+        }
 
     def _pins_of(self, server: ServerConfig) -> ServerPins | None:
         if self.pins is None or not server.pin_tools:

@@ -17,6 +17,7 @@ from mcp_central.config.model import ServerConfig
 from mcp_central.core.calls import CallObserver
 from mcp_central.core.pins import ServerPins
 from mcp_central.errors import UpstreamError, UpstreamUnavailable
+from mcp_central.upstream.known_tools import KnownTools
 from mcp_central.upstream.link import UpstreamLink
 
 log = logging.getLogger("mcp_central.upstream")
@@ -24,9 +25,16 @@ log = logging.getLogger("mcp_central.upstream")
 
 class IsolatedPool:
     def __init__(
-        self, server: ServerConfig, *, client_name: str = "mcp-central", pins: ServerPins | None = None
+        self,
+        server: ServerConfig,
+        *,
+        client_name: str = "mcp-central",
+        pins: ServerPins | None = None,
+        known_tools: KnownTools | None = None,
     ) -> None:
         self.server = server
+        self.known_tools = known_tools
+        """Where each link's tool lists are remembered (``upstream.known_tools``)."""
         self.pins = pins
         """The server's pinned tool definitions (``pinTools``), handed to every link it opens."""
         self.client_name = client_name
@@ -47,7 +55,11 @@ class IsolatedPool:
         if cap is not None and len(self.links) >= cap:
             raise UpstreamUnavailable(self.name, f"all {cap} isolated sessions are in use (maxSessions)")
         link = UpstreamLink(
-            self.server, client_name=self.client_name, client_capabilities=client_capabilities, pins=self.pins
+            self.server,
+            client_name=self.client_name,
+            client_capabilities=client_capabilities,
+            pins=self.pins,
+            known_tools=self.known_tools,
         )
         link.calls.observer = self.observer
         self.links.add(link)

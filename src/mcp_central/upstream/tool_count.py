@@ -5,14 +5,16 @@ given those tools.
 A walk over every ``tools/list`` page (the server's ``toolFilter`` applied), at most one at a time:
 however many ``list_changed`` arrive during a walk, one more walk follows it (``core.coalesce``).
 The walk sees the upstream's own names (``ask`` must not apply the overrides); the names kept are
-those clients see. It only asks through the link's own-request function; it routes nothing.
+those clients see. A finished walk hands the whole list, in the upstream's names, to ``on_listed``
+(``upstream.known_tools``: the last known list of every server). It only asks through the link's
+own-request function; it routes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from mcp_central.config.model import NameFilter
@@ -46,6 +48,10 @@ class ToolCount:
         self._filter = tool_filter
         self._timeout = timeout
         self._refresh = Coalesced()
+        self.held: Callable[[], Iterable[str]] = tuple
+        """The upstream's tools held by ``pinTools`` (left out of lists, yet the server has them)."""
+        self.on_listed: Callable[[list[dict[str, Any]]], None] | None = None
+        """Told every finished walk's tools (all pages, the upstream's own names and definitions)."""
 
     def refresh(self, spawn: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
         """Count again soon (``spawn`` runs the walk as a task), unless a walk already will."""
@@ -64,6 +70,7 @@ class ToolCount:
     async def _walk(self) -> None:
         count, cursor = 0, None
         names: set[str] = set()
+        listed: list[dict[str, Any]] = []
         try:
             async with asyncio.timeout(self._timeout):
                 for _ in range(MAX_PAGES):
@@ -74,20 +81,23 @@ class ToolCount:
                     filter_listed(result, "tools", self._filter)
                     tools = result.get("tools") or []
                     count += len(tools)
-                    names.update(
-                        tool["name"]
-                        for tool in tools
-                        if isinstance(tool, dict) and isinstance(tool.get("name"), str)
-                    )
+                    named = [
+                        tool for tool in tools if isinstance(tool, dict) and isinstance(tool.get("name"), str)
+                    ]
+                    names.update(tool["name"] for tool in named)
+                    listed += named
                     cursor = result.get("nextCursor")
                     if not cursor:
                         break
         except (TimeoutError, UpstreamError):
             return
         self.upstream_names = frozenset(names)
+        if self.on_listed is not None:
+            self.on_listed(listed)
         self.names = frozenset(self.overrides.exposed_names(names))
         self.value = count - (len(names) - len(self.names))  # less the tools a new name hides
-        self.problems = override_problems(self._server, self.overrides.overrides, names)
+        # A held tool is left out of the list, but an override of it is no mistake.
+        self.problems = override_problems(self._server, self.overrides.overrides, names | set(self.held()))
         for problem in self.problems:
             if problem not in self._logged:
                 self._logged.add(problem)

@@ -151,15 +151,15 @@ class LinkCore(FanOut):
         if method == "tools/call":
             # The caller's identity judges the name it sees; pins and toolFilter the upstream's own.
             refused = identity_refusal(owner, self.name, params)
+            called = params.get("name")
             if refused is None and self.overrides:
-                called = params.get("name")
                 upstream_params, refused = self.overrides.upstream_call(params)
                 if upstream_params is not None and upstream_params is not params:
                     message, params = {**message, "params": upstream_params}, upstream_params
                     if self.filters.refusal(method, params) is not None:
                         refused = f"Unknown tool: {called}"  # by the name it was called, not the original
             if refused is None and self.pins is not None:
-                refused = self.pins.refusal(params)
+                refused = self.pins.refusal(params, called if isinstance(called, str) else None)
         if refused is None:
             refused = self.filters.refusal(method, params)
         if refused is not None:
