@@ -66,8 +66,10 @@ Messages show ``${VAR}`` values as written, never expanded (fields.shown).
 Every section's keys (and their types, defaults and descriptions) are declared in config/keys.py,
 which ``mcp-central schema`` turns into a JSON Schema; a new key goes there and in its reader.
 
-Reading the text (a file or a config URL) and TBXark's v1 layout are in config/sources.py. This
-module validates; it does not start anything.
+Reading the text (a file or a config URL) and TBXark's v1 layout are in config/sources.py; an
+``options`` block (proxy-wide or a server's) is read by config/options.py, one ``mcpServers`` entry
+by config/servers.py. This module holds the top-level flow and the ``mcpProxy`` section; it
+validates and does not start anything.
 """
 
 from __future__ import annotations
@@ -81,27 +83,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcp_central.config import keys, redact
-from mcp_central.config.discovery import read_discovery
 from mcp_central.config.expand import expand
-from mcp_central.config.fields import (
-    Problems,
-    as_object,
-    boolean,
-    count,
-    duration,
-    shown,
-    string,
-    string_list,
-    string_map,
-    token_list,
-    unknown,
-)
+from mcp_central.config.fields import Problems, as_object, duration, shown, string, unknown
 from mcp_central.config.groups import read_groups
 from mcp_central.config.identities import anonymous_tokens, read_identities
 from mcp_central.config.model import (
     DEFAULT_AGGREGATE_TIMEOUT_SECONDS,
     DEFAULT_HEADER_TIMEOUT_SECONDS,
-    DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_HEADER_BYTES,
@@ -113,23 +101,17 @@ from mcp_central.config.model import (
     DEFAULT_SHUTDOWN_GRACE_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
     DEFAULT_UNUSED_SESSION_TIMEOUT_SECONDS,
-    READINESS_POLICIES,
     Config,
-    NameFilter,
     ProxyConfig,
     ServerConfig,
     ToolDiscovery,
-    TransportKind,
 )
 from mcp_central.config.names import name_problem
 from mcp_central.config.oauth import read_oauth
-from mcp_central.config.observability import audit, log_format, resolve_audit_file
-from mcp_central.config.session_store import session_store
+from mcp_central.config.observability import resolve_audit_file
+from mcp_central.config.options import name_filter, read_options
+from mcp_central.config.servers import read_server
 from mcp_central.config.sources import from_v1, parse, read_source
-from mcp_central.config.tool_overrides import read_tool_overrides
-from mcp_central.core.pins import ACCEPT, PIN_NEW_CHOICES
-from mcp_central.core.stateless import ALL_VERSIONS
-from mcp_central.core.supervision import RestartPolicy
 from mcp_central.errors import ConfigError
 
 # The known keys of each section come from the declarative tables (config/keys.py), which the
@@ -137,11 +119,7 @@ from mcp_central.errors import ConfigError
 TOP_LEVEL_KEYS = keys.TOP_LEVEL.names()
 PROXY_KEYS = keys.PROXY.names()
 GLOBAL_ONLY_OPTIONS = keys.GLOBAL_ONLY.names()
-OPTION_KEYS = keys.PROXY_OPTIONS.names()
 SEPARATOR_PATTERN = re.compile(keys.SEPARATOR_PATTERN)
-RESTART_KEYS = keys.RESTART.names()
-MIN_MESSAGE_BYTES = 1024
-SERVER_KEYS = keys.SERVER.names()
 STREAMABLE_NAMES = set(keys.STREAMABLE_NAMES)
 
 
@@ -191,7 +169,7 @@ def load_config_text(
     proxy = resolve_audit_file(proxy, source)
     servers = {}
     for name, entry, path, options_path in entries:
-        server = _server(name, entry, path, options_path, inherited, problems)
+        server = read_server(name, entry, path, options_path, inherited, problems)
         if server is not None:
             servers[name] = server
     groups = read_groups(
@@ -199,7 +177,7 @@ def load_config_text(
         [name for name, *_ in entries],
         proxy.auth_tokens,
         lambda name: name_problem(name, "group"),
-        lambda spec, path: _name_filter(spec, path, problems),
+        lambda spec, path: name_filter(spec, path, problems),
         problems,
     )
     identities = read_identities(
@@ -207,7 +185,7 @@ def load_config_text(
         [name for name, *_ in entries],
         list(groups),
         anonymous_tokens(proxy, servers, groups),
-        lambda spec, path: _name_filter(spec, path, problems),
+        lambda spec, path: name_filter(spec, path, problems),
         problems,
     )
     proxy_options = proxy_raw.get("options") if isinstance(proxy_raw, dict) else None
@@ -245,7 +223,7 @@ def _proxy(raw: Any, problems: Problems) -> tuple[ProxyConfig, dict[str, Any]]:
     elif served != "sse":
         problems.add("mcpProxy.type", f"expected 'sse' or 'streamable-http', got {shown(served_text)}")
         served = "sse"
-    options = _options(proxy.get("options", {}), "mcpProxy.options", problems)
+    options = read_options(proxy.get("options", {}), "mcpProxy.options", problems)
     origins = options.pop("allowedOrigins", ())
     admin_tokens = options.pop("adminTokens", None)
     metrics_tokens = options.pop("metricsTokens", None)
@@ -313,221 +291,3 @@ def _addr(addr: str | None, base_port: int | None, problems: Problems) -> tuple[
         problems.add("mcpProxy.addr", f"expected a port between 1 and 65535 in {shown(addr)}")
         return host, 9090
     return host, int(port_text)
-
-
-# --------------------------------------------------------------------------- options
-
-
-def _options(raw: Any, path: str, problems: Problems) -> dict[str, Any]:
-    """Only the options present in ``raw``, so absent ones can be inherited."""
-    options = as_object(raw, path, problems)
-    unknown(options, OPTION_KEYS, path, problems)
-    out: dict[str, Any] = {}
-    for key in ("logEnabled", "panicIfInvalid", "disabled", "pinTools"):
-        if key in options:
-            flag = boolean(options, key, path, problems)
-            if flag is not None:
-                out[key] = flag
-    for key in ("authTokens", "adminTokens", "metricsTokens"):
-        if key in options:
-            tokens = token_list(options, key, path, problems)
-            if tokens is not None:
-                out[key] = tokens
-    for key in ("allowedOrigins", "allowedHosts"):
-        if key in options:
-            values = string_list(options, key, path, problems)
-            for index, text in enumerate(values):
-                if not text.strip():
-                    problems.add(f"{path}.{key}[{index}]", "is empty: it would match nothing useful")
-            out[key] = tuple(values)
-    if "cors" in options:
-        cors = as_object(options["cors"], f"{path}.cors", problems)
-        unknown(cors, keys.CORS.names(), f"{path}.cors", problems)
-        origins = string_list(cors, "origins", f"{path}.cors", problems)
-        for index, text in enumerate(origins):
-            if not text.strip():
-                problems.add(f"{path}.cors.origins[{index}]", "is empty: it would match nothing useful")
-        out["cors"] = tuple(origins)
-    if options.get("pinNew") is not None:
-        pin_new = string(options, "pinNew", path, problems)
-        if pin_new in PIN_NEW_CHOICES:
-            out["pinNew"] = str(pin_new)
-        elif pin_new is not None:
-            problems.add(f"{path}.pinNew", f"expected 'accept' or 'quarantine', got {shown(pin_new)}")
-    for key in ("toolFilter", "promptFilter", "resourceFilter"):
-        if options.get(key) is not None:
-            out[key] = _name_filter(options[key], f"{path}.{key}", problems)
-    for key, least in (("maxBodyBytes", MIN_MESSAGE_BYTES), ("maxMessageBytes", MIN_MESSAGE_BYTES)):
-        if key in options:
-            out[key] = count(options, key, path, problems, least)
-    for key, least in (
-        ("maxSessions", 1), ("maxSessionsPerClient", 1), ("maxQueuedMessages", 1), ("maxConnections", 1),
-        ("maxHeaderBytes", MIN_MESSAGE_BYTES),
-    ):  # fmt: skip
-        if key in options:
-            out[key] = count(options, key, path, problems, least)
-    for key in ("defaultTimeout", "shutdownGrace", "unusedSessionTimeout", "headerTimeout"):
-        if key in options:
-            out[key] = duration(options, key, path, problems, 1.0)
-    if "drainDelay" in options:
-        out["drainDelay"] = duration(options, "drainDelay", path, problems, 0.0)
-    if "oauth" in options:
-        out["oauth"] = options["oauth"]  # as written: read by config/oauth.py, once the rest is known
-    if "logFormat" in options:
-        out["logFormat"] = log_format(options, path, problems)
-    if "readiness" in options:
-        policy = options["readiness"]
-        if policy in READINESS_POLICIES:
-            out["readiness"] = policy
-        else:
-            expected = ", ".join(f"'{name}'" for name in READINESS_POLICIES)
-            problems.add(f"{path}.readiness", f"expected one of {expected}, got {shown(policy)}")
-    if options.get("audit") is not None:
-        out["audit"] = audit(options["audit"], f"{path}.audit", problems)
-    if "sessionStore" in options:
-        out["sessionStore"] = session_store(options, path, problems)
-    if (discovery := read_discovery(options, path, problems)) is not None:
-        for key in ("toolDiscovery", "alwaysList"):  # read together; each named if a server sets it
-            if key in options:
-                out[key] = discovery
-    return out
-
-
-def _restart(raw: Any, path: str, problems: Problems) -> RestartPolicy:
-    """``restart``: the backoff schedule after a crash or a failed start; absent keys keep defaults."""
-    default = RestartPolicy()
-    spec = as_object(raw, path, problems)
-    unknown(spec, RESTART_KEYS, path, problems)
-    initial = duration(spec, "initialDelay", path, problems, default.initial_delay)
-    maximum = duration(spec, "maxDelay", path, problems, max(default.max_delay, initial))
-    if maximum < initial:
-        problems.add(f"{path}.maxDelay", f"must not be shorter than initialDelay ({initial:g}s)")
-    multiplier, jitter = spec.get("multiplier", default.multiplier), spec.get("jitter", default.jitter)
-    if isinstance(multiplier, bool) or not isinstance(multiplier, int | float) or not 1 <= multiplier <= 100:
-        problems.add(f"{path}.multiplier", f"expected a number from 1 to 100, got {shown(multiplier)}")
-        multiplier = default.multiplier
-    if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
-        problems.add(f"{path}.jitter", f"expected a fraction from 0 to 1, got {shown(jitter)}")
-        jitter = default.jitter
-    attempts = spec.get("maxAttempts")
-    if attempts is not None:
-        attempts = count(spec, "maxAttempts", path, problems, 1)
-    return RestartPolicy(initial, maximum, float(multiplier), float(jitter), attempts)
-
-
-def _protocol_version(entry: dict[str, Any], path: str, problems: Problems) -> str | None:
-    version = string(entry, "protocolVersion", path, problems)
-    if version is not None and version not in ALL_VERSIONS:
-        expected = ", ".join(ALL_VERSIONS)
-        problems.add(f"{path}.protocolVersion", f"expected one of {expected}, got {shown(version)}")
-        return None
-    return version
-
-
-def _name_filter(raw: Any, path: str, problems: Problems) -> NameFilter | None:
-    spec = as_object(raw, path, problems)
-    unknown(spec, keys.FILTER.names(), path, problems)
-    mode = (string(spec, "mode", path, problems) or "").lower()
-    patterns = string_list(spec, "list", path, problems)
-    if mode not in ("allow", "block"):
-        problems.add(f"{path}.mode", f"expected 'allow' or 'block', got {shown(spec.get('mode'))}")
-        return None
-    return NameFilter("allow" if mode == "allow" else "block", tuple(patterns))
-
-
-# --------------------------------------------------------------------------- servers
-
-
-def _server(
-    name: str, raw: Any, path: str, options_path: str, inherited: dict[str, Any], problems: Problems
-) -> ServerConfig | None:
-    name_error = name_problem(name)
-    if name_error is not None:
-        problems.add(path, name_error)
-    entry = as_object(raw, path, problems)
-    unknown(entry, SERVER_KEYS, path, problems)
-    raw_options = entry.get("options", {})
-    in_options = isinstance(raw_options, dict) and "toolOverrides" in raw_options
-    if in_options:  # a server's own, never inherited: read here, not with the inheritable options
-        raw_options = {key: value for key, value in raw_options.items() if key != "toolOverrides"}
-    own = _options(raw_options, options_path, problems)
-    for key in sorted(GLOBAL_ONLY_OPTIONS & own.keys()):
-        problems.add(f"{options_path}.{key}", "is a proxy-wide option: set it in mcpProxy.options")
-    options = {**inherited, **own}
-    disabled = bool(options.get("disabled", False))
-    if entry.get("disabled") is True or entry.get("enabled") is False:
-        disabled = True
-
-    kind_text = string(entry, "transportType", path, problems) or string(entry, "type", path, problems) or ""
-    kind = kind_text.lower()
-    command = string(entry, "command", path, problems)
-    url = string(entry, "url", path, problems)
-    transport: TransportKind
-    if command or kind == "stdio":
-        transport = "stdio"
-        if not command:
-            problems.add(f"{path}.command", "is required for a stdio server")
-    elif url:
-        transport = "streamable-http" if kind in STREAMABLE_NAMES else "sse"
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.add(f"{path}.url", f"expected an http(s) URL with a host, got {shown(url)}")
-    else:
-        problems.add(
-            path, "needs either 'command' (a stdio server) or 'url' (an SSE or streamable-HTTP server)"
-        )
-        return None
-    if kind and kind != "stdio" and kind != "sse" and kind not in STREAMABLE_NAMES:
-        problems.add(
-            f"{path}.transportType", f"expected 'stdio', 'sse' or 'streamable-http', got {shown(kind_text)}"
-        )
-
-    timeout = duration(
-        entry, "timeout", path, problems, options.get("defaultTimeout", DEFAULT_TIMEOUT_SECONDS)
-    )
-    idle_timeout = duration(entry, "idleTimeout", path, problems, DEFAULT_IDLE_TIMEOUT_SECONDS)
-    max_sessions = count(entry, "maxSessions", path, problems, 1) if "maxSessions" in entry else None
-    idle_stop = duration(entry, "idleStop", path, problems, 0.0) if "idleStop" in entry else None
-    restart = _restart(entry["restart"], f"{path}.restart", problems) if "restart" in entry else None
-    session_mode = string(entry, "sessionMode", path, problems) or "shared"
-    if session_mode not in ("shared", "isolated"):
-        problems.add(f"{path}.sessionMode", f"expected 'shared' or 'isolated', got {shown(session_mode)}")
-        session_mode = "shared"
-    args = tuple(string_list(entry, "args", path, problems))
-    overrides = read_tool_overrides(entry.get("toolOverrides"), f"{path}.toolOverrides", problems)
-    if in_options:
-        if entry.get("toolOverrides") is not None:
-            problems.add(f"{options_path}.toolOverrides", f"is also set in {path}.toolOverrides: keep one")
-        path_in_options = f"{options_path}.toolOverrides"
-        overrides = read_tool_overrides(entry["options"]["toolOverrides"], path_in_options, problems)
-    return ServerConfig(
-        name=name,
-        transport=transport,
-        command=command,
-        args=args,
-        env=string_map(entry, "env", path, problems),
-        cwd=string(entry, "cwd", path, problems),
-        url=url,
-        headers=string_map(entry, "headers", path, problems),
-        timeout=timeout,
-        auth_tokens=tuple(options.get("authTokens", ())),
-        tool_filter=options.get("toolFilter"),
-        prompt_filter=options.get("promptFilter"),
-        resource_filter=options.get("resourceFilter"),
-        log_enabled=bool(options.get("logEnabled", False)),
-        panic_if_invalid=bool(options.get("panicIfInvalid", False)),
-        disabled=disabled,
-        required=bool(boolean(entry, "required", path, problems)),
-        session_mode="isolated" if session_mode == "isolated" else "shared",
-        max_sessions=max_sessions,
-        idle_timeout=idle_timeout,
-        restart=restart or RestartPolicy(),
-        protocol_version=_protocol_version(entry, path, problems),
-        lazy_start=bool(boolean(entry, "lazyStart", path, problems)),
-        idle_stop=idle_stop,
-        max_body_bytes=options.get("maxBodyBytes", DEFAULT_MAX_BODY_BYTES),
-        max_message_bytes=options.get("maxMessageBytes", DEFAULT_MAX_MESSAGE_BYTES),
-        pin_tools=bool(options.get("pinTools", False)),
-        pin_new=options.get("pinNew", ACCEPT),
-        tool_overrides=overrides,
-    )
