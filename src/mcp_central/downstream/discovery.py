@@ -46,7 +46,7 @@ LIST = ToolDiscovery()
 
 
 class CallerState(Protocol):
-    """A group session (``downstream.group.GroupSession``) as discovery sees it."""
+    """A group session (``downstream.group_session.GroupSession``) as discovery sees it."""
 
     @property
     def caller(self) -> Caller: ...

@@ -33,7 +33,7 @@ class Client(Downstream, Protocol):
 
 
 class RelayOwner(Protocol):
-    """What a relay needs of the group session it belongs to (``downstream.group.GroupSession``)."""
+    """What a relay needs of the group session it belongs to (``downstream.group_session.GroupSession``)."""
 
     @property
     def session(self) -> Client:

@@ -26,7 +26,8 @@ from typing import Any
 from mcp_central.core.aggregate import LIST_KEYS
 from mcp_central.core.calls import CallContext
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.group import GroupRoute, GroupSession
+from mcp_central.downstream.group import GroupRoute
+from mcp_central.downstream.group_session import GroupSession
 from mcp_central.downstream.openapi.document import Lists
 from mcp_central.downstream.relay import list_all
 from mcp_central.downstream.session import Route, ServerRoute

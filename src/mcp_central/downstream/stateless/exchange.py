@@ -21,7 +21,8 @@ from mcp_central.core.fanout import LEVELS
 from mcp_central.core.filters import ToolCheck
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.channel import Channel, QueueBudget
-from mcp_central.downstream.group import GroupRoute, GroupSession
+from mcp_central.downstream.group import GroupRoute
+from mcp_central.downstream.group_session import GroupSession
 from mcp_central.errors import LimitExceeded, UpstreamError, error_response, to_jsonrpc_error
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
