@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from manage_helpers import SEED_DIR, cli, operator_env  # noqa: F401 - autouse fixture
 from mcp_central.config import jsonc, keys
+from mcp_central.config.key_schema import Key, Section
 from mcp_central.config.loader import load_config_text
 from mcp_central.errors import ConfigError, ConfigProblem
 
@@ -147,7 +148,7 @@ BASE: dict[str, Any] = {
     "groups": {"g": {"servers": ["a"]}},
     "identities": {"i": {"tokens": ["tok-i"], "rateLimit": {"requests": 5}}},
 }
-SECTIONS: list[tuple[tuple[str, ...], keys.Section]] = [
+SECTIONS: list[tuple[tuple[str, ...], Section]] = [
     ((), keys.TOP_LEVEL.without({"server", "clients"})),  # the legacy layout replaces the others
     (("mcpProxy",), keys.PROXY),
     (("mcpProxy", "options"), keys.PROXY_OPTIONS),
@@ -222,9 +223,7 @@ def test_the_base_config_is_valid(validator: Draft202012Validator) -> None:
     assert loader_problems(BASE) == []
 
 
-def disagreement(
-    validator: Draft202012Validator, path: tuple[str, ...], key: keys.Key, value: Any
-) -> str | None:
+def disagreement(validator: Draft202012Validator, path: tuple[str, ...], key: Key, value: Any) -> str | None:
     """What the loader accepts the schema accepts (an editor never flags a good config), and a value
     of a type the key cannot take is refused by both; else what went wrong."""
     document = with_value(path, key.name, value)
@@ -244,7 +243,7 @@ def disagreement(
 
 @pytest.mark.parametrize(("path", "section"), SECTIONS, ids=[".".join(p) or "top" for p, _ in SECTIONS])
 def test_schema_and_loader_agree_on_every_key_and_value(
-    validator: Draft202012Validator, path: tuple[str, ...], section: keys.Section
+    validator: Draft202012Validator, path: tuple[str, ...], section: Section
 ) -> None:
     """Every key of the section against every value of ``SCALARS``."""
     found = [disagreement(validator, path, key, value) for key in section.keys for value in SCALARS]
@@ -254,7 +253,7 @@ def test_schema_and_loader_agree_on_every_key_and_value(
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(slot=st.sampled_from(SLOTS), value=VALUES)
 def test_schema_and_loader_agree_on_nested_values(
-    validator: Draft202012Validator, slot: tuple[tuple[str, ...], keys.Key], value: Any
+    validator: Draft202012Validator, slot: tuple[tuple[str, ...], Key], value: Any
 ) -> None:
     """The same with lists and objects of those values (hypothesis)."""
     assert disagreement(validator, *slot, value) is None
@@ -262,7 +261,7 @@ def test_schema_and_loader_agree_on_nested_values(
 
 @pytest.mark.parametrize(("path", "section"), SECTIONS, ids=[".".join(p) or "top" for p, _ in SECTIONS])
 def test_the_schema_knows_exactly_the_keys_the_loader_accepts(
-    schema: dict[str, Any], path: tuple[str, ...], section: keys.Section
+    schema: dict[str, Any], path: tuple[str, ...], section: Section
 ) -> None:
     """Each key the schema lists is known to the loader (no 'unknown key'), one it does not list is
     unknown to both: the two cannot drift apart."""

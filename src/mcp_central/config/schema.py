@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from mcp_central import __version__
-from mcp_central.config.keys import TOP_LEVEL, section_schema
+from mcp_central.config.key_schema import section_schema
+from mcp_central.config.keys import TOP_LEVEL
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
