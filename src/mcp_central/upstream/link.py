@@ -1,9 +1,10 @@
 """One upstream link: an initialized MCP session with one server, shared by downstream sessions.
 
 This is the asyncio driver of the link's sans-IO core (``core.link``): it runs the transport,
-the handshake and the link's lifecycle, turns what happens into events for ``LinkCore.handle``
-and carries out the commands it returns — sending upstream, delivering to sessions, arming and
-cancelling timers, logging. Every routing decision (ids and tokens, deadlines, fan-out, tasks,
+the handshake (``upstream.handshake``) and the link's lifecycle, turns what happens into events for
+``LinkCore.handle`` and carries out the commands it returns through its ``CommandRunner``
+(``upstream.commands``: sending upstream, delivering to sessions, arming and cancelling timers,
+logging). Every routing decision (ids and tokens, deadlines, fan-out, tasks,
 attribution of what the upstream starts) is the core's. When the connection is lost, everything
 in flight is answered with an error at once and ``upstream.supervisor`` brings it back; sessions
 stay attached.
@@ -23,32 +24,24 @@ from typing import Any
 
 from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
-from mcp_central.core import protocol, stateless_client
 from mcp_central.core.link.core import LinkCore, deadline_key
 from mcp_central.core.link.events import (
-    ArmTimer,
-    CancelTimer,
     ClientMessage,
-    Command,
-    Deliver,
     Detached,
-    Log,
-    MissedDeadline,
     OwnRequest,
-    SendUpstream,
     TimerFired,
-    ToolsChanged,
     TransportLost,
     UpstreamMessage,
 )
 from mcp_central.core.pins import ServerPins
-from mcp_central.core.stateless import STATELESS_VERSIONS
 from mcp_central.core.supervision import Lifecycle, LinkState
 from mcp_central.core.tool_overrides import ToolOverrides
 from mcp_central.errors import UpstreamError, UpstreamUnavailable, to_jsonrpc_error
 from mcp_central.types import Message
 from mcp_central.upstream.base import UpstreamTransport
+from mcp_central.upstream.commands import CommandRunner
 from mcp_central.upstream.factory import create_transport
+from mcp_central.upstream.handshake import SHARED_CLIENT_CAPABILITIES, handshake, initialize_params
 from mcp_central.upstream.known_tools import KnownTools
 from mcp_central.upstream.observed import ObservedCalls
 from mcp_central.upstream.owners import Downstream, Waiter
@@ -60,10 +53,6 @@ __all__ = ["Downstream", "LinkState", "UpstreamLink"]
 
 log = logging.getLogger("mcp_central.upstream")
 
-SHARED_CLIENT_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}}
-"""What a shared link declares upstream: the per-request server→client features it can route to the
-client whose request caused them. Not ``roots``: roots describe one client, and a shared upstream
-session would apply one client's roots to all (``sessionMode: "isolated"`` passes a client's own)."""
 STARTUP_SECONDS = 60.0
 """Spawning and initializing may take longer than a request (``npx`` and ``uvx`` fetch packages):
 start-up gets the server's ``timeout`` or this, whichever is longer."""
@@ -97,7 +86,6 @@ class UpstreamLink:
         self._ended: str | None = None
         """Why the current attempt's transport ended by itself (the process exited, the connection
         failed): what a failed start reports, rather than what the handshake saw afterwards."""
-        self._timers: dict[tuple[str, Any], asyncio.TimerHandle] = {}
         self._start_lock = asyncio.Lock()
         self._tasks = OwnedTasks(log, f"upstream '{server.name}'")
         self._last_activity = time.monotonic()
@@ -112,6 +100,15 @@ class UpstreamLink:
         self.supervisor = Supervisor(self)
         self.calls = ObservedCalls(server.name)
         """Client requests in flight, for whoever observes calls (``calls.observer``)."""
+        self.commands = CommandRunner(
+            self.core,
+            server.name,
+            lifecycle=self.lifecycle,
+            calls=self.calls,
+            tools=self.tools,
+            tasks=self._tasks,
+            transport=lambda: self._transport,
+        )
 
     @property
     def tool_count(self) -> int | None:
@@ -173,35 +170,22 @@ class UpstreamLink:
             self._last_activity = time.monotonic()
             log.info("upstream '%s' ready (%s, restarts: %d)", self.name, self.server.display, restarts)
             self.tools.refresh(self._spawn)
-            self._run_soon(self.core.restored())
+            self.commands.run_soon(self.core.restored())
             self.supervisor.attempt_finished()
 
     async def _handshake(self, transport: UpstreamTransport) -> dict[str, Any]:
         """``initialize`` (``server/discover`` if stateless): how the upstream describes itself."""
-        self.core.go_stateless(False)
-        pinned = self.server.protocol_version
-        if pinned not in STATELESS_VERSIONS:
-            result = await self._call("initialize", self._initialize_params(), self.startup_deadline)
-            self._check_alive(transport)
-            if "error" not in result:
-                init = result.get("result")
-                if not isinstance(init, dict):
-                    raise UpstreamError(self.name, "initialize answered without a result object")
-                transport.set_protocol_version(str(init.get("protocolVersion", protocol.LATEST_VERSION)))
-                await transport.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-                return init
-            error = result["error"]
-            refused = f"initialize failed: {error.get('message') if isinstance(error, dict) else error}"
-        # A stateless upstream has no handshake: ask it what it is (also after initialize was refused).
-        self.core.go_stateless(True)
-        transport.set_protocol_version(STATELESS_VERSIONS[-1])
-        discovered = (await self._call("server/discover", {}, self.startup_deadline)).get("result")
-        self._check_alive(transport)
-        if not stateless_client.speaks_stateless(discovered):
-            self.core.go_stateless(False)
-            raise UpstreamError(self.name, refused if pinned is None else "server/discover failed")
-        assert isinstance(discovered, dict)
-        return stateless_client.handshake_result(discovered)
+        return await handshake(
+            transport,
+            name=self.name,
+            pinned=self.server.protocol_version,
+            params=initialize_params(
+                self.client_name, self._client_capabilities, self.server.protocol_version
+            ),
+            ask=lambda method, params: self._call(method, params, self.startup_deadline),
+            check_alive=lambda: self._check_alive(transport),
+            go_stateless=self.core.go_stateless,
+        )
 
     def _check_alive(self, transport: UpstreamTransport) -> None:
         """Raise why ``transport`` ended if it has: nothing more can be learnt through it."""
@@ -287,7 +271,7 @@ class UpstreamLink:
 
     def detach(self, session: Downstream) -> None:
         """The session ended: cancel what it still has in flight and refuse requests sent to it."""
-        self._run_soon(self.core.handle(Detached(session)))
+        self.commands.run_soon(self.core.handle(Detached(session)))
         if self.calls:
             self.calls.forget(session)
 
@@ -304,20 +288,20 @@ class UpstreamLink:
                 self.calls.failed(session, message.get("id"), to_jsonrpc_error(error))
                 raise
         self._last_activity = time.monotonic()
-        await self._run(self.core.handle(ClientMessage(session, message, own)))
+        await self.commands.run(self.core.handle(ClientMessage(session, message, own)))
 
     async def forward_notification(self, session: Downstream, message: Message) -> None:
         if self.calls and message.get("method") == "notifications/cancelled":
             self.calls.cancelled(session, message)
-        await self._run(self.core.handle(ClientMessage(session, message)))
+        await self.commands.run(self.core.handle(ClientMessage(session, message)))
 
     async def forward_response(self, session: Downstream, message: Message) -> None:
         """A client's answer to a server→client request (sampling, elicitation, roots)."""
-        await self._run(self.core.handle(ClientMessage(session, message)))
+        await self.commands.run(self.core.handle(ClientMessage(session, message)))
 
     def follow_logs(self, owner: Downstream, level: str) -> None:
         """Let ``owner`` hear log messages at ``level`` and up (attached; the upstream's level follows)."""
-        self._run_soon(self.core.follow_logs(owner, level))
+        self.commands.run_soon(self.core.follow_logs(owner, level))
 
     async def subscribe(self, owner: Downstream, uris: list[str]) -> list[str]:
         """Subscribe ``owner`` to resource updates for ``uris``; the ones the upstream accepted."""
@@ -326,7 +310,7 @@ class UpstreamLink:
         if self.core.stateless is not None:
             for uri in uris:
                 books.subscribe(owner, uri)
-            await self._run(self.core.stateless.listen(books.uris()))
+            await self.commands.run(self.core.stateless.listen(books.uris()))
             return list(uris)
         accepted = []
         for uri in uris:
@@ -343,11 +327,11 @@ class UpstreamLink:
 
     def fail_in_flight(self, reason: str) -> None:
         """Answer every request in flight with an error now (lost connection, stop, shutdown)."""
-        self._run_soon(self.core.handle(TransportLost(reason)))
+        self.commands.run_soon(self.core.handle(TransportLost(reason)))
 
     def tools_changed(self) -> None:
         """What clients may see of the tools changed here (held tools released): tell them."""
-        self._run_soon(self.core.tools_changed())
+        self.commands.run_soon(self.core.tools_changed())
 
     # ----------------------------------------------------------------- upstream → downstream
 
@@ -362,7 +346,7 @@ class UpstreamLink:
             self.core.dropped["error"] += 1
             log.exception("upstream '%s': a message could not be handled and was dropped", self.name)
             return
-        self._run_soon(commands)
+        self.commands.run_soon(commands)
 
     def _on_close(self, transport: UpstreamTransport, error: BaseException | None) -> None:
         """The transport ended by itself: answer everything in flight now, and let it be restarted."""
@@ -378,75 +362,7 @@ class UpstreamLink:
             self.lifecycle.lost(reason, time.monotonic())
             self.supervisor.lost()
 
-    # ----------------------------------------------------------------- carrying out commands
-
-    async def _run(self, commands: list[Command]) -> None:
-        """Carry out ``commands`` in order, sending upstream before going on."""
-        for command in commands:
-            if type(command) is SendUpstream:
-                await self._send(command.message)
-            else:
-                self._apply(command)
-
-    def _run_soon(self, commands: list[Command]) -> None:
-        """Carry out ``commands`` from a callback: sends go out as tasks, in order."""
-        for command in commands:
-            if type(command) is SendUpstream:
-                self._spawn(self._send(command.message))
-            else:
-                self._apply(command)
-
-    def _apply(self, command: Command) -> None:
-        kind = type(command)
-        if kind is Deliver:
-            owner, message = command.owner, command.message  # type: ignore[union-attr]
-            if self.calls and "method" not in message:
-                self.calls.answered(owner, message)
-            owner.deliver(message, command.related)  # type: ignore[union-attr]
-        elif kind is ArmTimer:
-            key = command.key  # type: ignore[union-attr]
-            loop = asyncio.get_running_loop()
-            self._timers[key] = loop.call_later(command.seconds, self._fire, key)  # type: ignore[union-attr]
-        elif kind is CancelTimer:
-            handle = self._timers.pop(command.key, None)  # type: ignore[union-attr]
-            if handle is not None:
-                handle.cancel()
-        elif kind is Log:
-            log.log(command.level, "%s", command.text)  # type: ignore[union-attr]
-        elif kind is MissedDeadline:
-            if self.lifecycle.state is LinkState.READY:
-                self.lifecycle.deadline_missed()
-                log.warning("upstream '%s' degraded: %s", self.name, command.detail)  # type: ignore[union-attr]
-        elif kind is ToolsChanged:
-            self.tools.refresh(self._spawn)
-
-    def _fire(self, key: tuple[str, Any]) -> None:
-        self._timers.pop(key, None)
-        self._run_soon(self.core.handle(TimerFired(key)))
-
-    async def _send(self, message: Message) -> None:
-        """Write ``message`` upstream; a request that cannot go is answered with the reason."""
-        transport = self._transport
-        try:
-            if transport is None:
-                raise UpstreamUnavailable(self.name, self.last_error or "not connected")
-            await transport.send(message)
-        except Exception as exc:
-            upstream_id = message.get("id")
-            if "method" in message and isinstance(upstream_id, int):
-                error = exc if isinstance(exc, UpstreamError) else UpstreamUnavailable(self.name, str(exc))
-                self._run_soon(self.core.unsent(upstream_id, to_jsonrpc_error(error)))
-            else:
-                log.debug("upstream '%s': could not send %s: %s", self.name, message.get("method"), exc)
-
     # ----------------------------------------------------------------- the link's own requests
-
-    def _initialize_params(self) -> dict[str, Any]:
-        message = protocol.initialize_request(0, self.client_name, __version__, self._client_capabilities)
-        params: dict[str, Any] = message["params"]
-        if self.server.protocol_version is not None:
-            params["protocolVersion"] = self.server.protocol_version
-        return params
 
     async def _upstream_call(self, method: str, params: dict[str, Any]) -> Message:
         """``_call``, seeing tools by the upstream's own names (the tool count checks the overrides)."""
@@ -467,11 +383,11 @@ class UpstreamLink:
         message: Message = {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
         seconds = self.server.timeout if deadline is None else deadline
         try:
-            await self._run(self.core.handle(OwnRequest(waiter, message, seconds)))
+            await self.commands.run(self.core.handle(OwnRequest(waiter, message, seconds)))
             return await waiter.future
         finally:
             if not waiter.future.done():  # abandoned (the caller was cancelled): let it go upstream too
-                self._run_soon(self.core.handle(TimerFired(deadline_key(message["id"]))))
+                self.commands.run_soon(self.core.handle(TimerFired(deadline_key(message["id"]))))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self._tasks.spawn(coro)
+        self.commands.spawn(coro)
