@@ -16,17 +16,16 @@ an identity's token on a route it may not use → 403; only then does a request 
 nothing unauthenticated ever reaches an upstream. Admin views (``/status``, ``/metrics``, the
 dashboard's data) pass ``admitted_admin``. Refusals and admin reads are reported to
 ``observers`` as calls (outcome ``refused``/``ok``).
-The ASGI lifespan starts and stops the upstream links. While draining (shutdown), new sessions
-get 503 and ``drain`` waits for requests in flight, up to ``shutdownGrace``.
+The ASGI lifespan starts and stops the upstream links and the background work
+(``downstream.housekeeping``: idle sessions, file watches, cluster upkeep). While draining
+(shutdown), new sessions get 503 and ``drain`` waits for requests in flight, up to ``shutdownGrace``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from mcp_central.downstream import cors, sse, streamable_http
 from mcp_central.downstream.admission import Gatekeeper, transport_of
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.group import GroupRoute
+from mcp_central.downstream.housekeeping import Housekeeping
 from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.identities import Identities
 from mcp_central.downstream.oauth.gate import OAuthCaller, ResourceServer
@@ -94,13 +94,10 @@ class Gateway(Gatekeeper):
         self.groups = {name: self._group_route(name) for name in config.group_names}
         self.oauth: ResourceServer | None = None
         """``mcpProxy.options.oauth``: access tokens, resource metadata (``None``: static tokens only)."""
-        self._reaper: asyncio.Task[None] | None = None
         self.reloader: Reloader | None = None
         if load is not None:
             watched = config.source if watch and config.source and os.path.isfile(config.source) else None
             self.reloader = Reloader(self, load, watched)
-        self._watcher: asyncio.Task[None] | None = None
-        self._pin_watcher: asyncio.Task[None] | None = None
         self.draining = False
         self.leaving = False
         """SIGTERM arrived and ``drainDelay`` runs: only ``/readyz`` says so (503)."""
@@ -118,7 +115,8 @@ class Gateway(Gatekeeper):
             bus = Bus(self.route_by_label, self.caller_from)
             self.share = share = RedisShare(config.proxy.session_store, bus.handle)
             bus.forwarder = share.forwarder
-        self._upkeep: asyncio.Task[None] | None = None
+        self.housekeeping = Housekeeping(self)
+        """The reaper, the pin and config watches, the cluster upkeep: started by the lifespan."""
         self.apply_limits()
 
     def server_route(self, server: ServerConfig) -> ServerRoute:
@@ -327,16 +325,7 @@ class Gateway(Gatekeeper):
                     log.error("start-up failed: %s", exc)
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
-                self._reaper = asyncio.get_running_loop().create_task(self._expire_idle_sessions())
-                self._pin_watcher = asyncio.get_running_loop().create_task(self.pins.watch())
-                if self.share is not None:
-                    from mcp_central.cluster import upkeep
-
-                    self.share.start()
-                    self._upkeep = asyncio.get_running_loop().create_task(
-                        upkeep.refresh_forever(self.share, self.all_routes)
-                    )
-                self._start_reloading()
+                self.housekeeping.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -368,48 +357,8 @@ class Gateway(Gatekeeper):
         for route in self.all_routes():
             await route.close()
 
-    async def _expire_idle_sessions(self) -> None:
-        """Close sessions that went quiet: no request in flight, no stream open, for ``idleTimeout``
-        — or for ``unusedSessionTimeout`` when they never made a request after ``initialize``."""
-        while True:
-            unused = self.config.proxy.unused_session_timeout
-            timeouts = [unused, *(route.idle_timeout for route in self.all_routes())]
-            await asyncio.sleep(min(max(min(timeouts) / 4, 0.05), 30.0))  # also paces stream expiry
-            now = time.monotonic()
-            for route in self.all_routes():
-                for session in list(route.sessions.values()):
-                    session.expire_detached(now)
-                    if session.busy:
-                        continue
-                    idle = now - session.last_active
-                    if idle > route.idle_timeout or (not session.used and idle > unused):
-                        why = "after idling" if session.used else "unused since initialize"
-                        log.info("session %s… on '%s' closed %s", session.id[:8], route.name, why)
-                        session.close()
-
-    def _start_reloading(self) -> None:
-        reloader = self.reloader
-        if reloader is None:
-            return
-        loop = asyncio.get_running_loop()
-        if reloader.watching:
-            self._watcher = loop.create_task(reloader.watch())
-        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):  # not the main thread
-            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reloader.reload("SIGHUP")))
-
     async def aclose(self) -> None:
-        if self.reloader is not None:
-            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-        if self._watcher is not None:
-            self._watcher.cancel()
-        if self._reaper is not None:
-            self._reaper.cancel()
-        if self._pin_watcher is not None:
-            self._pin_watcher.cancel()
-            self.pins.flush()
-        if self._upkeep is not None:
-            self._upkeep.cancel()
+        self.housekeeping.stop()
         await self.close_sessions()
         if self.share is not None:
             await self.share.close()
