@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from mcp_central.config.model import ServerConfig
-from mcp_central.core.link.core import QUIET, LinkCore, deadline_key
+from mcp_central.core.link.core import QUIET, LinkCore
+from mcp_central.core.link.endings import deadline_key
 from mcp_central.core.link.events import (
     ArmTimer,
     CancelTimer,

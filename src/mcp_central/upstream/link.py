@@ -24,7 +24,8 @@ from typing import Any
 
 from mcp_central import __version__
 from mcp_central.config.model import ServerConfig
-from mcp_central.core.link.core import LinkCore, deadline_key
+from mcp_central.core.link.core import LinkCore
+from mcp_central.core.link.endings import deadline_key
 from mcp_central.core.link.events import (
     ClientMessage,
     Detached,

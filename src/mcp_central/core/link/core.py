@@ -15,6 +15,7 @@ goes to a client only when exactly one client has requests in flight. Otherwise 
 refused with an error naming the ambiguity and a log message stays in the gateway's log; both are
 counted, and the remedy (``sessionMode: "isolated"``) is logged once.
 
+How a request ends without its answer (deadline, detach, lost transport) is ``core.link.endings``.
 It never does I/O and never reads a clock: ``upstream.link`` feeds it and carries out its commands.
 """
 
@@ -29,6 +30,7 @@ from mcp_central.core import jsonrpc
 from mcp_central.core.fanout import LogLevels, Subscriptions
 from mcp_central.core.filters import ServerFilters, identity_narrow, identity_refusal
 from mcp_central.core.link.attribution import Attribution
+from mcp_central.core.link.endings import Endings, deadline_key
 from mcp_central.core.link.events import (
     ArmTimer,
     CancelTimer,
@@ -38,7 +40,6 @@ from mcp_central.core.link.events import (
     Detached,
     Event,
     Log,
-    MissedDeadline,
     Owner,
     OwnRequest,
     SendUpstream,
@@ -47,7 +48,7 @@ from mcp_central.core.link.events import (
     TransportLost,
     UpstreamMessage,
 )
-from mcp_central.core.link.fan_out import FANNED_OUT, QUIET, FanOut
+from mcp_central.core.link.fan_out import FANNED_OUT, QUIET
 from mcp_central.core.link.stateless import ANSWERED_HERE, StatelessSide, answer_error, is_round_id
 from mcp_central.core.pins import ServerPins
 from mcp_central.core.requests import Pending, RequestTable
@@ -58,9 +59,6 @@ from mcp_central.errors import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     METHOD_NOT_FOUND,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-    to_jsonrpc_error,
 )
 from mcp_central.types import Message
 
@@ -69,11 +67,7 @@ CREATES_TASK = "creates-task"
 """``Pending.context`` of a task-augmented request, whose answer names the task its owner gets."""
 
 
-def deadline_key(upstream_id: int) -> tuple[str, int]:
-    return ("deadline", upstream_id)
-
-
-class LinkCore(FanOut):
+class LinkCore(Endings):
     def __init__(self, server: ServerConfig, declared: dict[str, Any], client_info: dict[str, Any]) -> None:
         self.name = server.name
         self.timeout = server.timeout
@@ -187,20 +181,6 @@ class LinkCore(FanOut):
             pending.context = CREATES_TASK
         seconds = self.timeout if deadline is None else deadline
         return [ArmTimer(deadline_key(upstream_id), seconds), SendUpstream(message)]
-
-    def _forget(self, upstream_id: Any) -> Pending[Owner] | None:
-        """Stop tracking a request in flight (ended early): its entry, or ``None`` if it had none."""
-        pending = self.table.pop(upstream_id)
-        if pending is not None and self.stateless is not None:
-            self.stateless.sent.pop(upstream_id, None)
-        return pending
-
-    def unsent(self, upstream_id: int, error: dict[str, Any]) -> list[Command]:
-        """A request could not be written upstream: its client gets ``error`` now."""
-        pending = self._forget(upstream_id)
-        if pending is None:
-            return []
-        return [CancelTimer(deadline_key(upstream_id)), answer_error(pending, error)]
 
     def _client_notification(self, owner: Owner, message: Message) -> list[Command]:
         method = message["method"]
@@ -354,71 +334,9 @@ class LinkCore(FanOut):
         self.dropped[reason] += 1
         return [Log(logging.WARNING, f"upstream '{self.name}': {reason} message dropped: {detail}")]
 
-    # ------------------------------------------------------------------ timers, endings
-
-    def _timer(self, key: tuple[str, Any]) -> list[Command]:
-        kind, value = key
-        if kind == "held-task":
-            return self.attribution.expire_task(value)
-        pending = self._forget(value)
-        if pending is None:
-            return []
-        detail = f"no answer to '{pending.method}' within {self.timeout:g}s"
-        error = to_jsonrpc_error(UpstreamTimeout(self.name, detail))
-        commands: list[Command] = [CancelTimer(key), answer_error(pending, error)]
-        commands.append(SendUpstream(_cancelled(value, "timed out in mcp-central")))
-        # An upstream waiting on a client (a sampling request nobody answered) is not at fault.
-        if not pending.own and not self.server_requests.asks(pending.owner):
-            commands.append(MissedDeadline(detail))
-        return commands
-
-    def _detached(self, owner: Owner) -> list[Command]:
-        """The session ended: cancel what it still has in flight and refuse requests sent to it."""
-        self.sessions.discard(owner)
-        commands: list[Command] = []
-        for upstream_id in self.table.owned_by(owner):
-            self._forget(upstream_id)
-            commands += [
-                CancelTimer(deadline_key(upstream_id)),
-                SendUpstream(_cancelled(upstream_id, "client session ended")),
-            ]
-        for uri in self.subscriptions.drop(owner):
-            commands += self.bookkeeping("resources/unsubscribe", {"uri": uri})
-        self.tasks.drop(owner)
-        if (level := self.log_levels.drop(owner)) is not None:
-            commands += self.bookkeeping("logging/setLevel", {"level": level})
-        if self.stateless is not None:
-            self.stateless.forget(owner)
-        for server_request_id in self.server_requests.drop(owner):
-            if is_round_id(server_request_id):
-                continue  # asked on behalf of a stateless upstream, which waits for nothing
-            error = jsonrpc.error_response(server_request_id, METHOD_NOT_FOUND, "the client session ended")
-            commands.append(SendUpstream(error))
-        return commands
-
-    def fail_in_flight(self, reason: str) -> list[Command]:
-        """Answer every request in flight with an error now (lost connection, stop, shutdown)."""
-        error = to_jsonrpc_error(UpstreamUnavailable(self.name, reason))
-        commands: list[Command] = []
-        for upstream_id, pending in self.table.drain():
-            commands += [CancelTimer(deadline_key(upstream_id)), answer_error(pending, error)]
-        self.server_requests.clear()
-        if self.stateless is not None:
-            self.stateless.clear()
-        return commands + self.attribution.clear()
-
     def status(self) -> dict[str, Any]:
         """What ``/status`` shows of the core: what could not be attributed, what was dropped."""
         return {"unattributed": dict(self.attribution.counts), "dropped": dict(self.dropped)}
-
-
-def _cancelled(upstream_id: int, reason: str) -> Message:
-    """The ``notifications/cancelled`` that tells the upstream to stop working on ``upstream_id``."""
-    return {
-        "jsonrpc": "2.0",
-        "method": "notifications/cancelled",
-        "params": {"requestId": upstream_id, "reason": reason},
-    }
 
 
 __all__ = ["CREATES_TASK", "QUIET", "REQUEST_CANCELLED", "LinkCore", "Pending"]
