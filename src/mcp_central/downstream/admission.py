@@ -21,7 +21,8 @@ from mcp_central.downstream.http import header, respond, respond_json
 from mcp_central.downstream.identities import Identities
 from mcp_central.downstream.oauth.gate import JWT_SHAPE, OAuthCaller, Refusal, ResourceServer, authenticate
 from mcp_central.downstream.origin import OriginPolicy
-from mcp_central.downstream.session import Route, ServerRoute, report
+from mcp_central.downstream.server_route import ServerRoute
+from mcp_central.downstream.session import Route, report
 from mcp_central.errors import INVALID_REQUEST
 from mcp_central.ops.observers import Observers
 from mcp_central.types import Scope, Send

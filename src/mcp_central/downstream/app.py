@@ -41,7 +41,8 @@ from mcp_central.downstream.identities import Identities
 from mcp_central.downstream.oauth.gate import OAuthCaller, ResourceServer
 from mcp_central.downstream.openapi.handlers import OpenAPIBridge
 from mcp_central.downstream.origin import OriginPolicy
-from mcp_central.downstream.session import Route, ServerRoute
+from mcp_central.downstream.server_route import ServerRoute
+from mcp_central.downstream.session import Route
 from mcp_central.ops import dashboard, health
 from mcp_central.ops.audit import AuditTrail
 from mcp_central.ops.call_log import CallLog

@@ -34,7 +34,7 @@ from mcp_central.core.filters import filter_listed
 from mcp_central.core.supervision import LinkState
 from mcp_central.core.tool_index import IndexedTool
 from mcp_central.downstream.auth import Caller
-from mcp_central.downstream.session import ServerRoute
+from mcp_central.downstream.server_route import ServerRoute
 from mcp_central.errors import INVALID_PARAMS
 from mcp_central.types import Message
 from mcp_central.upstream.known_tools import KnownTools

@@ -34,7 +34,8 @@ from mcp_central.downstream.auth import Access, Caller
 from mcp_central.downstream.discovery import Discovery
 from mcp_central.downstream.group_session import GroupSession
 from mcp_central.downstream.relay import call_member, list_all
-from mcp_central.downstream.session import Route, ServerRoute, Session
+from mcp_central.downstream.server_route import ServerRoute
+from mcp_central.downstream.session import Route, Session
 from mcp_central.errors import (
     INVALID_PARAMS,
     METHOD_NOT_FOUND,

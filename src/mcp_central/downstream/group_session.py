@@ -17,7 +17,7 @@ from mcp_central.core import aggregate
 from mcp_central.core.tasks import task_id_of
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.relay import Client, Relay
-from mcp_central.downstream.session import ServerRoute
+from mcp_central.downstream.server_route import ServerRoute
 from mcp_central.errors import LimitExceeded, UpstreamError
 from mcp_central.types import Message, RequestId
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from mcp_central.config.model import Config, ServerConfig
-from mcp_central.downstream.session import ServerRoute
+from mcp_central.downstream.server_route import ServerRoute
 from mcp_central.errors import ConfigError
 from mcp_central.upstream.manager import UpstreamManager
 

@@ -22,7 +22,8 @@ from typing import Any
 from mcp_central.downstream.auth import Caller
 from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.openapi.document import Document
-from mcp_central.downstream.session import Route, ServerRoute
+from mcp_central.downstream.server_route import ServerRoute
+from mcp_central.downstream.session import Route
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink
 

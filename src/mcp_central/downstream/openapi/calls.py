@@ -30,7 +30,8 @@ from mcp_central.downstream.group import GroupRoute
 from mcp_central.downstream.group_session import GroupSession
 from mcp_central.downstream.openapi.document import Lists
 from mcp_central.downstream.relay import list_all
-from mcp_central.downstream.session import Route, ServerRoute
+from mcp_central.downstream.server_route import ServerRoute
+from mcp_central.downstream.session import Route
 from mcp_central.errors import LimitExceeded, UpstreamError, error_response, to_jsonrpc_error
 from mcp_central.types import Message, RequestId
 from mcp_central.upstream.link import UpstreamLink

@@ -38,7 +38,8 @@ from mcp_central.downstream.http import BodyTooLarge, read_body, respond, respon
 from mcp_central.downstream.openapi import calls, docs, results
 from mcp_central.downstream.openapi.cache import DocumentCache
 from mcp_central.downstream.openapi.document import Document, build
-from mcp_central.downstream.session import Route, ServerRoute
+from mcp_central.downstream.server_route import ServerRoute
+from mcp_central.downstream.session import Route
 from mcp_central.errors import LimitExceeded, UpstreamError, to_jsonrpc_error
 from mcp_central.types import Receive, Scope, Send
 
