@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from mcp_central.config import atomic
 from mcp_central.config.loader import load_config_text
 from mcp_central.errors import ConfigError, ConfigProblem
 
@@ -221,14 +222,14 @@ def _backup(target: Path, text: str) -> Backup:
     tmp = folder / f".{target.name}.{secrets.token_hex(6)}{_PARTIAL}"
     try:
         folder.mkdir(mode=BACKUP_DIR_MODE, exist_ok=True)
-        _write_new(tmp, data, _mode_of(target))
+        atomic.write_new(tmp, data, _mode_of(target))
         now = datetime.now(UTC)
         while (folder / f"{target.name}.{now.strftime(_STAMP)}").exists():  # same microsecond
             now += timedelta(microseconds=1)
         stamp = now.strftime(_STAMP)
         backup = folder / f"{target.name}.{stamp}"
         os.replace(tmp, backup)
-        _fsync_dir(folder)
+        atomic.fsync_dir(folder)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -241,9 +242,9 @@ def _backup(target: Path, text: str) -> Backup:
 def _atomic_write(target: Path, text: str) -> None:
     data = text.encode()
     mode = _mode_of(target) if target.exists() else NEW_CONFIG_MODE
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    tmp = atomic.temporary_beside(target)
     try:
-        _write_new(tmp, data, mode)
+        atomic.write_new(tmp, data, mode)
         try:
             os.replace(tmp, target)
         except OSError as exc:
@@ -254,51 +255,21 @@ def _atomic_write(target: Path, text: str) -> None:
             try:
                 fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0))
                 try:
-                    _write_all(fd, data)
+                    atomic.write_all(fd, data)
                 finally:
                     os.close(fd)
             except OSError as in_place:
                 raise _CutShort(in_place.errno, in_place.strerror) from None
             tmp.unlink()
-        _fsync_dir(target.parent)
+        atomic.fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    """Create ``path`` (never reusing an existing file or link) with ``mode`` from its first byte,
-    write ``data`` and flush it to disk. The umask can only narrow the mode at creation; restoring
-    the bits it took keeps the original's readers without ever exceeding the original's mode."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags, mode)
-    try:
-        if os.fstat(fd).st_mode & 0o7777 != mode:
-            os.fchmod(fd, mode)
-        _write_all(fd, data)
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-    os.fsync(fd)
-
-
 def _mode_of(path: Path) -> int:
     return path.stat().st_mode & 0o777
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _prune(target: Path) -> None:

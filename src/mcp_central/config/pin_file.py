@@ -20,13 +20,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from mcp_central.config import atomic
 from mcp_central.core.pins import Held, Pin, ServerRecord
 
 SUFFIX = ".pins.json"
@@ -138,26 +138,7 @@ def render(records: Mapping[str, ServerRecord]) -> bytes:
 
 def write(path: Path, records: Mapping[str, ServerRecord]) -> None:
     """Replace the pin file atomically with ``records``, with the config file's mode."""
-    data = render(records)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    mode = config_mode(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(tmp, flags, mode)
-        try:
-            if os.fstat(fd).st_mode & 0o777 != mode:
-                os.fchmod(fd, mode)  # the umask narrowed it at creation
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    atomic.replace(path, render(records), config_mode(path))
 
 
 def fingerprint(path: Path | None) -> tuple[int, int, int] | None:

@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from mcp_central.config import atomic
+
 log = logging.getLogger("mcp_central.upstream")
 
 SUFFIX = ".tools.json"
@@ -98,22 +100,11 @@ class KnownTools:
             return
         kept = {server: {"tools": self._lists[server]} for server in sorted(self._lists)}
         data = orjson.dumps({"version": FORMAT_VERSION, "servers": kept}, option=orjson.OPT_INDENT_2)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             mode = self._like.stat().st_mode & 0o777 if self._like is not None else NEW_FILE_MODE
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            try:
-                os.fchmod(fd, mode)  # the umask may have narrowed it at creation
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temporary, self.path)
+            atomic.replace(self.path, data, mode)
         except OSError as exc:
             # Once: a read-only config folder (a mounted file) would otherwise warn per server.
             level = logging.DEBUG if self._write_failed else logging.WARNING
             self._write_failed = True
             log.log(level, "known tool lists: cannot write %s (%s): kept in memory only", self.path, exc)
-            temporary.unlink(missing_ok=True)
