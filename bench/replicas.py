@@ -1,6 +1,6 @@
 """What replicas cost: N ``mcp-central serve`` behind HAProxy sharing sessions in Redis.
 
-    .venv/bin/python bench/replicas.py [--duration 10] [--rounds 2] [--json FILE]
+    .venv/bin/python bench/replicas.py [--duration 10] [--rounds 2] [--setups redis-3,memory-1] [--json FILE]
 
 Each setup starts, on 127.0.0.1 with free ports: redis-server (no persistence) when the store is
 Redis, N replicas of ``mcp-central serve`` on the echo upstream of bench/run.py (one config file,
@@ -12,7 +12,9 @@ replica; HTTP logging to a file). Setups, alternating their order each round:
 - ``redis-3``: N=3, sessionStore Redis;  ``redis-1``: N=1, sessionStore Redis;
 - ``memory-1``: N=1, sessionStore memory (the default), behind the same HAProxy;
 - ``direct-1``: N=1, sessionStore memory, no HAProxy, one keep-alive connection per session (what
-  bench/run.py measures): the price of the balancer and of a connection per request, for scale.
+  bench/run.py measures): the price of the balancer and of a connection per request, for scale;
+- ``redis-3-keepalive``, ``memory-1-keepalive``: as ``redis-3`` and ``memory-1`` but with the
+  ``option httpclose`` line dropped and keep-alive clients: what that one setting costs.
 
 32 sessions are opened through the balancer (``initialize`` + ``notifications/initialized``); with
 N>1 each session then makes one ``tools/call`` on every replica directly, so that every replica
@@ -53,24 +55,43 @@ from run import ACCEPT, ECHO, bench_main, cpu_seconds, free_port, percentiles, w
 ROOT = Path(__file__).resolve().parent.parent
 HAPROXY_CFG = ROOT / "deploy" / "haproxy" / "haproxy.cfg"
 SESSIONS = 32
+HTTPCLOSE = "option httpclose"
+
+
+@dataclass(frozen=True)
+class Setup:
+    replicas: int
+    redis: bool
+    haproxy: bool
+    httpclose: bool = True
+    """``False``: the shipped config without ``option httpclose``, and keep-alive clients."""
+
+
 SETUPS = {
-    # name: (replicas, Redis store, behind HAProxy)
-    "redis-3": (3, True, True),
-    "redis-1": (1, True, True),
-    "memory-1": (1, False, True),
-    "direct-1": (1, False, False),
+    "redis-3": Setup(3, redis=True, haproxy=True),
+    "redis-1": Setup(1, redis=True, haproxy=True),
+    "memory-1": Setup(1, redis=False, haproxy=True),
+    "direct-1": Setup(1, redis=False, haproxy=False),
+    "redis-3-keepalive": Setup(3, redis=True, haproxy=True, httpclose=False),
+    "memory-1-keepalive": Setup(1, redis=False, haproxy=True, httpclose=False),
 }
 
 
 # --------------------------------------------------------------------------- processes
 
 
-def haproxy_config(listen_port: int, replica_ports: list[int]) -> str:
+def haproxy_config(listen_port: int, replica_ports: list[int], httpclose: bool = True) -> str:
     """The shipped config with ``bind`` on ``listen_port`` and one ``server`` line per replica
-    (each keeping the first server line's options); nothing else changed."""
+    (each keeping the first server line's options); nothing else changed but, when not
+    ``httpclose``, that one line."""
     out: list[str] = []
     servers_done = False
-    for line in HAPROXY_CFG.read_text().splitlines():
+    text = HAPROXY_CFG.read_text()
+    if HTTPCLOSE not in text:
+        raise SystemExit(f"{HAPROXY_CFG} has no {HTTPCLOSE!r} line any more: update this bench")
+    for line in text.splitlines():
+        if line.strip() == HTTPCLOSE and not httpclose:
+            continue
         if bind := re.match(r"^(\s*bind\s+)\S+(.*)$", line):
             out.append(f"{bind[1]}127.0.0.1:{listen_port}{bind[2]}")
         elif server := re.match(r"^(\s*server\s+)\S+\s+\S+(.*)$", line):
@@ -133,7 +154,8 @@ def cpu_of(pids: list[int]) -> float:
 @contextlib.asynccontextmanager
 async def started(setup: str, directory: Path) -> AsyncIterator[tuple[int, Processes, redis.Redis | None]]:
     """Redis, replicas, HAProxy for ``setup``; yields the port clients use."""
-    count, store, balanced = SETUPS[setup]
+    chosen = SETUPS[setup]
+    count, store, balanced = chosen.replicas, chosen.redis, chosen.haproxy
     procs = Processes()
     client = None
     try:
@@ -173,7 +195,7 @@ async def started(setup: str, directory: Path) -> AsyncIterator[tuple[int, Proce
         if balanced:
             listen = free_port()
             cfg = directory / f"{setup}-haproxy.cfg"
-            cfg.write_text(haproxy_config(listen, ports))
+            cfg.write_text(haproxy_config(listen, ports, chosen.httpclose))
             with (directory / f"{setup}-haproxy.log").open("wb") as log:
                 procs.haproxy = await asyncio.create_subprocess_exec(
                     "haproxy", "-db", "-f", str(cfg), stdout=log, stderr=subprocess.STDOUT
@@ -270,10 +292,10 @@ def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 
 async def one_run(setup: str, directory: Path, seconds: float) -> dict[str, Any]:
-    count, _store, balanced = SETUPS[setup]
+    count, fresh = SETUPS[setup].replicas, SETUPS[setup].haproxy and SETUPS[setup].httpclose
     async with started(setup, directory) as (port, procs, client):
         idle = commandstats(client)
-        sessions = [Session(port, fresh_connections=balanced) for _ in range(SESSIONS)]
+        sessions = [Session(port, fresh_connections=fresh) for _ in range(SESSIONS)]
         for session in sessions:
             await session.open()
         request_id = 0
