@@ -20,14 +20,12 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 from statistics import median
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadgen import call
-from run import StreamableSession, bench_main, cpu_seconds, latency, throughput, wait_ready
+from run import bench_main, latency, session_load, wait_ready
 
 SESSIONS = 32
 
@@ -46,28 +44,15 @@ async def one_run(config: Path, port: int, seconds: float, label: str, src: Path
     )
     try:
         await wait_ready(port)
-        sessions = [StreamableSession(port, "/echo/mcp") for _ in range(SESSIONS)]
-        for session in sessions:
-            await session.open()
-
-        def caller(session: StreamableSession) -> Any:
-            return lambda request_id: session.call(request_id, call(request_id))
-
-        workers = [caller(session) for session in sessions]
-        await throughput(workers, 1.0)  # warm-up
-        cpu_before, started = cpu_seconds(proxy.pid), time.perf_counter()
-        rate, errors = await throughput(workers, seconds)
-        cpu = cpu_seconds(proxy.pid) - cpu_before
-        calls = rate * (time.perf_counter() - started)
-        sequential, more = await latency(workers[0], 1000)
-        for session in sessions:
-            session.close()
+        load = await session_load(port, proxy.pid, SESSIONS, seconds)
+        sequential, more = await latency(load.workers[0], 1000)
+        load.close()
         return {
             "tree": label,
-            "calls_per_s": rate,
-            "cpu_us_per_call": round(cpu / calls * 1e6, 1),
+            "calls_per_s": load.calls_per_s,
+            "cpu_us_per_call": load.cpu_us_per_call,
             "sequential": sequential,
-            "errors": errors + more,
+            "errors": load.errors + more,
         }
     finally:
         proxy.terminate()

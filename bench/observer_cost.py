@@ -20,14 +20,13 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 from statistics import median
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadgen import Connection, call
-from run import StreamableSession, bench_main, cpu_seconds, throughput, wait_ready
+from loadgen import Connection
+from run import bench_main, session_load, wait_ready
 
 SESSIONS = 32
 
@@ -43,19 +42,7 @@ async def one_run(config: Path, port: int, seconds: float, observers: bool) -> d
     )
     try:
         await wait_ready(port)
-        sessions = [StreamableSession(port, "/echo/mcp") for _ in range(SESSIONS)]
-        for session in sessions:
-            await session.open()
-
-        def caller(session: StreamableSession) -> Any:
-            return lambda request_id: session.call(request_id, call(request_id))
-
-        workers = [caller(session) for session in sessions]
-        await throughput(workers, 1.0)  # warm-up
-        cpu_before, started = cpu_seconds(proxy.pid), time.perf_counter()
-        rate, errors = await throughput(workers, seconds)
-        cpu = cpu_seconds(proxy.pid) - cpu_before
-        calls = rate * (time.perf_counter() - started)
+        load = await session_load(port, proxy.pid, SESSIONS, seconds)
         connection = await Connection.open("127.0.0.1", port)
         status, _, body = await connection.request("GET", "/metrics")
         connection.close()
@@ -63,13 +50,12 @@ async def one_run(config: Path, port: int, seconds: float, observers: bool) -> d
             line.startswith("mcp_central_tool_calls_total") and not line.endswith(" 0.0")
             for line in body.decode().splitlines()
         )
-        for session in sessions:
-            session.close()
+        load.close()
         return {
             "observers": observers,
-            "calls_per_s": rate,
-            "cpu_us_per_call": round(cpu / calls * 1e6, 1),
-            "errors": errors,
+            "calls_per_s": load.calls_per_s,
+            "cpu_us_per_call": load.cpu_us_per_call,
+            "errors": load.errors,
             "metrics_counted_calls": status == 200 and counted,
         }
     finally:

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import quantiles
 from typing import Any
@@ -359,6 +360,40 @@ def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) process ``pid`` has used, from ``/proc``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
+
+
+@dataclass
+class SessionLoad:
+    """What ``session_load`` measured, with its sessions still open for more (closed by ``close``)."""
+
+    sessions: list[StreamableSession]
+    workers: list[Callable[[int], Awaitable[bool]]]
+    calls_per_s: float
+    errors: int
+    cpu_us_per_call: float
+
+    def close(self) -> None:
+        for session in self.sessions:
+            session.close()
+
+
+async def session_load(port: int, pid: int, sessions: int, seconds: float) -> SessionLoad:
+    """``sessions`` streamable-HTTP sessions on ``/echo/mcp`` calling without pause: 1 s of warm-up,
+    then calls/s and process ``pid``'s own CPU time per call over ``seconds``."""
+    opened = [StreamableSession(port, "/echo/mcp") for _ in range(sessions)]
+    for session in opened:
+        await session.open()
+
+    def caller(session: StreamableSession) -> Callable[[int], Awaitable[bool]]:
+        return lambda request_id: session.call(request_id, call(request_id))
+
+    workers = [caller(session) for session in opened]
+    await throughput(workers, 1.0)  # warm-up
+    cpu_before, started = cpu_seconds(pid), time.perf_counter()
+    rate, errors = await throughput(workers, seconds)
+    cpu = cpu_seconds(pid) - cpu_before
+    calls = rate * (time.perf_counter() - started)
+    return SessionLoad(opened, workers, rate, errors, round(cpu / calls * 1e6, 1))
 
 
 def bench_main(
