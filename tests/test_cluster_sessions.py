@@ -127,9 +127,11 @@ async def test_any_replica_carries_on_any_session_and_answers_reach_their_own_cl
                     await asyncio.sleep(0.05)
 
 
-async def test_a_session_is_only_its_owners_on_every_replica() -> None:
+@pytest.mark.parametrize(("path", "other_route"), [("/fx/mcp", "/mcp"), ("/mcp", "/fx/mcp")])
+async def test_a_session_is_only_its_owners_on_every_replica(path: str, other_route: str) -> None:
     """A session id created with one token is unknown (404) to another token on another replica,
-    and ending it (DELETE) on one replica ends it on the others."""
+    and to another route; ending it (DELETE) on one replica ends it on the others. On a server
+    route and on the aggregated route."""
     with redis_server() as redis_port:
         async with replicas(redis_port, 2, tokens=("alice-token-123456", "bob-token-1234567")) as running:
             (first, _), (second, _) = running
@@ -137,18 +139,20 @@ async def test_a_session_is_only_its_owners_on_every_replica() -> None:
             headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
             ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
             async with http_client("alice-token-123456") as alice, http_client("bob-token-1234567") as bob:
-                opened = await alice.post(f"{first}/fx/mcp", json=init, headers=headers)
+                opened = await alice.post(f"{first}{path}", json=init, headers=headers)
                 session = opened.headers["mcp-session-id"]
                 with_session = {**headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18"}
-                stolen = await bob.post(f"{second}/fx/mcp", json=ping, headers=with_session)
+                stolen = await bob.post(f"{second}{path}", json=ping, headers=with_session)
                 assert stolen.status_code == 404
-                carried = await alice.post(f"{second}/fx/mcp", json=ping, headers=with_session)
+                elsewhere = await alice.post(f"{second}{other_route}", json=ping, headers=with_session)
+                assert elsewhere.status_code == 404
+                carried = await alice.post(f"{second}{path}", json=ping, headers=with_session)
                 assert carried.status_code == 200 and carried.json()["result"] == {}
-                ended = await alice.delete(f"{second}/fx/mcp", headers=with_session)
+                ended = await alice.delete(f"{second}{path}", headers=with_session)
                 assert ended.status_code == 200
                 with anyio.fail_after(10):  # the end reaches the first replica over Redis
                     while (  # noqa: ASYNC110
-                        await alice.post(f"{first}/fx/mcp", json=ping, headers=with_session)
+                        await alice.post(f"{first}{path}", json=ping, headers=with_session)
                     ).status_code != 404:
                         await asyncio.sleep(0.05)
 
